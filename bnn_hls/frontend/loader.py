@@ -1,0 +1,117 @@
+"""Read an ONNX file safely and check it: protobuf, onnx.checker, one input, one output, static
+shapes (a symbolic batch dimension is allowed), no external data."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from ..errors import InputFileError, ModelError, quote_name
+from .qonnx_ops import QONNX_DOMAINS
+
+log = logging.getLogger(__name__)
+
+MAX_MODEL_BYTES = 1 << 30
+
+
+def load_onnx(path: str | Path) -> onnx.ModelProto:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"model file {quote_name(str(path))} does not exist")
+    if not path.is_file():
+        raise InputFileError(f"model path {quote_name(str(path))} is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputFileError(f"model file {quote_name(str(path))} is empty")
+    if size > MAX_MODEL_BYTES:
+        raise InputFileError(f"model file {quote_name(str(path))} is larger than 1 GiB")
+    try:
+        data = path.read_bytes()
+        model = onnx.ModelProto.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise InputFileError(
+            f"{quote_name(str(path))} is not an ONNX model ({exc.__class__.__name__})",
+            hint="pass a .onnx file written by torch.onnx / Brevitas export_qonnx / tf2onnx",
+        ) from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise InputFileError(f"{quote_name(str(path))} holds no ONNX graph (no nodes)")
+    for tensor in model.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            raise InputFileError(
+                f"initializer {quote_name(tensor.name)} is stored in an external data file",
+                hint="save the model with all tensors inside the .onnx file",
+            )
+    check_model(model)
+    return model
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
+        raise ModelError(f"onnx.checker rejected the model: {first[:300]}",
+                         hint="re-export the model; this file is not valid ONNX") from None
+    except Exception as exc:  # checker may raise other errors on hostile protobufs
+        raise ModelError(f"onnx.checker failed: {str(exc)[:300]}") from None
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version < 7:
+            raise ModelError(f"ONNX opset {opset.version} is too old",
+                             hint="re-export with opset 11 or newer")
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
+            raise ModelError(f"operator domain {quote_name(node.domain)} is not supported",
+                             node=node.name, op=node.op_type,
+                             hint="supported: standard ONNX and QONNX (BipolarQuant, Quant)")
+
+
+def initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+def graph_io(model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, onnx.ValueInfoProto]:
+    """The single real input (initializers listed as inputs are skipped) and the single output."""
+    init_names = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init_names]
+    if len(inputs) != 1:
+        names = ", ".join(quote_name(i.name) for i in inputs[:5])
+        raise ModelError(f"the model has {len(inputs)} inputs ({names}); exactly one image input "
+                         "is supported", hint="export the model with a single input tensor")
+    outputs = list(model.graph.output)
+    if len(outputs) != 1:
+        names = ", ".join(quote_name(o.name) for o in outputs[:5])
+        raise ModelError(f"the model has {len(outputs)} outputs ({names}); exactly one score "
+                         "output is supported", hint="export only the class scores as output")
+    return inputs[0], outputs[0]
+
+
+def static_input_shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
+    """The input's shape without its batch dimension; every other dimension must be fixed."""
+    ttype = value.type.tensor_type
+    if not value.type.HasField("tensor_type"):
+        raise ModelError(f"input {quote_name(value.name)} is not a tensor")
+    if not ttype.HasField("shape"):
+        raise ModelError(f"input {quote_name(value.name)} has no shape",
+                         hint="export with a fixed input shape, e.g. (1, C, H, W)")
+    dims = list(ttype.shape.dim)
+    if len(dims) < 2:
+        raise ModelError(f"input {quote_name(value.name)} has rank {len(dims)}; expected a batch "
+                         "dimension followed by the image shape")
+    out = []
+    for i, d in enumerate(dims[1:], start=1):
+        if not d.HasField("dim_value") or d.dim_value <= 0:
+            what = d.dim_param if d.HasField("dim_param") else "unknown"
+            raise ModelError(f"input {quote_name(value.name)} has a dynamic dimension {i} "
+                             f"({quote_name(what)}); only the batch dimension may be dynamic",
+                             hint="export with a fixed image shape")
+        out.append(int(d.dim_value))
+    batch = dims[0]
+    if batch.HasField("dim_value") and batch.dim_value not in (0, 1):
+        log.info("input batch dimension is fixed at %d; verification feeds one image at a time",
+                 batch.dim_value)
+    return tuple(out)

@@ -1,0 +1,142 @@
+"""QONNX custom ops (BipolarQuant, Quant): numpy reference implementations and a rewrite into
+standard ONNX ops, so onnxruntime can execute a QONNX file for verification.
+
+Semantics (QONNX): BipolarQuant(x, scale) = where(x >= 0, +1, -1) * scale.
+Quant(x, scale, zeropt, bitwidth) = (clip(round(x / scale + zeropt), qmin, qmax) - zeropt) * scale
+with qmin/qmax from signed/narrow/bitwidth and round per rounding_mode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
+ROUNDING_MODES = ("ROUND", "FLOOR", "CEIL", "ROUND_TO_ZERO")
+
+
+def quant_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
+    if signed:
+        return -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1 - int(narrow)
+
+
+def round_mode(x: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "ROUND":
+        return np.round(x)  # half to even, as ONNX Round
+    if mode == "FLOOR":
+        return np.floor(x)
+    if mode == "CEIL":
+        return np.ceil(x)
+    if mode == "ROUND_TO_ZERO":
+        return np.trunc(x)
+    raise ValueError(mode)
+
+
+def bipolar_quant(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return (np.where(x >= 0, np.float32(1), np.float32(-1)) * np.asarray(scale, np.float32)).astype(
+        np.float32
+    )
+
+
+def quant(x: np.ndarray, scale: np.ndarray, zeropt: np.ndarray, bits: int, signed: bool,
+          narrow: bool, mode: str) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    scale = np.asarray(scale, np.float32)
+    zeropt = np.asarray(zeropt, np.float32)
+    lo, hi = quant_range(bits, signed, narrow)
+    q = round_mode((x / scale + zeropt).astype(np.float32), mode)
+    q = np.clip(q, np.float32(lo), np.float32(hi))
+    return ((q - zeropt) * scale).astype(np.float32)
+
+
+def attr(node: onnx.NodeProto, name: str, default: object) -> object:
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
+
+
+def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Replace BipolarQuant and Quant nodes by standard ONNX ops (same float32 results)."""
+    from ..errors import ModelError
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    inits = {t.name: t for t in model.graph.initializer}
+    consts: dict[str, np.ndarray] = {k: numpy_helper.to_array(v) for k, v in inits.items()}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    new_nodes: list[onnx.NodeProto] = []
+    extra_inits: list[onnx.TensorProto] = []
+    counter = [0]
+
+    def const(value: np.ndarray) -> str:
+        counter[0] += 1
+        name = f"bnnhls_const_{counter[0]}"
+        extra_inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def tmp() -> str:
+        counter[0] += 1
+        return f"bnnhls_tmp_{counter[0]}"
+
+    for node in model.graph.node:
+        if node.domain not in QONNX_DOMAINS:
+            new_nodes.append(node)
+            continue
+        x, out = node.input[0], node.output[0]
+        if node.op_type == "BipolarQuant":
+            ge, sign = tmp(), tmp()
+            new_nodes += [
+                helper.make_node("GreaterOrEqual", [x, const(np.float32(0))], [ge]),
+                helper.make_node("Where", [ge, const(np.float32(1)), const(np.float32(-1))], [sign]),
+                helper.make_node("Mul", [sign, node.input[1]], [out]),
+            ]
+        elif node.op_type == "Quant":
+            if node.input[3] not in consts:
+                raise ModelError("the bit width must be a constant", node=node.name, op="Quant")
+            bits = int(np.asarray(consts[node.input[3]]).reshape(-1)[0])
+            signed, narrow = bool(attr(node, "signed", 1)), bool(attr(node, "narrow", 0))
+            mode = str(attr(node, "rounding_mode", "ROUND"))
+            lo, hi = quant_range(bits, signed, narrow)
+            rop = {"ROUND": "Round", "FLOOR": "Floor", "CEIL": "Ceil"}.get(mode)
+            div, add, rnd, clip, sub = tmp(), tmp(), tmp(), tmp(), tmp()
+            new_nodes += [
+                helper.make_node("Div", [x, node.input[1]], [div]),
+                helper.make_node("Add", [div, node.input[2]], [add]),
+            ]
+            if rop is not None:
+                new_nodes.append(helper.make_node(rop, [add], [rnd]))
+            elif mode == "ROUND_TO_ZERO":
+                s_, a_, f_ = tmp(), tmp(), tmp()
+                new_nodes += [
+                    helper.make_node("Sign", [add], [s_]),
+                    helper.make_node("Abs", [add], [a_]),
+                    helper.make_node("Floor", [a_], [f_]),
+                    helper.make_node("Mul", [s_, f_], [rnd]),
+                ]
+            else:
+                raise ModelError(f"rounding mode {mode!r} is not supported", node=node.name,
+                                 op="Quant", hint=f"use one of {', '.join(ROUNDING_MODES)}")
+            new_nodes += [
+                helper.make_node("Clip", [rnd, const(np.float32(lo)), const(np.float32(hi))],
+                                 [clip]),
+                helper.make_node("Sub", [clip, node.input[2]], [sub]),
+                helper.make_node("Mul", [sub, node.input[1]], [out]),
+            ]
+        else:
+            raise ModelError("this QONNX op is not supported", node=node.name, op=node.op_type,
+                             hint="supported QONNX ops: BipolarQuant, Quant")
+    del model.graph.node[:]
+    model.graph.node.extend(new_nodes)
+    model.graph.initializer.extend(extra_inits)
+    keep = [o for o in model.opset_import if o.domain not in QONNX_DOMAINS]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+    if not any(o.domain in ("", "ai.onnx") for o in keep):
+        model.opset_import.append(helper.make_opsetid("", 13))
+    return model

@@ -1,0 +1,235 @@
+"""The golden model: a bit-exact executor of the IR, batched and vectorised with numpy.
+
+Every backend is checked against it. Integer layers are exact: binary products are evaluated
+either as a bit-packed XNOR-popcount (method "xnor", the hardware's arithmetic, with the zero
+padding border correction) or as a float matrix product of +-1 values (method "blas", exact
+while |accumulator| < 2**24, which the IR's accumulator ranges guarantee). Float layers (only in
+the un-fused IR and the host-side scores) run in float32 in the source model's op order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import ir
+from .floatops import apply_ops
+from .frontend.qonnx_ops import round_mode
+
+log = logging.getLogger(__name__)
+
+# keep im2col chunks around this many bytes
+CHUNK_BYTES = 48 << 20
+EXACT_F32 = 1 << 24
+
+
+@dataclass
+class Result:
+    scores: np.ndarray  # float32 (N, classes): the model's output
+    acc: np.ndarray  # int64 (N, classes): the device's integer scores
+    labels: np.ndarray  # int64 (N,): top-1 of scores
+    trace: list[np.ndarray] | None = None  # every layer's output, when asked for
+
+
+def run(model: ir.Model, x: np.ndarray, method: str = "blas", trace: bool = False) -> Result:
+    """Execute the IR on a batch x of shape (N, *input shape of the ONNX model)."""
+    values: list[np.ndarray] = []
+    v: np.ndarray = np.asarray(x)
+    acc: np.ndarray | None = None
+    for layer in model.layers:
+        if isinstance(layer, ir.Scores):
+            acc = v.astype(np.int64)
+        v = run_layer(layer, v, method)
+        if trace:
+            values.append(v)
+    assert acc is not None, "the IR must end with a Scores layer"
+    scores = v.reshape(v.shape[0], -1).astype(np.float32)
+    return Result(scores, acc.reshape(acc.shape[0], -1), np.argmax(scores, axis=1),
+                  values if trace else None)
+
+
+def run_layer(layer: ir.Layer, v: np.ndarray, method: str = "blas") -> np.ndarray:
+    fn = _RUNNERS.get(type(layer))
+    if fn is None:
+        raise TypeError(f"golden model cannot execute {layer.kind}")
+    return fn(layer, v, method)
+
+
+# --- host-side input quantiser ---------------------------------------------------------------
+def input_quant(layer: ir.InputQuant, x: np.ndarray, method: str = "") -> np.ndarray:
+    n = x.shape[0]
+    y = np.asarray(x, dtype=np.float32)
+    reshapes = dict(layer.reshapes)
+    for i, op in enumerate(layer.host_ops):
+        if i in reshapes:
+            y = y.reshape((n, *reshapes[i]))
+        y = op.apply(y)
+    if len(layer.host_ops) in reshapes:
+        y = y.reshape((n, *reshapes[len(layer.host_ops)]))
+    if layer.layout == "nchw_to_nhwc":
+        y = y.transpose(0, 2, 3, 1)
+    y = np.ascontiguousarray(y).reshape((n, *layer.out_shape))
+    if layer.mode == "bipolar":
+        return (y >= 0).astype(np.uint8)
+    scale, zp = np.float32(layer.scale), np.float32(layer.zero_point)
+    lo, hi = layer.qrange()
+    q = round_mode((y / scale + zp).astype(np.float32), layer.rounding)
+    q = np.clip(q, lo, hi)
+    return (q.astype(np.int64) - int(round(layer.zero_point)))
+
+
+# --- linear layers ---------------------------------------------------------------------------
+def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
+    """Layer input as +-1 (bits) or integers, in a float type that keeps the sums exact."""
+    if layer.input_kind == "bit":
+        return v.astype(np.float32) * 2 - 1
+    return v.astype(np.float64)
+
+
+def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
+    return (layer.weights.reshape(layer.out_channels, -1).astype(dtype) * 2 - 1)
+
+
+def _matmul_exact(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return np.rint(a @ w.T).astype(np.int64)
+
+
+def dense(layer: ir.Dense, v: np.ndarray, method: str = "blas") -> np.ndarray:
+    if method == "xnor" and layer.input_kind == "bit":
+        return xnor_popcount_acc(v.reshape(v.shape[0], -1), layer.weights)
+    a = _as_signed(layer, v.reshape(v.shape[0], -1))
+    return _matmul_exact(a, _weights_pm1(layer, a.dtype.type))
+
+
+def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float) -> np.ndarray:
+    t, left, b, r = pads
+    return np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=value)
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, kh*kw*C) with taps in (ky, kx, c) order."""
+    kh, kw = kernel
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
+    win = win[:, :: stride[0], :: stride[1]]  # (N, OH, OW, C, kh, kw)
+    n, oh, ow, c = win.shape[:4]
+    return win.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
+
+
+def _chunks(n: int, bytes_per_item: int) -> list[slice]:
+    step = max(1, CHUNK_BYTES // max(1, bytes_per_item))
+    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def conv(layer: ir.Conv, v: np.ndarray, method: str = "blas") -> np.ndarray:
+    if method == "xnor" and layer.input_kind == "bit":
+        return conv_xnor(layer, v)
+    oh, ow, o = layer.out_shape
+    a = _as_signed(layer, v)
+    w = _weights_pm1(layer, a.dtype.type)
+    out = np.empty((v.shape[0], oh, ow, o), np.int64)
+    per_image = oh * ow * layer.fan_in * a.itemsize
+    for sl in _chunks(v.shape[0], per_image):
+        cols = im2col(_pad(a[sl], layer.pads, float(layer.pad_value)), layer.kernel, layer.stride)
+        out[sl] = _matmul_exact(cols.reshape(-1, layer.fan_in), w).reshape(-1, oh, ow, o)
+    return out
+
+
+# --- the hardware's arithmetic: bit-packed XNOR + popcount -----------------------------------
+def pack_rows(bits: np.ndarray) -> np.ndarray:
+    """(M, K) 0/1 -> (M, ceil(K/64)) uint64, bit k of the row at word k // 64, bit k % 64."""
+    m, k = bits.shape
+    words = -(-k // 64)
+    padded = np.zeros((m, words * 64), np.uint8)
+    padded[:, :k] = bits
+    return np.packbits(padded.reshape(m, words, 8, 8)[:, :, ::-1, :], axis=-1,
+                       bitorder="little").reshape(m, words * 8).view("<u8")
+
+
+def popcount64(x: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    bytes_ = x.view(np.uint8)
+    return _POP8[bytes_].reshape(*x.shape, 8).sum(-1)
+
+
+_POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def xnor_popcount_acc(a_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
+    """acc = 2 * popcount(xnor(a, w)) - K for every (row of a, row of w)."""
+    n, k = a_bits.shape[0], int(np.prod(w_bits.shape[1:]))
+    a = pack_rows(a_bits.reshape(n, k).astype(np.uint8))
+    w = pack_rows(w_bits.reshape(w_bits.shape[0], k).astype(np.uint8))
+    out = np.empty((n, w.shape[0]), np.int64)
+    per_row = w.shape[0] * w.shape[1] * 8 * 2
+    for sl in _chunks(n, per_row):
+        # padding bits are 0 in both, so they never count as mismatches
+        mismatches = popcount64(a[sl, None, :] ^ w[None, :, :]).sum(-1, dtype=np.int64)
+        out[sl] = k - 2 * mismatches
+    return out
+
+
+def border_correction(layer: ir.Conv) -> np.ndarray:
+    """(OH, OW, O) int64: what to add to the all-taps XNOR accumulator of a zero-padded binary
+    conv whose padded taps were fed as bit 0 (-1). A padded tap then contributed -w instead of
+    nothing, so the correction is the sum of the weights (+-1) over the padded taps."""
+    h, w, _ = layer.in_shape
+    padded = np.ones((1, h, w, 1), np.float64)
+    mask = 1.0 - _pad(padded, layer.pads, 0.0)  # 1 where a tap reads padding
+    cols = im2col(mask, layer.kernel, layer.stride)[0]  # (OH, OW, kh*kw)
+    wsum = _weights_pm1(layer, np.float64).reshape(layer.out_channels, -1,
+                                                    layer.in_shape[-1]).sum(-1)  # (O, kh*kw)
+    return np.rint(cols @ wsum.T).astype(np.int64)
+
+
+def conv_xnor(layer: ir.Conv, v: np.ndarray) -> np.ndarray:
+    oh, ow, o = layer.out_shape
+    pad_bit = 1 if layer.pad_value == 1 else 0
+    bits = _pad(v.astype(np.uint8), layer.pads, pad_bit)
+    cols = im2col(bits, layer.kernel, layer.stride).reshape(-1, layer.fan_in)
+    acc = xnor_popcount_acc(cols, layer.weights).reshape(v.shape[0], oh, ow, o)
+    if layer.pad_value == 0 and any(layer.pads):
+        acc = acc + border_correction(layer)[None]
+    return acc
+
+
+# --- the rest --------------------------------------------------------------------------------
+def maxpool(layer: ir.MaxPool, v: np.ndarray, method: str = "") -> np.ndarray:
+    kh, kw = layer.kernel
+    win = np.lib.stride_tricks.sliding_window_view(v, (kh, kw), axis=(1, 2))
+    win = win[:, :: layer.stride[0], :: layer.stride[1]]  # (N, OH, OW, C, kh, kw)
+    high = win.max(axis=(-2, -1))
+    if layer.value_type == "bit" and layer.and_channels.size and layer.and_channels.any():
+        low = win.min(axis=(-2, -1))
+        return np.where(layer.and_channels, low, high)
+    return np.ascontiguousarray(high)
+
+
+def threshold(layer: ir.Threshold, v: np.ndarray, method: str = "") -> np.ndarray:
+    return (v >= layer.thresholds).astype(np.uint8)
+
+
+def affine(layer: ir.Affine, v: np.ndarray, method: str = "") -> np.ndarray:
+    return apply_ops(v.astype(np.float32), layer.ops)
+
+
+def sign(layer: ir.Sign, v: np.ndarray, method: str = "") -> np.ndarray:
+    return (v >= 0).astype(np.uint8)
+
+
+def flatten(layer: ir.Flatten, v: np.ndarray, method: str = "") -> np.ndarray:
+    return v.reshape(v.shape[0], -1)
+
+
+def scores(layer: ir.Scores, v: np.ndarray, method: str = "") -> np.ndarray:
+    return apply_ops(v.astype(np.float32), layer.ops)
+
+
+_RUNNERS: dict[type, Callable[..., np.ndarray]] = {
+    ir.InputQuant: input_quant, ir.Dense: dense, ir.Conv: conv, ir.MaxPool: maxpool,
+    ir.Threshold: threshold, ir.Affine: affine, ir.Sign: sign, ir.Flatten: flatten,
+    ir.Scores: scores,
+}

@@ -1,0 +1,416 @@
+"""The IR: a chain of typed layers with per-image shapes (NHWC or flat), bit widths and numpy
+parameters. Layers are data; the golden model executes them and the backends generate from them.
+
+Value types between layers:
+  "float"  float32 (only inside the un-fused IR, or the host-side scores)
+  "int"    signed integers (the quantised input, accumulators), with a known range
+  "bit"    bipolar bits: 1 means +1, 0 means -1
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .floatops import FloatOp
+
+Shape = tuple[int, ...]
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Bits of a two's-complement integer holding every value in [lo, hi]."""
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return bits
+
+
+def unsigned_bits(hi: int) -> int:
+    return max(1, int(hi).bit_length())
+
+
+@dataclass
+class Layer:
+    """Base layer: a name made by the compiler (never taken from the model) and shapes per image."""
+
+    name: str
+    in_shape: Shape
+    out_shape: Shape
+    source: str = ""  # a sanitised hint of the source node, for reports only
+
+    kind: ClassVar[str] = "layer"
+    in_type: ClassVar[str] = "bit"
+    out_type: ClassVar[str] = "bit"
+    array_fields: ClassVar[tuple[str, ...]] = ()
+
+    def out_range(self) -> tuple[int, int]:
+        """Range of the integer output (for "int" outputs); bits give (0, 1)."""
+        return (0, 1)
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "in_shape": list(self.in_shape),
+                "out_shape": list(self.out_shape), "in_type": self.value_in_type(),
+                "out_type": self.value_out_type()}
+
+    def value_in_type(self) -> str:
+        return self.in_type
+
+    def value_out_type(self) -> str:
+        return self.out_type
+
+
+@dataclass
+class InputQuant(Layer):
+    """Host side: the model's float input -> device integers or bits.
+
+    host_ops are float32 ops in the ONNX layout of the input (the 2x-1 scaling and the like);
+    then the layout change (`layout`: "nchw_to_nhwc", "flatten" or "none") and the quantiser:
+      mode "int":     v = clip(round(x / scale + zero_point), qmin, qmax) - zero_point
+      mode "bipolar": bit = x >= 0
+    """
+
+    onnx_shape: Shape = ()
+    host_ops: list[FloatOp] = field(default_factory=list)
+    reshapes: list[tuple[int, Shape]] = field(default_factory=list)  # (op index, target shape)
+    layout: str = "none"
+    mode: str = "int"
+    bits: int = 8
+    signed: bool = True
+    narrow: bool = False
+    scale: float = 1.0
+    zero_point: float = 0.0
+    rounding: str = "ROUND"
+
+    kind: ClassVar[str] = "input_quant"
+    in_type: ClassVar[str] = "float"
+
+    def qrange(self) -> tuple[int, int]:
+        if self.signed:
+            return -(1 << (self.bits - 1)) + int(self.narrow), (1 << (self.bits - 1)) - 1
+        return 0, (1 << self.bits) - 1 - int(self.narrow)
+
+    def out_range(self) -> tuple[int, int]:
+        if self.mode == "bipolar":
+            return (0, 1)
+        lo, hi = self.qrange()
+        z = int(round(self.zero_point))
+        return lo - z, hi - z
+
+    def value_out_type(self) -> str:
+        return "bit" if self.mode == "bipolar" else "int"
+
+    def out_bits(self) -> int:
+        if self.mode == "bipolar":
+            return 1
+        return signed_bits(*self.out_range())
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(mode=self.mode, layout=self.layout, out_bits=self.out_bits())
+        if self.mode == "int":
+            s.update(scale=self.scale, zero_point=self.zero_point, range=list(self.out_range()))
+        return s
+
+
+@dataclass
+class Linear(Layer):
+    """Binary-weight layer: weights are bits (1: +1, 0: -1). The output is the exact dot product
+    in the +-1 domain (an integer accumulator); zero padding contributes nothing."""
+
+    weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    input_kind: str = "bit"  # "bit" or "int"
+    input_range: tuple[int, int] = (0, 1)
+
+    kind: ClassVar[str] = "linear"
+    out_type: ClassVar[str] = "int"
+    array_fields: ClassVar[tuple[str, ...]] = ("weights",)
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def fan_in(self) -> int:
+        """K: inputs summed per output (taps x channels for a conv)."""
+        return int(np.prod(self.weights.shape[1:]))
+
+    def value_in_type(self) -> str:
+        return self.input_kind
+
+    def out_range(self) -> tuple[int, int]:
+        if self.input_kind == "bit":
+            return -self.fan_in, self.fan_in
+        lo, hi = self.input_range
+        w = self.weights.reshape(self.out_channels, -1).astype(np.int64)
+        n_pos = w.sum(1)
+        n_neg = w.shape[1] - n_pos
+        # each term's range is widened to include 0: a padded tap contributes nothing
+        t_lo, t_hi = min(lo, 0), max(hi, 0)
+        acc_lo = n_pos * t_lo - n_neg * t_hi
+        acc_hi = n_pos * t_hi - n_neg * t_lo
+        return int(acc_lo.min()), int(acc_hi.max())
+
+    def acc_bits(self) -> int:
+        return signed_bits(*self.out_range())
+
+    def popcount_bits(self) -> int:
+        return unsigned_bits(self.fan_in)
+
+    def macs(self) -> int:
+        """Multiply-accumulates per image."""
+        return self.fan_in * int(np.prod(self.out_shape))
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(fan_in=self.fan_in, out_channels=self.out_channels, acc_bits=self.acc_bits(),
+                 acc_range=list(self.out_range()), macs=self.macs(),
+                 weight_bits=int(self.weights.size), input_kind=self.input_kind)
+        if self.input_kind == "bit":
+            s["popcount_bits"] = self.popcount_bits()
+        else:
+            s["input_range"] = list(self.input_range)
+        return s
+
+
+@dataclass
+class Dense(Linear):
+    """weights: (out_features, in_features); in_features in the stream order (see Flatten)."""
+
+    kind: ClassVar[str] = "dense"
+
+
+@dataclass
+class Conv(Linear):
+    """weights: (out_channels, kh, kw, in_channels) NHWC tap order; pads (top, left, bottom, right).
+    pad_value 0 means ONNX zero padding (a padded tap adds nothing); +1/-1 pad with that value."""
+
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+    pad_value: int = 0
+
+    kind: ClassVar[str] = "conv"
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(kernel=list(self.kernel), stride=list(self.stride), pads=list(self.pads),
+                 pad_value=self.pad_value)
+        return s
+
+
+@dataclass
+class Affine(Layer):
+    """Float32 elementwise ops per channel (BatchNorm, bias, scale). Only in the un-fused IR."""
+
+    ops: list[FloatOp] = field(default_factory=list)
+
+    kind: ClassVar[str] = "affine"
+    in_type: ClassVar[str] = "float"
+    out_type: ClassVar[str] = "float"
+
+    def value_in_type(self) -> str:
+        return "float"
+
+
+@dataclass
+class Sign(Layer):
+    """Float -> bit: x >= 0 gives 1 (+1). Only in the un-fused IR."""
+
+    kind: ClassVar[str] = "sign"
+    in_type: ClassVar[str] = "float"
+
+
+@dataclass
+class Threshold(Layer):
+    """Integer accumulator -> bit, per channel: bit = acc >= thresholds[c] (BatchShift's result).
+    Thresholds at or below the accumulator's minimum give a constant 1, above its maximum a
+    constant 0."""
+
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    acc_range: tuple[int, int] = (0, 0)
+
+    kind: ClassVar[str] = "threshold"
+    in_type: ClassVar[str] = "int"
+    array_fields: ClassVar[tuple[str, ...]] = ("thresholds",)
+
+    def threshold_bits(self) -> int:
+        lo, hi = self.acc_range
+        t = np.clip(self.thresholds, lo, hi + 1)
+        return signed_bits(int(t.min()), int(t.max()))
+
+    def constant_channels(self) -> tuple[int, int]:
+        lo, hi = self.acc_range
+        return int((self.thresholds <= lo).sum()), int((self.thresholds > hi).sum())
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        ones, zeros = self.constant_channels()
+        s.update(threshold_bits=self.threshold_bits(), constant_one_channels=ones,
+                 constant_zero_channels=zeros)
+        return s
+
+
+@dataclass
+class MaxPool(Layer):
+    """kxk max-pool, no padding. On bits it is an OR over the window, or an AND for the channels
+    in and_channels (a max taken before a decreasing comparison, see BatchShift). On int/float
+    values it is the numeric max (un-fused IR only)."""
+
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+    value_type: str = "bit"
+    and_channels: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    kind: ClassVar[str] = "maxpool"
+    array_fields: ClassVar[tuple[str, ...]] = ("and_channels",)
+
+    def value_in_type(self) -> str:
+        return self.value_type
+
+    def value_out_type(self) -> str:
+        return self.value_type
+
+
+@dataclass
+class Flatten(Layer):
+    """(H, W, C) -> (H*W*C,) in stream order (pixel-major, channel fastest). No data moves; the
+    frontend permuted the next layer's weights from ONNX's (C, H, W) order."""
+
+    value_type: str = "bit"
+    kind: ClassVar[str] = "flatten"
+
+    def value_in_type(self) -> str:
+        return self.value_type
+
+    def value_out_type(self) -> str:
+        return self.value_type
+
+
+@dataclass
+class Scores(Layer):
+    """Host side: integer scores -> the model's float outputs through float32 ops (bias,
+    BatchNorm, TensorNorm). The device may also report the top-1 label when the ops are the
+    same increasing map for every class (device_label_ok)."""
+
+    ops: list[FloatOp] = field(default_factory=list)
+
+    kind: ClassVar[str] = "scores"
+    in_type: ClassVar[str] = "int"
+    out_type: ClassVar[str] = "float"
+
+    def device_label_ok(self) -> bool:
+        from .floatops import compose_affine64
+
+        a, b = compose_affine64(self.ops, self.out_shape[-1])
+        return bool(np.all(a > 0) and np.all(a == a[0]) and np.all(b == b[0]))
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.kind: cls
+    for cls in (InputQuant, Dense, Conv, Affine, Sign, Threshold, MaxPool, Flatten, Scores)
+}
+
+
+@dataclass
+class Model:
+    """The IR graph: a chain of layers from InputQuant to Scores."""
+
+    layers: list[Layer]
+    source_file: str = ""
+    passes: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input(self) -> InputQuant:
+        layer = self.layers[0]
+        assert isinstance(layer, InputQuant)
+        return layer
+
+    @property
+    def scores(self) -> Scores:
+        layer = self.layers[-1]
+        assert isinstance(layer, Scores)
+        return layer
+
+    def linear_layers(self) -> list[Linear]:
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    def is_integer_only(self) -> bool:
+        """True when no float op remains between the input quantiser and the scores."""
+        return not any(isinstance(layer, (Affine, Sign)) for layer in self.layers)
+
+    def copy(self) -> Model:
+        import copy
+
+        return copy.deepcopy(self)
+
+    # --- serialisation: ir.json + one .npy per array -------------------------------------
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = folder / "arrays"
+        arrays.mkdir(exist_ok=True)
+        out = []
+        for layer in self.layers:
+            entry: dict[str, Any] = {"kind": layer.kind}
+            for f in fields(layer):
+                value = getattr(layer, f.name)
+                if f.name in layer.array_fields:
+                    file = f"{layer.name}.{f.name}.npy"
+                    np.save(arrays / file, value)
+                    entry[f.name] = {"npy": f"arrays/{file}"}
+                elif f.name in ("ops", "host_ops"):
+                    entry[f.name] = {"float_ops": [op.to_json() for op in value]}
+                else:
+                    entry[f.name] = value
+            entry["summary"] = layer.summary()
+            out.append(entry)
+        doc = {"format": "bnn-hls-ir", "version": 1, "source_file": self.source_file,
+               "passes": self.passes, "notes": self.notes, "layers": out}
+        (folder / "ir.json").write_text(json.dumps(doc, indent=1, default=_json_default) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> Model:
+        doc = json.loads((folder / "ir.json").read_text())
+        layers: list[Layer] = []
+        for entry in doc["layers"]:
+            layer_cls = LAYER_TYPES[entry["kind"]]
+            kwargs: dict[str, Any] = {}
+            for f in fields(layer_cls):
+                if f.name not in entry:
+                    continue
+                value = entry[f.name]
+                if isinstance(value, dict) and "npy" in value:
+                    value = np.load(folder / value["npy"], allow_pickle=False)
+                elif isinstance(value, dict) and "float_ops" in value:
+                    value = [FloatOp.from_json(op) for op in value["float_ops"]]
+                elif f.name == "reshapes":
+                    value = [(int(i), tuple(s)) for i, s in value]
+                elif isinstance(value, list):
+                    value = tuple(value)
+                kwargs[f.name] = value
+            layers.append(layer_cls(**kwargs))
+        return cls(layers, doc.get("source_file", ""), doc.get("passes", []), doc.get("notes", {}))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value)}")
+
+
+_IDENT = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def sanitize(name: str, limit: int = 48) -> str:
+    """A model-provided name reduced to [A-Za-z0-9_], for reports and identifiers."""
+    cleaned = _IDENT.sub("_", str(name)).strip("_")[:limit]
+    return cleaned or "unnamed"
