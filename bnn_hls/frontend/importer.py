@@ -60,6 +60,7 @@ class SourceInfo:
     output_name: str
     pre_activations: list[tuple[str, str]] = field(default_factory=list)  # (tensor, "sign"|"ge")
     input_batch_fixed: bool = False
+    input_dtype: str = "float32"
 
 
 def _nodes_in_order(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
@@ -188,7 +189,8 @@ class Importer:
         self.in_elem = elem
         shape1 = (1, *in_shape)
         self.values[inp.name] = Value(kind, shape1, shape1[1:])
-        self.info = SourceInfo(inp.name, out.name, input_batch_fixed=fixed_batch)
+        self.info = SourceInfo(inp.name, out.name, input_batch_fixed=fixed_batch,
+                               input_dtype=str(onnx.helper.tensor_dtype_to_np_dtype(elem)))
 
         consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
         for node in graph.node:

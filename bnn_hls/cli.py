@@ -1,0 +1,177 @@
+"""The bnn-hls command line: inspect, verify, compile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelError
+
+log = logging.getLogger("bnn_hls")
+
+EXIT_OK, EXIT_MISMATCH, EXIT_USER_ERROR = 0, 1, 2
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .compiler import compile_file
+    from .report import build_report, format_report
+
+    rep = build_report(compile_file(args.model))
+    if args.json:
+        _print_json(rep)
+    else:
+        print(format_report(rep))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .compiler import compile_file
+    from .reference import SourceModel
+    from .verify import load_inputs, random_inputs, verify_golden
+
+    c = compile_file(args.model)
+    layer = c.model.input
+    if args.inputs is not None:
+        x = load_inputs(Path(args.inputs), layer)
+        what = f"{len(x)} images from {Path(args.inputs).name}"
+    else:
+        x = random_inputs(layer, args.random, args.seed, c.info.input_dtype)
+        what = f"{len(x)} random inputs (seed {args.seed})"
+    labels = None
+    if args.labels is not None:
+        from .verify import load_labels
+
+        labels = load_labels(Path(args.labels), len(x))
+    log.info("verifying on %s", what)
+    source = SourceModel(c.onnx_model, c.info)
+    rep = verify_golden(c.model, source, x, labels)
+    ok = rep.passed(args.allow_ties)
+    if args.json:
+        _print_json({**rep.to_json(), "passed": ok, "inputs": what})
+    else:
+        print(f"level {rep.level}: {what}")
+        print(f"  top-1 agreement with the source model: {rep.label_agreement}/{rep.images}")
+        print(f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
+              f"(max |error| {rep.max_score_error:.3g})")
+        print(f"  inputs with a pre-activation exactly on a threshold: {rep.exact_ties}; "
+              f"within {1e-5:g}: {rep.near_ties}; disagreements among them: "
+              f"{rep.disagreements_at_ties}")
+        if rep.accuracy_golden is not None:
+            print(f"  accuracy: compiled integer model {rep.accuracy_golden:.4f}, source model "
+                  f"{rep.accuracy_source:.4f}")
+        if rep.first_mismatches:
+            print(f"  first mismatching inputs: {rep.first_mismatches}")
+        print("PASS" if ok else "FAIL")
+    return EXIT_OK if ok else EXIT_MISMATCH
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .compiler import compile_file
+    from .output import check_output_dir, write_folder
+    from .report import build_report, format_report
+
+    out = Path(args.output)
+    check_output_dir(out, args.force)
+    c = compile_file(args.model)
+    rep = build_report(c)
+
+    def fill(folder: Path) -> None:
+        c.model.save(folder / "ir")
+        (folder / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
+        (folder / "report.txt").write_text(format_report(rep) + "\n")
+
+    write_folder(out, args.force, fill)
+    if args.json:
+        _print_json({"output": str(out), "files": sorted(str(p.relative_to(out))
+                                                          for p in out.rglob("*") if p.is_file())})
+    else:
+        print(format_report(rep))
+        print(f"\nwrote {out}/ (ir/ir.json, ir/arrays/, report.json, report.txt)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bnn-hls",
+        description="Compile a binarized neural network (ONNX/QONNX) into a streaming "
+        "XNOR-popcount accelerator, and prove it computes what the model computes.")
+    p.add_argument("--version", action="version", version=f"bnn-hls {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("model", help="ONNX or QONNX file")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sp = sub.add_parser("inspect", help="layers, shapes, bit widths, ops, memory, BatchShift",
+                        description="Show the compiled model: layers, shapes, bit widths, "
+                        "operations, parameter memory and the BatchShift summary.")
+    common(sp)
+    sp.set_defaults(func=cmd_inspect)
+
+    sp = sub.add_parser("verify", help="check the compiled model against the source model",
+                        description="Run the source model (onnxruntime) and the compiled model "
+                        "on the same inputs; exit 0 only if every input agrees.")
+    common(sp)
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--random", type=int, default=100, metavar="N",
+                   help="N random inputs that exercise the model (default 100)")
+    g.add_argument("--inputs", metavar="X.npy", help="a batch of inputs: (N, *input shape)")
+    sp.add_argument("--labels", metavar="Y.npy", help="true labels, to report accuracy")
+    sp.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    sp.add_argument("--level", choices=["golden"], default="golden",
+                    help="what to check against the source: golden = the integer golden model")
+    sp.add_argument("--allow-ties", action="store_true",
+                    help="pass when every disagreement is at a pre-activation tie")
+    sp.set_defaults(func=cmd_verify)
+
+    sp = sub.add_parser("compile", help="compile a model into an output folder",
+                        description="Compile the model and write the IR and a report to DIR.")
+    common(sp)
+    sp.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    sp.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    sp.set_defaults(func=cmd_compile)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else
+                                                 logging.INFO if args.verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    if getattr(args, "random", None) is not None and args.random < 1:
+        parser.error("--random needs N >= 1")
+    try:
+        return int(args.func(args))
+    except ModelError as exc:
+        print(f"bnn-hls: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("bnn-hls: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("bnn-hls: error: out of memory (try fewer inputs)", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def entry() -> None:
+    np.seterr(all="ignore")
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,176 @@
+"""BatchShift: fuse the float ops between a binary layer's accumulator and its sign (weight and
+input scales, bias, BatchNorm) into one integer threshold per output channel.
+
+For a layer followed by float ops f (and optionally a MaxPool) and a sign, output channel c is
+sign(f(acc)). f is evaluated in float32, exactly as the un-fused IR (and the ONNX reference)
+evaluate it, on every accumulator value the layer can produce. The result must be a single step:
+  - non-decreasing: bit = acc >= t
+  - non-increasing: bit = acc <= t'. The output channel's weights are negated (all its bits
+    flipped), so acc becomes -acc and the bit is -acc >= -t'. The inversion is absorbed by the
+    producing layer itself, so no invert bit and no change to the next layer are needed.
+  - constant (gamma = 0, or a threshold beyond the reachable range): t at the range's minimum
+    (always 1) or above its maximum (always 0).
+A MaxPool between the accumulator and the float ops commutes with the threshold: a max before
+a non-decreasing map is an OR of the output bits; before a non-increasing map it is a min,
+which after the threshold is an AND (MaxPool.and_channels).
+Each threshold is then proved: the integer comparison is checked against the float evaluation
+on every grid value, and any difference stops the compiler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .. import ir
+from ..errors import ModelError
+from ..floatops import FloatOp, apply_ops
+
+log = logging.getLogger(__name__)
+
+GRID_CHUNK_BYTES = 32 << 20
+
+
+def accumulator_grid(layer: ir.Linear) -> np.ndarray:
+    """Every accumulator value the layer can produce (a superset is fine)."""
+    lo, hi = layer.out_range()
+    unpadded = not (isinstance(layer, ir.Conv) and any(layer.pads))
+    if layer.input_kind == "bit" and unpadded:
+        return np.arange(-layer.fan_in, layer.fan_in + 1, 2, dtype=np.int64)
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+def _eval_ops(ops: list[FloatOp], x: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    return apply_ops(x, [op.select_channels(channels) for op in ops])
+
+
+def fuse_channels(layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel: (threshold on the possibly negated accumulator, negate?, f1 decreasing?,
+    constant?)."""
+    grid = accumulator_grid(layer)
+    n_ch = layer.out_channels
+    t = np.zeros(n_ch, np.int64)
+    negate = np.zeros(n_ch, bool)
+    f1_dec = np.zeros(n_ch, bool)
+    constant = np.zeros(n_ch, bool)
+    lo, hi = int(grid[0]), int(grid[-1])
+    step = max(1, GRID_CHUNK_BYTES // (4 * grid.size))
+    for start in range(0, n_ch, step):
+        ch = np.arange(start, min(n_ch, start + step))
+        x = np.broadcast_to(grid.astype(np.float32)[:, None], (grid.size, ch.size))
+        y1 = _eval_ops(f1, x, ch)
+        y = _eval_ops(f2, y1, ch)
+        if not np.all(np.isfinite(y)):
+            bad = int(ch[np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0]])
+            raise ModelError(f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
+                             "sign (e.g. a negative BatchNorm variance or a zero divisor)")
+        d = np.diff(y1, axis=0)
+        f1_dec[ch] = np.all(d <= 0, axis=0) & np.any(d < 0, axis=0)
+        bits = y >= 0
+        changes = (np.diff(bits.astype(np.int8), axis=0) != 0).sum(axis=0)
+        if np.any(changes > 1):
+            bad = int(ch[np.nonzero(changes > 1)[0][0]])
+            raise ModelError(f"layer {layer.name}: channel {bad} switches sign more than once "
+                             "over the accumulator range; it cannot become one threshold")
+        first, last = bits[0], bits[-1]
+        rising = ~first & last
+        falling = first & ~last
+        const = first == last
+        idx_first_true = np.argmax(bits, axis=0)
+        idx_last_true = grid.size - 1 - np.argmax(bits[::-1], axis=0)
+        t_ch = np.where(rising, grid[idx_first_true], 0)
+        t_ch = np.where(falling, -grid[idx_last_true], t_ch)
+        # constants: always 1 -> threshold at the minimum; always 0 -> above the maximum
+        t_ch = np.where(const & first, -max(abs(lo), abs(hi)) - 1, t_ch)
+        t_ch = np.where(const & ~first, max(abs(lo), abs(hi)) + 1, t_ch)
+        t[ch], negate[ch], constant[ch] = t_ch, falling, const
+        # the proof: the integer comparison equals the float evaluation on every grid value
+        signed = np.where(falling, -1, 1)[None, :] * grid[:, None]
+        if not np.array_equal(signed >= t_ch[None, :], bits):
+            raise AssertionError(f"BatchShift proof failed for layer {layer.name}")
+    return t, negate, f1_dec, constant
+
+
+def batchshift(model: ir.Model) -> ir.Model:
+    """Fuse Linear -> (Affine | MaxPool)* -> Sign runs into Linear -> Threshold (-> MaxPool)."""
+    layers = model.layers
+    out: list[ir.Layer] = []
+    report: list[dict[str, Any]] = []
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if not isinstance(layer, ir.Linear):
+            out.append(layer)
+            i += 1
+            continue
+        j = i + 1
+        run: list[ir.Layer] = []
+        while j < len(layers) and isinstance(layers[j], (ir.Affine, ir.MaxPool)):
+            run.append(layers[j])
+            j += 1
+        if j >= len(layers) or not isinstance(layers[j], ir.Sign):
+            if run:
+                raise ModelError(f"layer {layer.name}: float ops after it do not end in a "
+                                 "binary activation")
+            out.append(layer)
+            i += 1
+            continue
+        pools = [r for r in run if isinstance(r, ir.MaxPool)]
+        if len(pools) > 1:
+            raise ModelError(f"layer {layer.name}: more than one MaxPool before its activation")
+        pool = pools[0] if pools else None
+        cut = run.index(pool) if pool else len(run)
+        f1 = [op for r in run[:cut] if isinstance(r, ir.Affine) for op in r.ops]
+        f2 = [op for r in run[cut:] if isinstance(r, ir.Affine) for op in r.ops]
+        t, negate, f1_dec, constant = fuse_channels(layer, f1, f2)
+        weights = layer.weights.copy()
+        weights[negate] ^= 1
+        fused = replace(layer, weights=weights)
+        lo, hi = fused.out_range()
+        t = np.clip(t, lo, hi + 1)
+        entry_index = len(out)
+        out.append(fused)
+        out.append(ir.Threshold(f"{layer.name}_th", layer.out_shape, layer.out_shape,
+                                layer.source, thresholds=t, acc_range=(lo, hi)))
+        if pool is not None:
+            and_ch = (f1_dec ^ negate) & ~constant
+            out.append(replace(pool, value_type="bit", and_channels=and_ch))
+        elements = int(np.prod(layer.out_shape))
+        flops = sum(op.flops_per_element() for op in f1 + f2) + 1  # + the sign's comparison
+        entry: dict[str, Any] = {
+            "layer": entry_index,
+            "float_ops_removed_per_image": flops * elements,
+            "float_params_replaced": sum(op.param_count() for op in f1 + f2),
+            "float_param_bytes_replaced": 4 * sum(op.param_count() for op in f1 + f2),
+            "threshold_bits": out[-2 if pool else -1].threshold_bits(),  # type: ignore[attr-defined]
+            "threshold_bytes": (out[-2 if pool else -1].threshold_bits()  # type: ignore[attr-defined]
+                                * layer.out_channels + 7) // 8,
+            "negated_channels": int(negate.sum()),
+            "constant_channels": int(constant.sum()),
+            "and_pool_channels": int(((f1_dec ^ negate) & ~constant).sum()) if pool else 0,
+            "grid_values_checked": int(accumulator_grid(layer).size * layer.out_channels),
+        }
+        if layer.input_kind == "bit" and not (isinstance(layer, ir.Conv) and any(layer.pads)):
+            k = layer.fan_in
+            pc = np.clip(-(-(t + k) // 2), 0, k + 1)  # popcount >= ceil((t + K) / 2)
+            entry["popcount_threshold_range"] = [int(pc.min()), int(pc.max())]
+        report.append(entry)
+        log.info("BatchShift %s: %d channels, %d negated, %d constant", layer.name,
+                 layer.out_channels, entry["negated_channels"], entry["constant_channels"])
+        i = j + 1
+    out = renumber(out)
+    for entry in report:
+        entry["layer"] = out[entry["layer"]].name
+    result = ir.Model(out, model.source_file, [*model.passes, "batchshift"],
+                      dict(model.notes))
+    result.notes["batchshift"] = report
+    return result
+
+
+def renumber(layers: list[ir.Layer]) -> list[ir.Layer]:
+    """Give layers compiler-made names l<index>_<kind>."""
+    return [replace(layer, name=f"l{i}_{layer.kind}") for i, layer in enumerate(layers)]

@@ -1,0 +1,150 @@
+"""Verification: the compiled IR (golden model) against the source model (onnxruntime)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import golden, ir
+from .errors import InputFileError, quote_name
+from .floatops import apply_ops
+
+log = logging.getLogger(__name__)
+
+SCORE_RTOL = 1e-5
+SCORE_ATOL = 1e-5
+# a pre-activation this close to 0 (relative to 1) counts as a tie: float32 rounding in the
+# source runtime may put it on either side of the threshold
+TIE_TOL = 1e-5
+
+
+@dataclass
+class VerifyReport:
+    images: int
+    label_agreement: int
+    score_agreement: int
+    exact_ties: int  # inputs with a pre-activation exactly 0 in the source model
+    near_ties: int  # inputs with one within TIE_TOL of 0
+    disagreements_at_ties: int
+    max_score_error: float
+    first_mismatches: list[int] = field(default_factory=list)
+    accuracy_golden: float | None = None
+    accuracy_source: float | None = None
+    level: str = "golden"
+
+    @property
+    def all_agree(self) -> bool:
+        return self.score_agreement == self.images and self.label_agreement == self.images
+
+    def passed(self, allow_ties: bool = False) -> bool:
+        if allow_ties:
+            return self.images - self.score_agreement <= self.disagreements_at_ties
+        return self.all_agree
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["all_agree"] = self.all_agree
+        return d
+
+
+def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32") -> np.ndarray:
+    """Inputs that exercise the model: uniform over the input quantiser's range (a little
+    beyond, to hit clipping), or standard normal in front of a bare sign; mapped back through
+    the host-side input ops."""
+    rng = np.random.default_rng(seed)
+    shape = (n, *layer.onnx_shape)
+    if dtype.startswith(("uint", "int")):
+        info = np.iinfo(np.dtype(dtype))
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    size = int(np.prod(layer.onnx_shape))
+    # the host ops are elementwise affine: find a and b of x' = a * x + b per element
+    probe = np.stack([np.zeros(layer.onnx_shape), np.ones(layer.onnx_shape)]).astype(np.float32)
+    reshapes = dict(layer.reshapes)
+    y = probe.astype(np.float64)
+    for i, op in enumerate(layer.host_ops):
+        if i in reshapes:
+            y = y.reshape((2, *reshapes[i]))
+        y = apply_ops(y, [op]).astype(np.float64)
+    y = y.reshape(2, size)
+    b, a = y[0], y[1] - y[0]
+    a = np.where(a == 0, 1.0, a)
+    if layer.mode == "bipolar":
+        target = rng.standard_normal((n, size))
+    else:
+        lo, hi = layer.qrange()
+        z = layer.zero_point
+        step = layer.scale
+        target = rng.uniform(layer.scale * (lo - z) - step, layer.scale * (hi - z) + step,
+                             (n, size))
+    return ((target - b) / a).reshape(shape).astype(np.float32)
+
+
+def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:
+    if not path.is_file():
+        raise InputFileError(f"input file {quote_name(str(path))} does not exist")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise InputFileError(f"cannot read {quote_name(str(path))} as .npy: "
+                             f"{exc.__class__.__name__}") from None
+    want = tuple(layer.onnx_shape)
+    if x.ndim == len(want):
+        x = x[None]
+    if tuple(x.shape[1:]) != want:
+        raise InputFileError(f"{quote_name(str(path))} has shape {x.shape}; expected (N, "
+                             f"{', '.join(map(str, want))})", hint="the first axis is the image "
+                             "index, the rest the model's input shape without the batch axis")
+    if x.dtype.kind not in "fiu":
+        raise InputFileError(f"{quote_name(str(path))} holds {x.dtype}; expected numbers")
+    return x
+
+
+def compare(scores_dev: np.ndarray, labels_dev: np.ndarray, src: np.ndarray,
+            min_abs_pre: np.ndarray, labels: np.ndarray | None = None,
+            level: str = "golden") -> VerifyReport:
+    src = src.reshape(len(src), -1)
+    scale = np.maximum(1.0, np.abs(src).max(axis=1, keepdims=True))
+    close = np.all(np.abs(scores_dev - src) <= SCORE_ATOL * scale + SCORE_RTOL * np.abs(src),
+                   axis=1)
+    label_ok = labels_dev == np.argmax(src, axis=1)
+    exact = min_abs_pre == 0
+    near = min_abs_pre <= TIE_TOL
+    bad = ~(close & label_ok)
+    report = VerifyReport(
+        images=len(src), label_agreement=int(label_ok.sum()), score_agreement=int(close.sum()),
+        exact_ties=int(exact.sum()), near_ties=int(near.sum()),
+        disagreements_at_ties=int((bad & near).sum()),
+        max_score_error=float(np.abs(scores_dev - src).max()) if len(src) else 0.0,
+        first_mismatches=[int(i) for i in np.nonzero(bad)[0][:10]], level=level,
+    )
+    if labels is not None:
+        report.accuracy_golden = float((labels_dev == labels).mean())
+        report.accuracy_source = float((np.argmax(src, axis=1) == labels).mean())
+    return report
+
+
+def verify_golden(model: ir.Model, source: Any, x: np.ndarray,
+                  labels: np.ndarray | None = None) -> VerifyReport:
+    """Golden model on the compiled IR vs onnxruntime on the source file."""
+    result = golden.run(model, x)
+    src = source.run(x)
+    return compare(result.scores, result.labels, src.outputs, src.min_abs_pre_activation,
+                   labels)
+
+
+def load_labels(path: Path, n: int) -> np.ndarray:
+    if not path.is_file():
+        raise InputFileError(f"label file {quote_name(str(path))} does not exist")
+    try:
+        y = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise InputFileError(f"cannot read {quote_name(str(path))} as .npy: "
+                             f"{exc.__class__.__name__}") from None
+    if y.shape != (n,) or y.dtype.kind not in "iu":
+        raise InputFileError(f"{quote_name(str(path))} has shape {y.shape} ({y.dtype}); expected "
+                             f"({n},) integer labels")
+    return y.astype(np.int64)
