@@ -100,8 +100,9 @@ class FloatOp:
 
 def apply_ops(x: np.ndarray, ops: list[FloatOp]) -> np.ndarray:
     y = np.asarray(x, dtype=np.float32)
-    for op in ops:
-        y = op.apply(y)
+    with np.errstate(all="ignore"):  # inf/NaN are detected by the callers that care
+        for op in ops:
+            y = op.apply(y)
     return y
 
 

@@ -144,8 +144,8 @@ def pack_rows(bits: np.ndarray) -> np.ndarray:
     words = -(-k // 64)
     padded = np.zeros((m, words * 64), np.uint8)
     padded[:, :k] = bits
-    return np.packbits(padded.reshape(m, words, 8, 8)[:, :, ::-1, :], axis=-1,
-                       bitorder="little").reshape(m, words * 8).view("<u8")
+    packed = np.packbits(padded, axis=-1, bitorder="little")  # byte j holds bits 8j..8j+7
+    return np.ascontiguousarray(packed).view("<u8")
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:

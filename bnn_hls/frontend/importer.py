@@ -50,6 +50,7 @@ class Value:
     pending_flatten: bool = False  # ONNX flattened it; the IR Flatten comes later
     pad: tuple[tuple[int, int, int, int], int] | None = None  # from a Pad node: pads, value
     cmp_offset: float = 0.0  # for "cmp": x >= offset
+    cmp_source: str = ""  # for "cmp": the compared tensor (a pre-activation)
 
 
 @dataclass
@@ -263,7 +264,8 @@ class Importer:
             c = self.const(node, 1, "comparison constant")
             if c.size != 1:
                 raise ModelError("the comparison constant must be a scalar", node=node.name, op=op)
-            return replace(v, kind="cmp:" + v.kind, cmp_offset=float(c.reshape(-1)[0]))
+            return replace(v, kind="cmp:" + v.kind, cmp_offset=float(c.reshape(-1)[0]),
+                           cmp_source=node.input[0])
         if op == "Where":
             return self.where(node, v)
         if op == "MaxPool":
@@ -407,13 +409,13 @@ class Importer:
                 self.host_ops.append(FloatOp("sub", {"a": np.float32(v.cmp_offset)}))
             else:
                 inner.chain = [*inner.chain, FloatOp("sub", {"a": np.float32([v.cmp_offset])})]
-        out = self.activation(node, inner, "ge")
+        out = self.activation(node, inner, "ge", src=v.cmp_source)
         scale = float(a.reshape(-1)[0])
         if scale != 1.0:
             out.chain = [FloatOp("mul", {"a": np.float32([scale])})]
         return out
 
-    def activation(self, node: onnx.NodeProto, v: Value, how: str) -> Value:
+    def activation(self, node: onnx.NodeProto, v: Value, how: str, src: str = "") -> Value:
         """Sign / BipolarQuant / Where(GreaterOrEqual): the value becomes bipolar bits."""
         scale_chain: list[FloatOp] = []
         if how == "bipolar":
@@ -423,7 +425,7 @@ class Importer:
                                  op=node.op_type)
             if not np.all(scale == 1):
                 scale_chain = [FloatOp("mul", {"a": self.channel_vector(node, v, scale)})]
-        src = node.input[0]
+        src = src or node.input[0]
         if v.kind in ("float", "native_cast"):
             self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
             return replace(self.make_input_layer(v, "bipolar"), chain=scale_chain)

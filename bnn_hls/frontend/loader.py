@@ -40,14 +40,39 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
         ) from None
     if not model.HasField("graph") or not model.graph.node:
         raise InputFileError(f"{quote_name(str(path))} holds no ONNX graph (no nodes)")
-    for tensor in model.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            raise InputFileError(
-                f"initializer {quote_name(tensor.name)} is stored in an external data file",
-                hint="save the model with all tensors inside the .onnx file",
-            )
+    load_external_tensors(model, path)
     check_model(model)
     return model
+
+
+def load_external_tensors(model: onnx.ModelProto, path: Path) -> None:
+    """Tensors saved beside the model (torch.onnx's .onnx.data): only plain file names in the
+    model's own folder are accepted, never absolute paths or paths leaving that folder."""
+    external = [t for t in model.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+    if not external:
+        return
+    folder = path.resolve().parent
+    for tensor in external:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (folder / location).resolve()
+        if not location or Path(location).is_absolute() or target.parent != folder:
+            raise InputFileError(
+                f"initializer {quote_name(tensor.name)} points to external data "
+                f"{quote_name(location)} outside the model's folder",
+                hint="keep the .onnx.data file next to the model, or save one self-contained "
+                "file")
+        if not target.is_file():
+            raise InputFileError(
+                f"initializer {quote_name(tensor.name)} needs the external data file "
+                f"{quote_name(location)}, which is missing", hint="copy it next to the model")
+    try:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(model, str(folder))
+    except Exception as exc:
+        raise InputFileError(f"cannot read the external data of {quote_name(path.name)}: "
+                             f"{str(exc)[:200]}") from None
 
 
 def check_model(model: onnx.ModelProto) -> None:
@@ -115,3 +140,14 @@ def static_input_shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
         log.info("input batch dimension is fixed at %d; verification feeds one image at a time",
                  batch.dim_value)
     return tuple(out)
+
+
+def make_self_contained(path: str | Path) -> None:
+    """Store every tensor inside the .onnx file and remove a <model>.onnx.data beside it (the
+    dynamo exporter can leave a stale one next to a self-contained model)."""
+    path = Path(path)
+    model = onnx.load(str(path))
+    onnx.save(model, str(path), save_as_external_data=False)
+    extra = Path(str(path) + ".data")
+    if extra.exists():
+        extra.unlink()

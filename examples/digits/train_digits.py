@@ -30,6 +30,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from bnn_hls.frontend.loader import make_self_contained
+
 log = logging.getLogger("train_digits")
 
 
@@ -158,6 +160,7 @@ def main() -> None:
         model, input_t=torch.from_numpy(x_te[:1]), export_path=str(args.out),
         dynamo=args.exporter == "dynamo",
     )
+    make_self_contained(args.out)
     record = {
         "model": args.model, "seed": args.seed, "epochs": args.epochs, "exporter": args.exporter,
         "test_images": int(len(y_te)), "test_accuracy_float_model": acc,
@@ -165,6 +168,8 @@ def main() -> None:
         f"--seed {args.seed} --epochs {args.epochs} --exporter {args.exporter}",
     }
     Path(str(args.out) + ".json").write_text(json.dumps(record, indent=2) + "\n")
+    np.save(args.out.parent / "digits_test_x.npy", x_te)
+    np.save(args.out.parent / "digits_test_y.npy", y_te.astype(np.int64))
     log.info("wrote %s", args.out)
 
 

@@ -1,0 +1,41 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Both create .venv/ on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_MODEL := examples/digits/digits_cnn.onnx
+DEMO_OUT   := demo-out/digits_cnn
+LINT_PATHS := bnn_hls tests examples benchmarks
+
+.PHONY: demo test lint typecheck pytest clean setup
+
+setup: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "bnn-hls needs Python >= 3.10")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/bnn-hls inspect $(DEMO_MODEL)
+	$(BIN)/bnn-hls compile $(DEMO_MODEL) -o $(DEMO_OUT) --force
+	$(BIN)/bnn-hls verify $(DEMO_MODEL) --random 500
+	$(BIN)/bnn-hls verify $(DEMO_MODEL) --inputs examples/digits/digits_test_x.npy \
+		--labels examples/digits/digits_test_y.npy
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bnn_hls
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) demo-out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,236 @@
+"""Write binarized models as ONNX files without PyTorch: random weights, randomised BatchNorm
+statistics (some gamma negative or zero, some thresholds beyond the reachable range).
+
+Used for the field's reference topologies (TFC, SFC, LFC, CNV as in Brevitas' bnn_pynq) and for
+the random models of the test suite. Three graph styles:
+  "qonnx"       Brevitas export_qonnx-like: BipolarQuant on float weights and activations,
+                Quant (8-bit) on the input, MatMul + weight Transpose or Gemm(transB=1)
+  "plain"       standard ONNX: +-1 weight initializers, Sign activations
+  "plain_where" standard ONNX: +-1 weights, Where(GreaterOrEqual(x, 0), 1, -1) activations
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+QONNX_DOMAIN = "qonnx.custom_op.general"
+
+
+@dataclass
+class ConvSpec:
+    channels: int
+    kernel: int = 3
+    stride: int = 1
+    pad: int = 0
+    pool: int = 0  # max-pool kernel (= stride) after the activation; 0 for none
+    pool_before_bn: bool = False  # pool the accumulators instead (Conv -> MaxPool -> BN -> sign)
+
+
+@dataclass
+class DenseSpec:
+    features: int
+
+
+@dataclass
+class BnStats:
+    negative_gamma: float = 0.2  # fraction of channels with gamma < 0
+    zero_gamma: float = 0.03
+    out_of_range: float = 0.05  # fraction whose threshold lies beyond the accumulator range
+
+
+@dataclass
+class Builder:
+    style: str = "qonnx"
+    weight_form: str = "matmul"  # "matmul" (TorchScript exporter) or "gemm" (dynamo exporter)
+    flatten: str = "shape_chain"  # "shape_chain", "flatten" or "reshape_const"
+    seed: int = 0
+    bn: BnStats = field(default_factory=BnStats)
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    inits: list[onnx.TensorProto] = field(default_factory=list)
+    counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def fresh(self, base: str) -> str:
+        self.counter += 1
+        return f"{base}_{self.counter}"
+
+    def const(self, value: np.ndarray, base: str = "c") -> str:
+        name = self.fresh(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], domain: str = "", **attrs: object) -> str:
+        out = self.fresh(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(f"n_{op}"),
+                                           domain=domain, **attrs))
+        return out
+
+    # --- building blocks -------------------------------------------------------------------
+    def binary_weight(self, shape: tuple[int, ...]) -> str:
+        if self.style == "qonnx":
+            latent = self.rng.uniform(-1, 1, shape).astype(np.float32)
+            return self.node("BipolarQuant", [self.const(latent, "w"),
+                                              self.const(np.float32(1.0), "s")], QONNX_DOMAIN)
+        return self.const(np.where(self.rng.random(shape) < 0.5, -1, 1).astype(np.float32), "w")
+
+    def activation(self, x: str) -> str:
+        if self.style == "qonnx":
+            return self.node("BipolarQuant", [x, self.const(np.float32(1.0), "s")], QONNX_DOMAIN)
+        if self.style == "plain_where":
+            ge = self.node("GreaterOrEqual", [x, self.const(np.float32(0), "zero")])
+            return self.node("Where", [ge, self.const(np.float32(1), "one"),
+                                       self.const(np.float32(-1), "minus_one")])
+        return self.node("Sign", [x])
+
+    def batchnorm(self, x: str, channels: int, spread: float, center: float = 0.0) -> str:
+        """BatchNorm whose thresholds fall inside +-spread around center, mostly."""
+        rng = self.rng
+        gamma = rng.uniform(0.5, 1.5, channels)
+        gamma[rng.random(channels) < self.bn.negative_gamma] *= -1
+        gamma[rng.random(channels) < self.bn.zero_gamma] = 0.0
+        mean = center + rng.uniform(-0.6, 0.6, channels) * spread
+        far = rng.random(channels) < self.bn.out_of_range
+        mean[far] = center + np.sign(rng.standard_normal(far.sum())) * spread * 4
+        var = rng.uniform(0.5, 2.0, channels) * spread
+        beta = rng.normal(0, 0.3, channels)
+        f = np.float32
+        return self.node("BatchNormalization", [x, self.const(gamma.astype(f), "gamma"),
+                                                self.const(beta.astype(f), "beta"),
+                                                self.const(mean.astype(f), "mean"),
+                                                self.const(var.astype(f), "var")],
+                         epsilon=1e-4)
+
+    def conv(self, x: str, c_in: int, spec: ConvSpec, spread: float) -> str:
+        w = self.binary_weight((spec.channels, c_in, spec.kernel, spec.kernel))
+        y = self.node("Conv", [x, w], kernel_shape=[spec.kernel, spec.kernel],
+                      strides=[spec.stride] * 2, pads=[spec.pad] * 4)
+        if spec.pool and spec.pool_before_bn:
+            y = self.node("MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool] * 2)
+        y = self.activation(self.batchnorm(y, spec.channels, spread))
+        if spec.pool and not spec.pool_before_bn:
+            y = self.node("MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool] * 2)
+        return y
+
+    def dense(self, x: str, n_in: int, n_out: int) -> str:
+        w = self.binary_weight((n_out, n_in))
+        if self.weight_form == "gemm":
+            return self.node("Gemm", [x, w], transB=1)
+        return self.node("MatMul", [x, self.node("Transpose", [w], perm=[1, 0])])
+
+    def flatten_to(self, x: str) -> str:
+        if self.flatten == "flatten":
+            return self.node("Flatten", [x], axis=1)
+        if self.flatten == "reshape_const":
+            return self.node("Reshape", [x, self.const(np.array([1, -1], np.int64), "shape")])
+        shape = self.node("Shape", [x])
+        batch = self.node("Gather", [shape, self.const(np.array(0, np.int64), "idx")], axis=0)
+        batch = self.node("Unsqueeze", [batch, self.const(np.array([0], np.int64), "axes")])
+        target = self.node("Concat", [batch, self.const(np.array([-1], np.int64), "m1")], axis=0)
+        return self.node("Reshape", [x, target])
+
+    def tensornorm(self, x: str) -> str:
+        """Brevitas' TensorNorm: (x - mean) / (var + eps) ** 0.5 * w + b, scalar parameters."""
+        rng = self.rng
+        y = self.node("Sub", [x, self.const(np.float32([rng.normal(0, 2)]), "tn_mean")])
+        root = self.node("Pow", [self.const(np.float32([rng.uniform(5, 50)]), "tn_var"),
+                                 self.const(np.float32(0.5), "half")])
+        y = self.node("Div", [y, root])
+        y = self.node("Mul", [y, self.const(np.float32([rng.uniform(0.5, 2)]), "tn_w")])
+        return self.node("Add", [y, self.const(np.float32([rng.normal(0, 0.1)]), "tn_b")])
+
+
+def build_bnn(input_shape: tuple[int, ...], layers: list[ConvSpec | DenseSpec], classes: int,
+              *, style: str = "qonnx", input_mode: str = "quant8", weight_form: str = "matmul",
+              flatten: str = "shape_chain", seed: int = 0, bn: BnStats | None = None,
+              tensornorm: bool = True, dynamic_batch: bool = True,
+              final_bias: bool = False) -> onnx.ModelProto:
+    """A binarized network: input stage, the given layers (binary activations after each),
+    a final dense layer to `classes` scores, optional TensorNorm.
+
+    input_mode: "quant8" (2x-1 then an 8-bit Quant, QONNX only), "bipolar" (2x-1 then the
+    style's binary activation), "flat_quant8"/"flat_bipolar" (the same after flattening)."""
+    if style not in ("qonnx", "plain", "plain_where"):
+        raise ValueError(style)
+    if "quant8" in input_mode and style != "qonnx":
+        raise ValueError("an 8-bit input quantiser needs the qonnx style")
+    b = Builder(style, weight_form, flatten, seed, bn or BnStats())
+    batch: int | str = "N" if dynamic_batch else 1
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, *input_shape])
+    y = b.node("Mul", ["x", b.const(np.float32(2.0), "two")])
+    y = b.node("Sub", [y, b.const(np.float32([1.0]), "one")])
+    shape = tuple(input_shape)
+    if input_mode.startswith("flat_"):
+        y = b.flatten_to(y)
+        shape = (int(np.prod(shape)),)
+    if input_mode.endswith("quant8"):
+        y = b.node("Quant", [y, b.const(np.float32(2.0**-7), "scale"), b.const(np.float32(0), "zp"),
+                             b.const(np.float32(8), "bits")], QONNX_DOMAIN, signed=1, narrow=0,
+                   rounding_mode="ROUND")
+        in_spread = 0.6
+    else:
+        y = b.activation(y)
+        in_spread = 1.0
+    first = True
+    for spec in layers:
+        spread_in = in_spread if first else 1.0
+        if isinstance(spec, ConvSpec):
+            if len(shape) != 3:
+                raise ValueError("ConvSpec after the features were flattened")
+            c, h, w = shape
+            fan_in = c * spec.kernel * spec.kernel
+            y = b.conv(y, c, spec, spread_in * np.sqrt(fan_in))
+            oh = (h + 2 * spec.pad - spec.kernel) // spec.stride + 1
+            ow = (w + 2 * spec.pad - spec.kernel) // spec.stride + 1
+            if spec.pool:
+                oh, ow = oh // spec.pool, ow // spec.pool
+            shape = (spec.channels, oh, ow)
+        else:
+            if len(shape) != 1:
+                y = b.flatten_to(y)
+                shape = (int(np.prod(shape)),)
+            y = b.dense(y, shape[0], spec.features)
+            y = b.activation(b.batchnorm(y, spec.features, spread_in * np.sqrt(shape[0])))
+            shape = (spec.features,)
+        first = False
+    if len(shape) != 1:
+        y = b.flatten_to(y)
+        shape = (int(np.prod(shape)),)
+    y = b.dense(y, shape[0], classes)
+    if final_bias:
+        y = b.node("Add", [y, b.const(b.rng.normal(0, 1, classes).astype(np.float32), "bias")])
+    if tensornorm:
+        y = b.tensornorm(y)
+    out_info = helper.make_tensor_value_info(y, TensorProto.FLOAT, [batch, classes])
+    graph = helper.make_graph(b.nodes, "bnn", [x_info], [out_info], b.inits)
+    opsets = [helper.make_opsetid("", 13)]
+    if style == "qonnx":
+        opsets.append(helper.make_opsetid(QONNX_DOMAIN, 1))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="bnn-hls modelgen")
+    model.ir_version = 8
+    return model
+
+
+# --- the field's reference topologies (Brevitas bnn_pynq / FINN) ---------------------------------
+def reference_topology(name: str, seed: int = 0) -> onnx.ModelProto:
+    """TFC/SFC/LFC: 784 -> 3 x {64, 256, 1024} -> 10, binary input (2x-1, sign).
+    CNV: 3x32x32, 8-bit input, conv 64-64-pool-128-128-pool-256-256, FC 512-512-10."""
+    name = name.lower()
+    fc = {"tfc": 64, "sfc": 256, "lfc": 1024}
+    if name in fc:
+        return build_bnn((1, 28, 28), [DenseSpec(fc[name])] * 3, 10, input_mode="flat_bipolar",
+                         seed=seed)
+    if name == "cnv":
+        convs = [ConvSpec(64), ConvSpec(64, pool=2), ConvSpec(128), ConvSpec(128, pool=2),
+                 ConvSpec(256), ConvSpec(256)]
+        return build_bnn((3, 32, 32), [*convs, DenseSpec(512), DenseSpec(512)], 10,
+                         input_mode="quant8", seed=seed)
+    raise ValueError(f"unknown reference topology {name!r}; choose tfc, sfc, lfc or cnv")
+
+
+REFERENCE_TOPOLOGIES = ("tfc", "sfc", "lfc", "cnv")

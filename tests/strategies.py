@@ -1,0 +1,65 @@
+"""Hypothesis strategies for random binarized models (shapes, padding, strides, pools, BN)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+from bnn_hls.modelgen import BnStats, ConvSpec, DenseSpec
+
+
+@dataclass
+class ModelSpec:
+    input_shape: tuple[int, ...]
+    layers: list[ConvSpec | DenseSpec]
+    classes: int
+    style: str
+    input_mode: str
+    weight_form: str
+    flatten: str
+    seed: int
+    bn: BnStats
+    final_bias: bool
+
+    def kwargs(self) -> dict[str, object]:
+        return dict(style=self.style, input_mode=self.input_mode, weight_form=self.weight_form,
+                    flatten=self.flatten, seed=self.seed, bn=self.bn, final_bias=self.final_bias)
+
+
+@st.composite
+def model_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
+    style = draw(st.sampled_from(["qonnx", "plain", "plain_where"]))
+    use_conv = draw(st.booleans()) if conv is None else conv
+    modes = ["bipolar", "quant8"] if style == "qonnx" else ["bipolar"]
+    mode = draw(st.sampled_from(modes))
+    layers: list[ConvSpec | DenseSpec] = []
+    if use_conv:
+        c, h, w = draw(st.integers(1, 3)), draw(st.integers(3, 9)), draw(st.integers(3, 9))
+        shape: tuple[int, ...] = (c, h, w)
+        for _ in range(draw(st.integers(1, 3))):
+            k = draw(st.integers(1, 3))
+            pad = draw(st.integers(0, k - 1))
+            stride = draw(st.integers(1, 2))
+            oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+            if oh < 1 or ow < 1:
+                continue
+            pool = 2 if oh >= 2 and ow >= 2 and draw(st.booleans()) else 0
+            spec = ConvSpec(draw(st.integers(1, 12)), k, stride, pad, pool,
+                            draw(st.booleans()))
+            layers.append(spec)
+            h, w = (oh // pool, ow // pool) if pool else (oh, ow)
+        in_shape = shape
+    else:
+        in_shape = (draw(st.integers(2, 40)),)
+        if draw(st.booleans()):  # an image flattened on the host, as bnn_pynq's FC does
+            in_shape = (1, draw(st.integers(2, 6)), draw(st.integers(2, 6)))
+            mode = "flat_" + mode
+    for _ in range(draw(st.integers(0 if use_conv else 1, 2))):
+        layers.append(DenseSpec(draw(st.integers(1, 24))))
+    bn = BnStats(draw(st.sampled_from([0.0, 0.3, 0.6])), draw(st.sampled_from([0.0, 0.1])),
+                 draw(st.sampled_from([0.0, 0.1, 0.3])))
+    return ModelSpec(in_shape, layers, draw(st.integers(2, 10)), style, mode,
+                     draw(st.sampled_from(["matmul", "gemm"])),
+                     draw(st.sampled_from(["shape_chain", "flatten", "reshape_const"])),
+                     draw(st.integers(0, 2**20)), bn, draw(st.booleans()))
