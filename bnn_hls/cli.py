@@ -20,7 +20,9 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USER_ERROR = 0, 1, 2
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    print(
+        json.dumps(data, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -62,14 +64,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         print(f"level {rep.level}: {what}")
         print(f"  top-1 agreement with the source model: {rep.label_agreement}/{rep.images}")
-        print(f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
-              f"(max |error| {rep.max_score_error:.3g})")
-        print(f"  inputs with a pre-activation exactly on a threshold: {rep.exact_ties}; "
-              f"within {1e-5:g}: {rep.near_ties}; disagreements among them: "
-              f"{rep.disagreements_at_ties}")
+        print(
+            f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
+            f"(max |error| {rep.max_score_error:.3g})"
+        )
+        print(
+            f"  inputs with a pre-activation exactly on a threshold: {rep.exact_ties}; "
+            f"within {1e-5:g}: {rep.near_ties}; disagreements among them: "
+            f"{rep.disagreements_at_ties}"
+        )
         if rep.accuracy_golden is not None:
-            print(f"  accuracy: compiled integer model {rep.accuracy_golden:.4f}, source model "
-                  f"{rep.accuracy_source:.4f}")
+            print(
+                f"  accuracy: compiled integer model {rep.accuracy_golden:.4f}, source model "
+                f"{rep.accuracy_source:.4f}"
+            )
         if rep.first_mismatches:
             print(f"  first mismatching inputs: {rep.first_mismatches}")
         print("PASS" if ok else "FAIL")
@@ -93,8 +101,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     write_folder(out, args.force, fill)
     if args.json:
-        _print_json({"output": str(out), "files": sorted(str(p.relative_to(out))
-                                                          for p in out.rglob("*") if p.is_file())})
+        _print_json(
+            {
+                "output": str(out),
+                "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()),
+            }
+        )
     else:
         print(format_report(rep))
         print(f"\nwrote {out}/ (ir/ir.json, ir/arrays/, report.json, report.txt)")
@@ -105,9 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bnn-hls",
         description="Compile a binarized neural network (ONNX/QONNX) into a streaming "
-        "XNOR-popcount accelerator, and prove it computes what the model computes.")
+        "XNOR-popcount accelerator, and prove it computes what the model computes.",
+    )
     p.add_argument("--version", action="version", version=f"bnn-hls {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -115,30 +130,51 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("model", help="ONNX or QONNX file")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    sp = sub.add_parser("inspect", help="layers, shapes, bit widths, ops, memory, BatchShift",
-                        description="Show the compiled model: layers, shapes, bit widths, "
-                        "operations, parameter memory and the BatchShift summary.")
+    sp = sub.add_parser(
+        "inspect",
+        help="layers, shapes, bit widths, ops, memory, BatchShift",
+        description="Show the compiled model: layers, shapes, bit widths, "
+        "operations, parameter memory and the BatchShift summary.",
+    )
     common(sp)
     sp.set_defaults(func=cmd_inspect)
 
-    sp = sub.add_parser("verify", help="check the compiled model against the source model",
-                        description="Run the source model (onnxruntime) and the compiled model "
-                        "on the same inputs; exit 0 only if every input agrees.")
+    sp = sub.add_parser(
+        "verify",
+        help="check the compiled model against the source model",
+        description="Run the source model (onnxruntime) and the compiled model "
+        "on the same inputs; exit 0 only if every input agrees.",
+    )
     common(sp)
     g = sp.add_mutually_exclusive_group()
-    g.add_argument("--random", type=int, default=100, metavar="N",
-                   help="N random inputs that exercise the model (default 100)")
+    g.add_argument(
+        "--random",
+        type=int,
+        default=100,
+        metavar="N",
+        help="N random inputs that exercise the model (default 100)",
+    )
     g.add_argument("--inputs", metavar="X.npy", help="a batch of inputs: (N, *input shape)")
     sp.add_argument("--labels", metavar="Y.npy", help="true labels, to report accuracy")
     sp.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
-    sp.add_argument("--level", choices=["golden"], default="golden",
-                    help="what to check against the source: golden = the integer golden model")
-    sp.add_argument("--allow-ties", action="store_true",
-                    help="pass when every disagreement is at a pre-activation tie")
+    sp.add_argument(
+        "--level",
+        choices=["golden"],
+        default="golden",
+        help="what to check against the source: golden = the integer golden model",
+    )
+    sp.add_argument(
+        "--allow-ties",
+        action="store_true",
+        help="pass when every disagreement is at a pre-activation tie",
+    )
     sp.set_defaults(func=cmd_verify)
 
-    sp = sub.add_parser("compile", help="compile a model into an output folder",
-                        description="Compile the model and write the IR and a report to DIR.")
+    sp = sub.add_parser(
+        "compile",
+        help="compile a model into an output folder",
+        description="Compile the model and write the IR and a report to DIR.",
+    )
     common(sp)
     sp.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     sp.add_argument("--force", action="store_true", help="replace a non-empty output folder")
@@ -149,10 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else
-                                                 logging.INFO if args.verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    level = (
+        logging.WARNING
+        if args.quiet
+        else (
+            logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
+        )
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if getattr(args, "random", None) is not None and args.random < 1:
         parser.error("--random needs N >= 1")
     try:

@@ -14,8 +14,14 @@ class ModelError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, node: str | None = None, op: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        op: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         parts = []
         if node is not None or op is not None:
             where = "node"

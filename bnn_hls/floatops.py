@@ -86,8 +86,11 @@ class FloatOp:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FloatOp:
-        return cls(data["kind"], {k: np.asarray(v, np.float32) for k, v in data["params"].items()},
-                   float(data.get("eps", 0.0)))
+        return cls(
+            data["kind"],
+            {k: np.asarray(v, np.float32) for k, v in data["params"].items()},
+            float(data.get("eps", 0.0)),
+        )
 
     def select_channels(self, index: np.ndarray) -> FloatOp:
         """The same op with per-channel parameters re-indexed (scalars stay as they are)."""

@@ -47,8 +47,9 @@ def run(model: ir.Model, x: np.ndarray, method: str = "blas", trace: bool = Fals
             values.append(v)
     assert acc is not None, "the IR must end with a Scores layer"
     scores = v.reshape(v.shape[0], -1).astype(np.float32)
-    return Result(scores, acc.reshape(acc.shape[0], -1), np.argmax(scores, axis=1),
-                  values if trace else None)
+    return Result(
+        scores, acc.reshape(acc.shape[0], -1), np.argmax(scores, axis=1), values if trace else None
+    )
 
 
 def run_layer(layer: ir.Layer, v: np.ndarray, method: str = "blas") -> np.ndarray:
@@ -78,7 +79,7 @@ def input_quant(layer: ir.InputQuant, x: np.ndarray, method: str = "") -> np.nda
     lo, hi = layer.qrange()
     q = round_mode((y / scale + zp).astype(np.float32), layer.rounding)
     q = np.clip(q, lo, hi)
-    return (q.astype(np.int64) - int(round(layer.zero_point)))
+    return q.astype(np.int64) - round(layer.zero_point)
 
 
 # --- linear layers ---------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
 
 
 def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
-    return (layer.weights.reshape(layer.out_channels, -1).astype(dtype) * 2 - 1)
+    return layer.weights.reshape(layer.out_channels, -1).astype(dtype) * 2 - 1
 
 
 def _matmul_exact(a: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -180,8 +181,9 @@ def border_correction(layer: ir.Conv) -> np.ndarray:
     padded = np.ones((1, h, w, 1), np.float64)
     mask = 1.0 - _pad(padded, layer.pads, 0.0)  # 1 where a tap reads padding
     cols = im2col(mask, layer.kernel, layer.stride)[0]  # (OH, OW, kh*kw)
-    wsum = _weights_pm1(layer, np.float64).reshape(layer.out_channels, -1,
-                                                    layer.in_shape[-1]).sum(-1)  # (O, kh*kw)
+    wsum = (
+        _weights_pm1(layer, np.float64).reshape(layer.out_channels, -1, layer.in_shape[-1]).sum(-1)
+    )  # (O, kh*kw)
     return np.rint(cols @ wsum.T).astype(np.int64)
 
 
@@ -229,7 +231,13 @@ def scores(layer: ir.Scores, v: np.ndarray, method: str = "") -> np.ndarray:
 
 
 _RUNNERS: dict[type, Callable[..., np.ndarray]] = {
-    ir.InputQuant: input_quant, ir.Dense: dense, ir.Conv: conv, ir.MaxPool: maxpool,
-    ir.Threshold: threshold, ir.Affine: affine, ir.Sign: sign, ir.Flatten: flatten,
+    ir.InputQuant: input_quant,
+    ir.Dense: dense,
+    ir.Conv: conv,
+    ir.MaxPool: maxpool,
+    ir.Threshold: threshold,
+    ir.Affine: affine,
+    ir.Sign: sign,
+    ir.Flatten: flatten,
     ir.Scores: scores,
 }

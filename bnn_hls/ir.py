@@ -53,9 +53,14 @@ class Layer:
         return (0, 1)
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "in_shape": list(self.in_shape),
-                "out_shape": list(self.out_shape), "in_type": self.value_in_type(),
-                "out_type": self.value_out_type()}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "in_shape": list(self.in_shape),
+            "out_shape": list(self.out_shape),
+            "in_type": self.value_in_type(),
+            "out_type": self.value_out_type(),
+        }
 
     def value_in_type(self) -> str:
         return self.in_type
@@ -98,7 +103,7 @@ class InputQuant(Layer):
         if self.mode == "bipolar":
             return (0, 1)
         lo, hi = self.qrange()
-        z = int(round(self.zero_point))
+        z = round(self.zero_point)
         return lo - z, hi - z
 
     def value_out_type(self) -> str:
@@ -167,9 +172,15 @@ class Linear(Layer):
 
     def summary(self) -> dict[str, Any]:
         s = super().summary()
-        s.update(fan_in=self.fan_in, out_channels=self.out_channels, acc_bits=self.acc_bits(),
-                 acc_range=list(self.out_range()), macs=self.macs(),
-                 weight_bits=int(self.weights.size), input_kind=self.input_kind)
+        s.update(
+            fan_in=self.fan_in,
+            out_channels=self.out_channels,
+            acc_bits=self.acc_bits(),
+            acc_range=list(self.out_range()),
+            macs=self.macs(),
+            weight_bits=int(self.weights.size),
+            input_kind=self.input_kind,
+        )
         if self.input_kind == "bit":
             s["popcount_bits"] = self.popcount_bits()
         else:
@@ -198,8 +209,12 @@ class Conv(Linear):
 
     def summary(self) -> dict[str, Any]:
         s = super().summary()
-        s.update(kernel=list(self.kernel), stride=list(self.stride), pads=list(self.pads),
-                 pad_value=self.pad_value)
+        s.update(
+            kernel=list(self.kernel),
+            stride=list(self.stride),
+            pads=list(self.pads),
+            pad_value=self.pad_value,
+        )
         return s
 
 
@@ -250,8 +265,11 @@ class Threshold(Layer):
     def summary(self) -> dict[str, Any]:
         s = super().summary()
         ones, zeros = self.constant_channels()
-        s.update(threshold_bits=self.threshold_bits(), constant_one_channels=ones,
-                 constant_zero_channels=zeros)
+        s.update(
+            threshold_bits=self.threshold_bits(),
+            constant_one_channels=ones,
+            constant_zero_channels=zeros,
+        )
         return s
 
 
@@ -369,8 +387,14 @@ class Model:
                     entry[f.name] = value
             entry["summary"] = layer.summary()
             out.append(entry)
-        doc = {"format": "bnn-hls-ir", "version": 1, "source_file": self.source_file,
-               "passes": self.passes, "notes": self.notes, "layers": out}
+        doc = {
+            "format": "bnn-hls-ir",
+            "version": 1,
+            "source_file": self.source_file,
+            "passes": self.passes,
+            "notes": self.notes,
+            "layers": out,
+        }
         (folder / "ir.json").write_text(json.dumps(doc, indent=1, default=_json_default) + "\n")
 
     @classmethod

@@ -12,6 +12,7 @@ the random models of the test suite. Three graph styles:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnx
@@ -65,18 +66,22 @@ class Builder:
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def node(self, op: str, inputs: list[str], domain: str = "", **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], domain: str = "", **attrs: Any) -> str:
         out = self.fresh(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(f"n_{op}"),
-                                           domain=domain, **attrs))
+        self.nodes.append(
+            helper.make_node(op, inputs, [out], name=self.fresh(f"n_{op}"), domain=domain, **attrs)
+        )
         return out
 
     # --- building blocks -------------------------------------------------------------------
     def binary_weight(self, shape: tuple[int, ...]) -> str:
         if self.style == "qonnx":
             latent = self.rng.uniform(-1, 1, shape).astype(np.float32)
-            return self.node("BipolarQuant", [self.const(latent, "w"),
-                                              self.const(np.float32(1.0), "s")], QONNX_DOMAIN)
+            return self.node(
+                "BipolarQuant",
+                [self.const(latent, "w"), self.const(np.float32(1.0), "s")],
+                QONNX_DOMAIN,
+            )
         return self.const(np.where(self.rng.random(shape) < 0.5, -1, 1).astype(np.float32), "w")
 
     def activation(self, x: str) -> str:
@@ -84,8 +89,10 @@ class Builder:
             return self.node("BipolarQuant", [x, self.const(np.float32(1.0), "s")], QONNX_DOMAIN)
         if self.style == "plain_where":
             ge = self.node("GreaterOrEqual", [x, self.const(np.float32(0), "zero")])
-            return self.node("Where", [ge, self.const(np.float32(1), "one"),
-                                       self.const(np.float32(-1), "minus_one")])
+            return self.node(
+                "Where",
+                [ge, self.const(np.float32(1), "one"), self.const(np.float32(-1), "minus_one")],
+            )
         return self.node("Sign", [x])
 
     def batchnorm(self, x: str, channels: int, spread: float, center: float = 0.0) -> str:
@@ -100,16 +107,27 @@ class Builder:
         var = rng.uniform(0.5, 2.0, channels) * spread
         beta = rng.normal(0, 0.3, channels)
         f = np.float32
-        return self.node("BatchNormalization", [x, self.const(gamma.astype(f), "gamma"),
-                                                self.const(beta.astype(f), "beta"),
-                                                self.const(mean.astype(f), "mean"),
-                                                self.const(var.astype(f), "var")],
-                         epsilon=1e-4)
+        return self.node(
+            "BatchNormalization",
+            [
+                x,
+                self.const(gamma.astype(f), "gamma"),
+                self.const(beta.astype(f), "beta"),
+                self.const(mean.astype(f), "mean"),
+                self.const(var.astype(f), "var"),
+            ],
+            epsilon=1e-4,
+        )
 
     def conv(self, x: str, c_in: int, spec: ConvSpec, spread: float) -> str:
         w = self.binary_weight((spec.channels, c_in, spec.kernel, spec.kernel))
-        y = self.node("Conv", [x, w], kernel_shape=[spec.kernel, spec.kernel],
-                      strides=[spec.stride] * 2, pads=[spec.pad] * 4)
+        y = self.node(
+            "Conv",
+            [x, w],
+            kernel_shape=[spec.kernel, spec.kernel],
+            strides=[spec.stride] * 2,
+            pads=[spec.pad] * 4,
+        )
         if spec.pool and spec.pool_before_bn:
             y = self.node("MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool] * 2)
         y = self.activation(self.batchnorm(y, spec.channels, spread))
@@ -137,19 +155,36 @@ class Builder:
     def tensornorm(self, x: str) -> str:
         """Brevitas' TensorNorm: (x - mean) / (var + eps) ** 0.5 * w + b, scalar parameters."""
         rng = self.rng
-        y = self.node("Sub", [x, self.const(np.float32([rng.normal(0, 2)]), "tn_mean")])
-        root = self.node("Pow", [self.const(np.float32([rng.uniform(5, 50)]), "tn_var"),
-                                 self.const(np.float32(0.5), "half")])
+        y = self.node("Sub", [x, self.const(np.asarray([rng.normal(0, 2)], np.float32), "tn_mean")])
+        root = self.node(
+            "Pow",
+            [
+                self.const(np.asarray([rng.uniform(5, 50)], np.float32), "tn_var"),
+                self.const(np.float32(0.5), "half"),
+            ],
+        )
         y = self.node("Div", [y, root])
-        y = self.node("Mul", [y, self.const(np.float32([rng.uniform(0.5, 2)]), "tn_w")])
-        return self.node("Add", [y, self.const(np.float32([rng.normal(0, 0.1)]), "tn_b")])
+        y = self.node("Mul", [y, self.const(np.asarray([rng.uniform(0.5, 2)], np.float32), "tn_w")])
+        return self.node(
+            "Add", [y, self.const(np.asarray([rng.normal(0, 0.1)], np.float32), "tn_b")]
+        )
 
 
-def build_bnn(input_shape: tuple[int, ...], layers: list[ConvSpec | DenseSpec], classes: int,
-              *, style: str = "qonnx", input_mode: str = "quant8", weight_form: str = "matmul",
-              flatten: str = "shape_chain", seed: int = 0, bn: BnStats | None = None,
-              tensornorm: bool = True, dynamic_batch: bool = True,
-              final_bias: bool = False) -> onnx.ModelProto:
+def build_bnn(
+    input_shape: tuple[int, ...],
+    layers: list[ConvSpec | DenseSpec],
+    classes: int,
+    *,
+    style: str = "qonnx",
+    input_mode: str = "quant8",
+    weight_form: str = "matmul",
+    flatten: str = "shape_chain",
+    seed: int = 0,
+    bn: BnStats | None = None,
+    tensornorm: bool = True,
+    dynamic_batch: bool = True,
+    final_bias: bool = False,
+) -> onnx.ModelProto:
     """A binarized network: input stage, the given layers (binary activations after each),
     a final dense layer to `classes` scores, optional TensorNorm.
 
@@ -163,15 +198,25 @@ def build_bnn(input_shape: tuple[int, ...], layers: list[ConvSpec | DenseSpec], 
     batch: int | str = "N" if dynamic_batch else 1
     x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, *input_shape])
     y = b.node("Mul", ["x", b.const(np.float32(2.0), "two")])
-    y = b.node("Sub", [y, b.const(np.float32([1.0]), "one")])
+    y = b.node("Sub", [y, b.const(np.full(1, 1.0, np.float32), "one")])
     shape = tuple(input_shape)
     if input_mode.startswith("flat_"):
         y = b.flatten_to(y)
         shape = (int(np.prod(shape)),)
     if input_mode.endswith("quant8"):
-        y = b.node("Quant", [y, b.const(np.float32(2.0**-7), "scale"), b.const(np.float32(0), "zp"),
-                             b.const(np.float32(8), "bits")], QONNX_DOMAIN, signed=1, narrow=0,
-                   rounding_mode="ROUND")
+        y = b.node(
+            "Quant",
+            [
+                y,
+                b.const(np.float32(2.0**-7), "scale"),
+                b.const(np.float32(0), "zp"),
+                b.const(np.float32(8), "bits"),
+            ],
+            QONNX_DOMAIN,
+            signed=1,
+            narrow=0,
+            rounding_mode="ROUND",
+        )
         in_spread = 0.6
     else:
         y = b.activation(y)
@@ -223,13 +268,25 @@ def reference_topology(name: str, seed: int = 0) -> onnx.ModelProto:
     name = name.lower()
     fc = {"tfc": 64, "sfc": 256, "lfc": 1024}
     if name in fc:
-        return build_bnn((1, 28, 28), [DenseSpec(fc[name])] * 3, 10, input_mode="flat_bipolar",
-                         seed=seed)
+        return build_bnn(
+            (1, 28, 28), [DenseSpec(fc[name])] * 3, 10, input_mode="flat_bipolar", seed=seed
+        )
     if name == "cnv":
-        convs = [ConvSpec(64), ConvSpec(64, pool=2), ConvSpec(128), ConvSpec(128, pool=2),
-                 ConvSpec(256), ConvSpec(256)]
-        return build_bnn((3, 32, 32), [*convs, DenseSpec(512), DenseSpec(512)], 10,
-                         input_mode="quant8", seed=seed)
+        convs = [
+            ConvSpec(64),
+            ConvSpec(64, pool=2),
+            ConvSpec(128),
+            ConvSpec(128, pool=2),
+            ConvSpec(256),
+            ConvSpec(256),
+        ]
+        return build_bnn(
+            (3, 32, 32),
+            [*convs, DenseSpec(512), DenseSpec(512)],
+            10,
+            input_mode="quant8",
+            seed=seed,
+        )
     raise ValueError(f"unknown reference topology {name!r}; choose tfc, sfc, lfc or cnv")
 
 

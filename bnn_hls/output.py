@@ -15,8 +15,10 @@ def check_output_dir(path: Path, force: bool) -> None:
     if path.exists() and not path.is_dir():
         raise InputFileError(f"output path {quote_name(str(path))} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not force:
-        raise InputFileError(f"output folder {quote_name(str(path))} is not empty",
-                             hint="choose another folder or pass --force to replace it")
+        raise InputFileError(
+            f"output folder {quote_name(str(path))} is not empty",
+            hint="choose another folder or pass --force to replace it",
+        )
 
 
 def write_folder(path: Path, force: bool, fill: Callable[[Path], None]) -> None:

@@ -35,16 +35,18 @@ class SourceModel:
         self.pre_names = []
         for name, _ in info.pre_activations:
             if name not in existing:
-                std.graph.output.append(helper.make_tensor_value_info(
-                    name, onnx.TensorProto.FLOAT, None))
+                std.graph.output.append(
+                    helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                )
                 existing.add(name)
             self.pre_names.append(name)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(std.SerializeToString(), opts,
-                                                providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                std.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:
             raise ModelError(f"onnxruntime cannot load the model: {str(exc)[:300]}") from None
         self.input_name = info.input_name

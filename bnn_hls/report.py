@@ -30,8 +30,12 @@ def build_report(c: Compiled) -> dict[str, Any]:
     binary_macs = sum(layer.macs() for layer in linear if layer.input_kind == "bit")
     return {
         "source_file": model.source_file,
-        "input": {"onnx_shape": list(model.input.onnx_shape), "mode": model.input.mode,
-                  "bits": model.input.out_bits(), "device_shape": list(model.input.out_shape)},
+        "input": {
+            "onnx_shape": list(model.input.onnx_shape),
+            "mode": model.input.mode,
+            "bits": model.input.out_bits(),
+            "device_shape": list(model.input.out_shape),
+        },
         "classes": int(model.scores.out_shape[-1]),
         "layers": layer_rows(model),
         "totals": {
@@ -65,10 +69,12 @@ def _shape(s: list[int]) -> str:
 
 
 def format_report(rep: dict[str, Any]) -> str:
-    lines = [f"model: {rep['source_file']}",
-             f"input: {_shape(rep['input']['onnx_shape'])} float -> {rep['input']['mode']} "
-             f"{rep['input']['bits']}-bit, device layout {_shape(rep['input']['device_shape'])}",
-             ""]
+    lines = [
+        f"model: {rep['source_file']}",
+        f"input: {_shape(rep['input']['onnx_shape'])} float -> {rep['input']['mode']} "
+        f"{rep['input']['bits']}-bit, device layout {_shape(rep['input']['device_shape'])}",
+        "",
+    ]
     header = f"{'layer':<18} {'in':>10} {'out':>10}  {'bits':<22} {'MACs':>10} {'params':>9}"
     lines += [header, "-" * len(header)]
     for row in rep["layers"]:
@@ -90,8 +96,10 @@ def format_report(rep: dict[str, Any]) -> str:
             bits = f"host -> {row['out_bits']}-bit"
         elif kind == "scores":
             bits = "host float ops"
-        lines.append(f"{row['name']:<18} {_shape(row['in_shape']):>10} "
-                     f"{_shape(row['out_shape']):>10}  {bits:<22} {macs:>10} {params:>9}")
+        lines.append(
+            f"{row['name']:<18} {_shape(row['in_shape']):>10} "
+            f"{_shape(row['out_shape']):>10}  {bits:<22} {macs:>10} {params:>9}"
+        )
     t = rep["totals"]
     bs = rep["batchshift"]
     lines += [
@@ -106,7 +114,8 @@ def format_report(rep: dict[str, Any]) -> str:
         f"{bs['negated_channels']} channels negated, {bs['constant_channels']} constant",
         f"integer-only between input and scores: {'yes' if rep['integer_only'] else 'NO'}; "
         f"host: {rep['host_side']['input_ops']} input ops, {rep['host_side']['score_ops']} "
-        f"score ops; device top-1 possible: {'yes' if rep['host_side']['device_label_ok'] else 'no'}",
+        f"score ops; device top-1 possible: "
+        f"{'yes' if rep['host_side']['device_label_ok'] else 'no'}",
     ]
     return "\n".join(lines)
 

@@ -78,8 +78,9 @@ def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32
         lo, hi = layer.qrange()
         z = layer.zero_point
         step = layer.scale
-        target = rng.uniform(layer.scale * (lo - z) - step, layer.scale * (hi - z) + step,
-                             (n, size))
+        target = rng.uniform(
+            layer.scale * (lo - z) - step, layer.scale * (hi - z) + step, (n, size)
+        )
     return ((target - b) / a).reshape(shape).astype(np.float32)
 
 
@@ -89,37 +90,51 @@ def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:
     try:
         x = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise InputFileError(f"cannot read {quote_name(str(path))} as .npy: "
-                             f"{exc.__class__.__name__}") from None
+        raise InputFileError(
+            f"cannot read {quote_name(str(path))} as .npy: {exc.__class__.__name__}"
+        ) from None
     want = tuple(layer.onnx_shape)
     if x.ndim == len(want):
         x = x[None]
     if tuple(x.shape[1:]) != want:
-        raise InputFileError(f"{quote_name(str(path))} has shape {x.shape}; expected (N, "
-                             f"{', '.join(map(str, want))})", hint="the first axis is the image "
-                             "index, the rest the model's input shape without the batch axis")
+        raise InputFileError(
+            f"{quote_name(str(path))} has shape {x.shape}; expected (N, "
+            f"{', '.join(map(str, want))})",
+            hint="the first axis is the image "
+            "index, the rest the model's input shape without the batch axis",
+        )
     if x.dtype.kind not in "fiu":
         raise InputFileError(f"{quote_name(str(path))} holds {x.dtype}; expected numbers")
     return x
 
 
-def compare(scores_dev: np.ndarray, labels_dev: np.ndarray, src: np.ndarray,
-            min_abs_pre: np.ndarray, labels: np.ndarray | None = None,
-            level: str = "golden") -> VerifyReport:
+def compare(
+    scores_dev: np.ndarray,
+    labels_dev: np.ndarray,
+    src: np.ndarray,
+    min_abs_pre: np.ndarray,
+    labels: np.ndarray | None = None,
+    level: str = "golden",
+) -> VerifyReport:
     src = src.reshape(len(src), -1)
     scale = np.maximum(1.0, np.abs(src).max(axis=1, keepdims=True))
-    close = np.all(np.abs(scores_dev - src) <= SCORE_ATOL * scale + SCORE_RTOL * np.abs(src),
-                   axis=1)
+    close = np.all(
+        np.abs(scores_dev - src) <= SCORE_ATOL * scale + SCORE_RTOL * np.abs(src), axis=1
+    )
     label_ok = labels_dev == np.argmax(src, axis=1)
     exact = min_abs_pre == 0
     near = min_abs_pre <= TIE_TOL
     bad = ~(close & label_ok)
     report = VerifyReport(
-        images=len(src), label_agreement=int(label_ok.sum()), score_agreement=int(close.sum()),
-        exact_ties=int(exact.sum()), near_ties=int(near.sum()),
+        images=len(src),
+        label_agreement=int(label_ok.sum()),
+        score_agreement=int(close.sum()),
+        exact_ties=int(exact.sum()),
+        near_ties=int(near.sum()),
         disagreements_at_ties=int((bad & near).sum()),
         max_score_error=float(np.abs(scores_dev - src).max()) if len(src) else 0.0,
-        first_mismatches=[int(i) for i in np.nonzero(bad)[0][:10]], level=level,
+        first_mismatches=[int(i) for i in np.nonzero(bad)[0][:10]],
+        level=level,
     )
     if labels is not None:
         report.accuracy_golden = float((labels_dev == labels).mean())
@@ -127,13 +142,13 @@ def compare(scores_dev: np.ndarray, labels_dev: np.ndarray, src: np.ndarray,
     return report
 
 
-def verify_golden(model: ir.Model, source: Any, x: np.ndarray,
-                  labels: np.ndarray | None = None) -> VerifyReport:
+def verify_golden(
+    model: ir.Model, source: Any, x: np.ndarray, labels: np.ndarray | None = None
+) -> VerifyReport:
     """Golden model on the compiled IR vs onnxruntime on the source file."""
     result = golden.run(model, x)
     src = source.run(x)
-    return compare(result.scores, result.labels, src.outputs, src.min_abs_pre_activation,
-                   labels)
+    return compare(result.scores, result.labels, src.outputs, src.min_abs_pre_activation, labels)
 
 
 def load_labels(path: Path, n: int) -> np.ndarray:
@@ -142,9 +157,12 @@ def load_labels(path: Path, n: int) -> np.ndarray:
     try:
         y = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise InputFileError(f"cannot read {quote_name(str(path))} as .npy: "
-                             f"{exc.__class__.__name__}") from None
+        raise InputFileError(
+            f"cannot read {quote_name(str(path))} as .npy: {exc.__class__.__name__}"
+        ) from None
     if y.shape != (n,) or y.dtype.kind not in "iu":
-        raise InputFileError(f"{quote_name(str(path))} has shape {y.shape} ({y.dtype}); expected "
-                             f"({n},) integer labels")
+        raise InputFileError(
+            f"{quote_name(str(path))} has shape {y.shape} ({y.dtype}); expected "
+            f"({n},) integer labels"
+        )
     return y.astype(np.int64)

@@ -23,8 +23,15 @@ class ModelSpec:
     final_bias: bool
 
     def kwargs(self) -> dict[str, object]:
-        return dict(style=self.style, input_mode=self.input_mode, weight_form=self.weight_form,
-                    flatten=self.flatten, seed=self.seed, bn=self.bn, final_bias=self.final_bias)
+        return dict(
+            style=self.style,
+            input_mode=self.input_mode,
+            weight_form=self.weight_form,
+            flatten=self.flatten,
+            seed=self.seed,
+            bn=self.bn,
+            final_bias=self.final_bias,
+        )
 
 
 @st.composite
@@ -45,8 +52,7 @@ def model_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
             if oh < 1 or ow < 1:
                 continue
             pool = 2 if oh >= 2 and ow >= 2 and draw(st.booleans()) else 0
-            spec = ConvSpec(draw(st.integers(1, 12)), k, stride, pad, pool,
-                            draw(st.booleans()))
+            spec = ConvSpec(draw(st.integers(1, 12)), k, stride, pad, pool, draw(st.booleans()))
             layers.append(spec)
             h, w = (oh // pool, ow // pool) if pool else (oh, ow)
         in_shape = shape
@@ -57,9 +63,20 @@ def model_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
             mode = "flat_" + mode
     for _ in range(draw(st.integers(0 if use_conv else 1, 2))):
         layers.append(DenseSpec(draw(st.integers(1, 24))))
-    bn = BnStats(draw(st.sampled_from([0.0, 0.3, 0.6])), draw(st.sampled_from([0.0, 0.1])),
-                 draw(st.sampled_from([0.0, 0.1, 0.3])))
-    return ModelSpec(in_shape, layers, draw(st.integers(2, 10)), style, mode,
-                     draw(st.sampled_from(["matmul", "gemm"])),
-                     draw(st.sampled_from(["shape_chain", "flatten", "reshape_const"])),
-                     draw(st.integers(0, 2**20)), bn, draw(st.booleans()))
+    bn = BnStats(
+        draw(st.sampled_from([0.0, 0.3, 0.6])),
+        draw(st.sampled_from([0.0, 0.1])),
+        draw(st.sampled_from([0.0, 0.1, 0.3])),
+    )
+    return ModelSpec(
+        in_shape,
+        layers,
+        draw(st.integers(2, 10)),
+        style,
+        mode,
+        draw(st.sampled_from(["matmul", "gemm"])),
+        draw(st.sampled_from(["shape_chain", "flatten", "reshape_const"])),
+        draw(st.integers(0, 2**20)),
+        bn,
+        draw(st.booleans()),
+    )

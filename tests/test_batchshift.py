@@ -25,8 +25,16 @@ def dense(k: int, o: int, seed: int = 0) -> ir.Dense:
 
 
 def bn(gamma: list[float], beta: list[float], mean: list[float], var: list[float]) -> FloatOp:
-    return FloatOp("bn", {"scale": np.float32(gamma), "bias": np.float32(beta),
-                          "mean": np.float32(mean), "var": np.float32(var)}, eps=1e-4)
+    return FloatOp(
+        "bn",
+        {
+            "scale": np.float32(gamma),
+            "bias": np.float32(beta),
+            "mean": np.float32(mean),
+            "var": np.float32(var),
+        },
+        eps=1e-4,
+    )
 
 
 def test_threshold_is_ceil_not_floor() -> None:
@@ -64,8 +72,14 @@ def test_nan_is_an_error() -> None:
 
     layer = dense(6, 1)
     with pytest.raises(ModelError, match="NaN"):
-        fuse_channels(layer, [FloatOp("div", {"a": np.float32([0.0])}),
-                              FloatOp("mul", {"a": np.float32([0.0])})], [])
+        fuse_channels(
+            layer,
+            [
+                FloatOp("div", {"a": np.full(1, 0.0, np.float32)}),
+                FloatOp("mul", {"a": np.full(1, 0.0, np.float32)}),
+            ],
+            [],
+        )
 
 
 @pytest.mark.parametrize("style", ["qonnx", "plain", "plain_where"])
@@ -73,8 +87,15 @@ def test_nan_is_an_error() -> None:
 def test_pool_with_negative_gamma(tmp_path: Path, style: str, pool_before_bn: bool) -> None:
     """MaxPool before a decreasing BatchNorm becomes an AND of the thresholded bits."""
     spec = [ConvSpec(16, 3, 1, 1, pool=2, pool_before_bn=pool_before_bn), DenseSpec(8)]
-    model = build_bnn((2, 6, 6), spec, 4, style=style, input_mode="bipolar", seed=3,
-                      bn=BnStats(negative_gamma=0.5, zero_gamma=0.1, out_of_range=0.1))
+    model = build_bnn(
+        (2, 6, 6),
+        spec,
+        4,
+        style=style,
+        input_mode="bipolar",
+        seed=3,
+        bn=BnStats(negative_gamma=0.5, zero_gamma=0.1, out_of_range=0.1),
+    )
     onnx.save(model, tmp_path / "m.onnx")
     c = compile_file(tmp_path / "m.onnx")
     pools = [layer for layer in c.model.layers if isinstance(layer, ir.MaxPool)]

@@ -18,16 +18,25 @@ def pm1(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.where(np.random.default_rng(seed).random(shape) < 0.5, -1, 1).astype(np.float32)
 
 
-def graph_model(nodes: list[onnx.NodeProto], inits: dict[str, np.ndarray],
-                in_shape: list[int | str], out_name: str, out_shape: list[int | str],
-                extra_inputs: list[onnx.ValueInfoProto] | None = None,
-                extra_outputs: list[onnx.ValueInfoProto] | None = None) -> onnx.ModelProto:
+def graph_model(
+    nodes: list[onnx.NodeProto],
+    inits: dict[str, np.ndarray],
+    in_shape: list[int | str],
+    out_name: str,
+    out_shape: list[int | str],
+    extra_inputs: list[onnx.ValueInfoProto] | None = None,
+    extra_outputs: list[onnx.ValueInfoProto] | None = None,
+) -> onnx.ModelProto:
     graph = helper.make_graph(
-        nodes, "g",
+        nodes,
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape), *(extra_inputs or [])],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, out_shape),
-         *(extra_outputs or [])],
-        [numpy_helper.from_array(v, k) for k, v in inits.items()])
+        [
+            helper.make_tensor_value_info(out_name, TensorProto.FLOAT, out_shape),
+            *(extra_outputs or []),
+        ],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return model
@@ -35,13 +44,16 @@ def graph_model(nodes: list[onnx.NodeProto], inits: dict[str, np.ndarray],
 
 def dense_model(weight: np.ndarray, activation: str = "Sign", **kw: object) -> onnx.ModelProto:
     """x (N, 8) -> Sign -> MatMul(w) -> output."""
-    nodes = [helper.make_node(activation, ["x"], ["a"], name="act_in"),
-             helper.make_node("MatMul", ["a", "w"], ["y"], name="fc1")]
+    nodes = [
+        helper.make_node(activation, ["x"], ["a"], name="act_in"),
+        helper.make_node("MatMul", ["a", "w"], ["y"], name="fc1"),
+    ]
     return graph_model(nodes, {"w": weight}, ["N", 8], "y", ["N", weight.shape[1]])
 
 
-def expect_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], model: onnx.ModelProto,
-                 *needles: str) -> str:
+def expect_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model: onnx.ModelProto, *needles: str
+) -> str:
     path = tmp_path / "bad.onnx"
     onnx.save(model, path)
     code, out, err = run_cli(["inspect", path], capsys)
@@ -52,21 +64,27 @@ def expect_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], model: onnx
     return err
 
 
-def test_unsupported_op_names_node_and_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"], name="act_in"),
-             helper.make_node("MatMul", ["a", "w"], ["h"], name="fc1"),
-             helper.make_node("Relu", ["h"], ["y"], name="my_relu")]
+def test_unsupported_op_names_node_and_op(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"], name="act_in"),
+        helper.make_node("MatMul", ["a", "w"], ["h"], name="fc1"),
+        helper.make_node("Relu", ["h"], ["y"], name="my_relu"),
+    ]
     model = graph_model(nodes, {"w": pm1((8, 4))}, ["N", 8], "y", ["N", 4])
-    err = expect_error(tmp_path, capsys, model, "'my_relu'", "(Relu)", "not supported",
-                       "supported:")
+    err = expect_error(
+        tmp_path, capsys, model, "'my_relu'", "(Relu)", "not supported", "supported:"
+    )
     assert "Conv" in err  # says what is supported
 
 
 def test_non_binary_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     w = pm1((8, 4))
     w[0, 0] = 0.5
-    expect_error(tmp_path, capsys, dense_model(w), "'fc1'", "(MatMul)", "not binary",
-                 "3 distinct values")
+    expect_error(
+        tmp_path, capsys, dense_model(w), "'fc1'", "(MatMul)", "not binary", "3 distinct values"
+    )
 
 
 def test_zero_weight_is_not_binary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,45 +125,57 @@ def test_unquantised_first_layer(tmp_path: Path, capsys: pytest.CaptureFixture[s
     expect_error(tmp_path, capsys, model, "'fc_float'", "not quantised")
 
 
-def test_two_linear_layers_without_activation(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"]),
-             helper.make_node("MatMul", ["a", "w"], ["h"], name="fc1"),
-             helper.make_node("MatMul", ["h", "w2"], ["y"], name="fc2")]
+def test_two_linear_layers_without_activation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["h"], name="fc1"),
+        helper.make_node("MatMul", ["h", "w2"], ["y"], name="fc2"),
+    ]
     model = graph_model(nodes, {"w": pm1((8, 6)), "w2": pm1((6, 3))}, ["N", 8], "y", ["N", 3])
     expect_error(tmp_path, capsys, model, "'fc2'", "without a binary activation")
 
 
 def test_branching_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"]),
-             helper.make_node("MatMul", ["a", "w"], ["h"], name="fc1"),
-             helper.make_node("MatMul", ["a", "w"], ["h2"], name="fc1b"),
-             helper.make_node("Add", ["h", "h2"], ["y"], name="residual")]
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["h"], name="fc1"),
+        helper.make_node("MatMul", ["a", "w"], ["h2"], name="fc1b"),
+        helper.make_node("Add", ["h", "h2"], ["y"], name="residual"),
+    ]
     model = graph_model(nodes, {"w": pm1((8, 4))}, ["N", 8], "y", ["N", 4])
     expect_error(tmp_path, capsys, model, "single chain")
 
 
 def test_output_is_binary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"]),
-             helper.make_node("MatMul", ["a", "w"], ["h"]),
-             helper.make_node("Sign", ["h"], ["y"])]
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["h"]),
+        helper.make_node("Sign", ["h"], ["y"]),
+    ]
     model = graph_model(nodes, {"w": pm1((8, 4))}, ["N", 8], "y", ["N", 4])
     expect_error(tmp_path, capsys, model, "binary activations", "scores")
 
 
 def test_grouped_conv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"]),
-             helper.make_node("Conv", ["a", "w"], ["h"], name="dw", group=2, kernel_shape=[3, 3]),
-             helper.make_node("Flatten", ["h"], ["y"])]
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("Conv", ["a", "w"], ["h"], name="dw", group=2, kernel_shape=[3, 3]),
+        helper.make_node("Flatten", ["h"], ["y"]),
+    ]
     model = graph_model(nodes, {"w": pm1((2, 1, 3, 3))}, ["N", 2, 5, 5], "y", ["N", 18])
     expect_error(tmp_path, capsys, model, "'dw'", "depthwise")
 
 
 def test_dilated_conv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"]),
-             helper.make_node("Conv", ["a", "w"], ["h"], name="dil", dilations=[2, 2],
-                              kernel_shape=[3, 3]),
-             helper.make_node("Flatten", ["h"], ["y"])]
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node(
+            "Conv", ["a", "w"], ["h"], name="dil", dilations=[2, 2], kernel_shape=[3, 3]
+        ),
+        helper.make_node("Flatten", ["h"], ["y"]),
+    ]
     model = graph_model(nodes, {"w": pm1((2, 2, 3, 3))}, ["N", 2, 7, 7], "y", ["N", 18])
     expect_error(tmp_path, capsys, model, "'dil'", "dilated")
 
@@ -162,17 +192,23 @@ def test_multibit_activation(tmp_path: Path, capsys: pytest.CaptureFixture[str])
             model.graph.initializer.extend([s, z, b])
             del node.input[1:]
             node.input.extend(["s4", "z4", "b4"])
-            node.attribute.extend([helper.make_attribute("signed", 1),
-                                   helper.make_attribute("narrow", 0),
-                                   helper.make_attribute("rounding_mode", "ROUND")])
+            node.attribute.extend(
+                [
+                    helper.make_attribute("signed", 1),
+                    helper.make_attribute("narrow", 0),
+                    helper.make_attribute("rounding_mode", "ROUND"),
+                ]
+            )
             break
     expect_error(tmp_path, capsys, model, "(Quant)", "4-bit activation", "only binary")
 
 
 def test_softmax_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nodes = [helper.make_node("Sign", ["x"], ["a"]),
-             helper.make_node("MatMul", ["a", "w"], ["h"]),
-             helper.make_node("Softmax", ["h"], ["y"], name="sm")]
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["h"]),
+        helper.make_node("Softmax", ["h"], ["y"], name="sm"),
+    ]
     model = graph_model(nodes, {"w": pm1((8, 4))}, ["N", 8], "y", ["N", 4])
     expect_error(tmp_path, capsys, model, "'sm'", "(Softmax)", "remove the final softmax")
 
@@ -190,13 +226,17 @@ def test_training_mode_batchnorm(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "eval()" in err or "training" in err
 
 
-@pytest.mark.parametrize("content,needle", [
-    (b"", "is empty"),
-    (b"this is not a protobuf \xff\xfe", "not an ONNX model"),
-    (onnx.ModelProto().SerializeToString() + b"\x08\x07", "no ONNX graph"),
-])
-def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes,
-                   needle: str) -> None:
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"", "is empty"),
+        (b"this is not a protobuf \xff\xfe", "not an ONNX model"),
+        (onnx.ModelProto().SerializeToString() + b"\x08\x07", "no ONNX graph"),
+    ],
+)
+def test_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, needle: str
+) -> None:
     path = tmp_path / "bad.onnx"
     path.write_bytes(content)
     code, _, err = run_cli(["inspect", path], capsys)
@@ -231,8 +271,9 @@ def test_external_data_outside_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "outside the model's folder" in err
 
 
-def test_hostile_names_never_reach_outputs(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_names_never_reach_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Node and tensor names with quotes, newlines and code end up nowhere in the output."""
     evil = 'x"; system("rm -rf /"); //\n#include <evil>'
     model = build_bnn((8,), [DenseSpec(4)], 3, style="plain", input_mode="bipolar")

@@ -10,8 +10,13 @@ from hypothesis import strategies as st
 from bnn_hls import golden, ir
 
 
-def naive_conv(x_pm1: np.ndarray, w_pm1: np.ndarray, stride: tuple[int, int],
-               pads: tuple[int, int, int, int], pad_value: float) -> np.ndarray:
+def naive_conv(
+    x_pm1: np.ndarray,
+    w_pm1: np.ndarray,
+    stride: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    pad_value: float,
+) -> np.ndarray:
     n, h, w, c = x_pm1.shape
     o, kh, kw, _ = w_pm1.shape
     t, left, b, r = pads
@@ -28,11 +33,20 @@ def naive_conv(x_pm1: np.ndarray, w_pm1: np.ndarray, stride: tuple[int, int],
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(h=st.integers(1, 7), w=st.integers(1, 7), c=st.integers(1, 70), o=st.integers(1, 9),
-       k=st.integers(1, 3), stride=st.integers(1, 2), pad=st.integers(0, 2),
-       pad_value=st.sampled_from([0, 1, -1]), seed=st.integers(0, 2**16))
-def test_conv_paths_agree_with_naive_loop(h: int, w: int, c: int, o: int, k: int, stride: int,
-                                          pad: int, pad_value: int, seed: int) -> None:
+@given(
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    c=st.integers(1, 70),
+    o=st.integers(1, 9),
+    k=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    pad=st.integers(0, 2),
+    pad_value=st.sampled_from([0, 1, -1]),
+    seed=st.integers(0, 2**16),
+)
+def test_conv_paths_agree_with_naive_loop(
+    h: int, w: int, c: int, o: int, k: int, stride: int, pad: int, pad_value: int, seed: int
+) -> None:
     pad = min(pad, k - 1)
     if h + 2 * pad < k or w + 2 * pad < k:
         return
@@ -40,10 +54,23 @@ def test_conv_paths_agree_with_naive_loop(h: int, w: int, c: int, o: int, k: int
     bits = g.integers(0, 2, (3, h, w, c)).astype(np.uint8)
     wbits = g.integers(0, 2, (o, k, k, c)).astype(np.uint8)
     oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-    layer = ir.Conv("c", (h, w, c), (oh, ow, o), weights=wbits, kernel=(k, k),
-                    stride=(stride, stride), pads=(pad,) * 4, pad_value=pad_value)
-    want = naive_conv(bits.astype(np.int64) * 2 - 1, wbits.astype(np.int64) * 2 - 1,
-                      (stride, stride), (pad,) * 4, pad_value)
+    layer = ir.Conv(
+        "c",
+        (h, w, c),
+        (oh, ow, o),
+        weights=wbits,
+        kernel=(k, k),
+        stride=(stride, stride),
+        pads=(pad,) * 4,
+        pad_value=pad_value,
+    )
+    want = naive_conv(
+        bits.astype(np.int64) * 2 - 1,
+        wbits.astype(np.int64) * 2 - 1,
+        (stride, stride),
+        (pad,) * 4,
+        pad_value,
+    )
     assert np.array_equal(golden.conv(layer, bits, "blas"), want)
     assert np.array_equal(golden.conv(layer, bits, "xnor"), want)
 
@@ -61,8 +88,14 @@ def test_dense_xnor_equals_blas(k: int, o: int, seed: int) -> None:
 
 def test_integer_input_dense_is_exact_at_extremes() -> None:
     k = 784
-    layer = ir.Dense("d", (k,), (2,), weights=np.stack([np.ones(k), np.zeros(k)]).astype(np.uint8),
-                     input_kind="int", input_range=(-128, 127))
+    layer = ir.Dense(
+        "d",
+        (k,),
+        (2,),
+        weights=np.stack([np.ones(k), np.zeros(k)]).astype(np.uint8),
+        input_kind="int",
+        input_range=(-128, 127),
+    )
     x = np.full((1, k), -128, np.int64)
     acc = golden.dense(layer, x)
     assert acc.tolist() == [[-128 * k, 128 * k]]

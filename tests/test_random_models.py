@@ -17,8 +17,12 @@ from bnn_hls.verify import random_inputs, verify_golden
 
 from .strategies import ModelSpec, model_specs
 
-SETTINGS = settings(max_examples=50, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def check_model(spec: ModelSpec, folder: Path) -> None:

@@ -15,4 +15,4 @@ def read_model(path: str | Path) -> tuple[ir.Model, SourceInfo]:
     return import_model(model, source_file=ir.sanitize(Path(path).name, 80))
 
 
-__all__ = ["read_model", "load_onnx", "import_model", "SourceInfo"]
+__all__ = ["SourceInfo", "import_model", "load_onnx", "read_model"]

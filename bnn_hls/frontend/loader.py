@@ -48,8 +48,7 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
 def load_external_tensors(model: onnx.ModelProto, path: Path) -> None:
     """Tensors saved beside the model (torch.onnx's .onnx.data): only plain file names in the
     model's own folder are accepted, never absolute paths or paths leaving that folder."""
-    external = [t for t in model.graph.initializer
-                if t.data_location == onnx.TensorProto.EXTERNAL]
+    external = [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     if not external:
         return
     folder = path.resolve().parent
@@ -60,19 +59,22 @@ def load_external_tensors(model: onnx.ModelProto, path: Path) -> None:
             raise InputFileError(
                 f"initializer {quote_name(tensor.name)} points to external data "
                 f"{quote_name(location)} outside the model's folder",
-                hint="keep the .onnx.data file next to the model, or save one self-contained "
-                "file")
+                hint="keep the .onnx.data file next to the model, or save one self-contained file",
+            )
         if not target.is_file():
             raise InputFileError(
                 f"initializer {quote_name(tensor.name)} needs the external data file "
-                f"{quote_name(location)}, which is missing", hint="copy it next to the model")
+                f"{quote_name(location)}, which is missing",
+                hint="copy it next to the model",
+            )
     try:
         from onnx.external_data_helper import load_external_data_for_model
 
         load_external_data_for_model(model, str(folder))
     except Exception as exc:
-        raise InputFileError(f"cannot read the external data of {quote_name(path.name)}: "
-                             f"{str(exc)[:200]}") from None
+        raise InputFileError(
+            f"cannot read the external data of {quote_name(path.name)}: {str(exc)[:200]}"
+        ) from None
 
 
 def check_model(model: onnx.ModelProto) -> None:
@@ -80,19 +82,25 @@ def check_model(model: onnx.ModelProto) -> None:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
-        raise ModelError(f"onnx.checker rejected the model: {first[:300]}",
-                         hint="re-export the model; this file is not valid ONNX") from None
+        raise ModelError(
+            f"onnx.checker rejected the model: {first[:300]}",
+            hint="re-export the model; this file is not valid ONNX",
+        ) from None
     except Exception as exc:  # checker may raise other errors on hostile protobufs
         raise ModelError(f"onnx.checker failed: {str(exc)[:300]}") from None
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx") and opset.version < 7:
-            raise ModelError(f"ONNX opset {opset.version} is too old",
-                             hint="re-export with opset 11 or newer")
+            raise ModelError(
+                f"ONNX opset {opset.version} is too old", hint="re-export with opset 11 or newer"
+            )
     for node in model.graph.node:
-        if node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
-            raise ModelError(f"operator domain {quote_name(node.domain)} is not supported",
-                             node=node.name, op=node.op_type,
-                             hint="supported: standard ONNX and QONNX (BipolarQuant, Quant)")
+        if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
+            raise ModelError(
+                f"operator domain {quote_name(node.domain)} is not supported",
+                node=node.name,
+                op=node.op_type,
+                hint="supported: standard ONNX and QONNX (BipolarQuant, Quant)",
+            )
 
 
 def initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
@@ -105,13 +113,18 @@ def graph_io(model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, onnx.ValueInf
     inputs = [i for i in model.graph.input if i.name not in init_names]
     if len(inputs) != 1:
         names = ", ".join(quote_name(i.name) for i in inputs[:5])
-        raise ModelError(f"the model has {len(inputs)} inputs ({names}); exactly one image input "
-                         "is supported", hint="export the model with a single input tensor")
+        raise ModelError(
+            f"the model has {len(inputs)} inputs ({names}); exactly one image input is supported",
+            hint="export the model with a single input tensor",
+        )
     outputs = list(model.graph.output)
     if len(outputs) != 1:
         names = ", ".join(quote_name(o.name) for o in outputs[:5])
-        raise ModelError(f"the model has {len(outputs)} outputs ({names}); exactly one score "
-                         "output is supported", hint="export only the class scores as output")
+        raise ModelError(
+            f"the model has {len(outputs)} outputs ({names}); exactly one score "
+            "output is supported",
+            hint="export only the class scores as output",
+        )
     return inputs[0], outputs[0]
 
 
@@ -121,24 +134,32 @@ def static_input_shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
     if not value.type.HasField("tensor_type"):
         raise ModelError(f"input {quote_name(value.name)} is not a tensor")
     if not ttype.HasField("shape"):
-        raise ModelError(f"input {quote_name(value.name)} has no shape",
-                         hint="export with a fixed input shape, e.g. (1, C, H, W)")
+        raise ModelError(
+            f"input {quote_name(value.name)} has no shape",
+            hint="export with a fixed input shape, e.g. (1, C, H, W)",
+        )
     dims = list(ttype.shape.dim)
     if len(dims) < 2:
-        raise ModelError(f"input {quote_name(value.name)} has rank {len(dims)}; expected a batch "
-                         "dimension followed by the image shape")
+        raise ModelError(
+            f"input {quote_name(value.name)} has rank {len(dims)}; expected a batch "
+            "dimension followed by the image shape"
+        )
     out = []
     for i, d in enumerate(dims[1:], start=1):
         if not d.HasField("dim_value") or d.dim_value <= 0:
             what = d.dim_param if d.HasField("dim_param") else "unknown"
-            raise ModelError(f"input {quote_name(value.name)} has a dynamic dimension {i} "
-                             f"({quote_name(what)}); only the batch dimension may be dynamic",
-                             hint="export with a fixed image shape")
+            raise ModelError(
+                f"input {quote_name(value.name)} has a dynamic dimension {i} "
+                f"({quote_name(what)}); only the batch dimension may be dynamic",
+                hint="export with a fixed image shape",
+            )
         out.append(int(d.dim_value))
     batch = dims[0]
     if batch.HasField("dim_value") and batch.dim_value not in (0, 1):
-        log.info("input batch dimension is fixed at %d; verification feeds one image at a time",
-                 batch.dim_value)
+        log.info(
+            "input batch dimension is fixed at %d; verification feeds one image at a time",
+            batch.dim_value,
+        )
     return tuple(out)
 
 

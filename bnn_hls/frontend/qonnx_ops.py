@@ -12,6 +12,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .attrs import attr_int, attr_str
+
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 ROUNDING_MODES = ("ROUND", "FLOOR", "CEIL", "ROUND_TO_ZERO")
 
@@ -41,8 +43,15 @@ def bipolar_quant(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     )
 
 
-def quant(x: np.ndarray, scale: np.ndarray, zeropt: np.ndarray, bits: int, signed: bool,
-          narrow: bool, mode: str) -> np.ndarray:
+def quant(
+    x: np.ndarray,
+    scale: np.ndarray,
+    zeropt: np.ndarray,
+    bits: int,
+    signed: bool,
+    narrow: bool,
+    mode: str,
+) -> np.ndarray:
     x = np.asarray(x, np.float32)
     scale = np.asarray(scale, np.float32)
     zeropt = np.asarray(zeropt, np.float32)
@@ -50,14 +59,6 @@ def quant(x: np.ndarray, scale: np.ndarray, zeropt: np.ndarray, bits: int, signe
     q = round_mode((x / scale + zeropt).astype(np.float32), mode)
     q = np.clip(q, np.float32(lo), np.float32(hi))
     return ((q - zeropt) * scale).astype(np.float32)
-
-
-def attr(node: onnx.NodeProto, name: str, default: object) -> object:
-    for a in node.attribute:
-        if a.name == name:
-            value = helper.get_attribute_value(a)
-            return value.decode() if isinstance(value, bytes) else value
-    return default
 
 
 def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -93,15 +94,17 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
             ge, sign = tmp(), tmp()
             new_nodes += [
                 helper.make_node("GreaterOrEqual", [x, const(np.float32(0))], [ge]),
-                helper.make_node("Where", [ge, const(np.float32(1)), const(np.float32(-1))], [sign]),
+                helper.make_node(
+                    "Where", [ge, const(np.float32(1)), const(np.float32(-1))], [sign]
+                ),
                 helper.make_node("Mul", [sign, node.input[1]], [out]),
             ]
         elif node.op_type == "Quant":
             if node.input[3] not in consts:
                 raise ModelError("the bit width must be a constant", node=node.name, op="Quant")
             bits = int(np.asarray(consts[node.input[3]]).reshape(-1)[0])
-            signed, narrow = bool(attr(node, "signed", 1)), bool(attr(node, "narrow", 0))
-            mode = str(attr(node, "rounding_mode", "ROUND"))
+            signed, narrow = bool(attr_int(node, "signed", 1)), bool(attr_int(node, "narrow", 0))
+            mode = attr_str(node, "rounding_mode", "ROUND")
             lo, hi = quant_range(bits, signed, narrow)
             rop = {"ROUND": "Round", "FLOOR": "Floor", "CEIL": "Ceil"}.get(mode)
             div, add, rnd, clip, sub = tmp(), tmp(), tmp(), tmp(), tmp()
@@ -120,17 +123,26 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
                     helper.make_node("Mul", [s_, f_], [rnd]),
                 ]
             else:
-                raise ModelError(f"rounding mode {mode!r} is not supported", node=node.name,
-                                 op="Quant", hint=f"use one of {', '.join(ROUNDING_MODES)}")
+                raise ModelError(
+                    f"rounding mode {mode!r} is not supported",
+                    node=node.name,
+                    op="Quant",
+                    hint=f"use one of {', '.join(ROUNDING_MODES)}",
+                )
             new_nodes += [
-                helper.make_node("Clip", [rnd, const(np.float32(lo)), const(np.float32(hi))],
-                                 [clip]),
+                helper.make_node(
+                    "Clip", [rnd, const(np.float32(lo)), const(np.float32(hi))], [clip]
+                ),
                 helper.make_node("Sub", [clip, node.input[2]], [sub]),
                 helper.make_node("Mul", [sub, node.input[1]], [out]),
             ]
         else:
-            raise ModelError("this QONNX op is not supported", node=node.name, op=node.op_type,
-                             hint="supported QONNX ops: BipolarQuant, Quant")
+            raise ModelError(
+                "this QONNX op is not supported",
+                node=node.name,
+                op=node.op_type,
+                hint="supported QONNX ops: BipolarQuant, Quant",
+            )
     del model.graph.node[:]
     model.graph.node.extend(new_nodes)
     model.graph.initializer.extend(extra_inits)

@@ -47,8 +47,9 @@ def _eval_ops(ops: list[FloatOp], x: np.ndarray, channels: np.ndarray) -> np.nda
     return apply_ops(x, [op.select_channels(channels) for op in ops])
 
 
-def fuse_channels(layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fuse_channels(
+    layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per channel: (threshold on the possibly negated accumulator, negate?, f1 decreasing?,
     constant?)."""
     grid = accumulator_grid(layer)
@@ -66,16 +67,20 @@ def fuse_channels(layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp]
         y = _eval_ops(f2, y1, ch)
         if not np.all(np.isfinite(y)):
             bad = int(ch[np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0]])
-            raise ModelError(f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
-                             "sign (e.g. a negative BatchNorm variance or a zero divisor)")
+            raise ModelError(
+                f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
+                "sign (e.g. a negative BatchNorm variance or a zero divisor)"
+            )
         d = np.diff(y1, axis=0)
         f1_dec[ch] = np.all(d <= 0, axis=0) & np.any(d < 0, axis=0)
         bits = y >= 0
         changes = (np.diff(bits.astype(np.int8), axis=0) != 0).sum(axis=0)
         if np.any(changes > 1):
             bad = int(ch[np.nonzero(changes > 1)[0][0]])
-            raise ModelError(f"layer {layer.name}: channel {bad} switches sign more than once "
-                             "over the accumulator range; it cannot become one threshold")
+            raise ModelError(
+                f"layer {layer.name}: channel {bad} switches sign more than once "
+                "over the accumulator range; it cannot become one threshold"
+            )
         first, last = bits[0], bits[-1]
         rising = ~first & last
         falling = first & ~last
@@ -114,8 +119,9 @@ def batchshift(model: ir.Model) -> ir.Model:
             j += 1
         if j >= len(layers) or not isinstance(layers[j], ir.Sign):
             if run:
-                raise ModelError(f"layer {layer.name}: float ops after it do not end in a "
-                                 "binary activation")
+                raise ModelError(
+                    f"layer {layer.name}: float ops after it do not end in a binary activation"
+                )
             out.append(layer)
             i += 1
             continue
@@ -134,8 +140,16 @@ def batchshift(model: ir.Model) -> ir.Model:
         t = np.clip(t, lo, hi + 1)
         entry_index = len(out)
         out.append(fused)
-        out.append(ir.Threshold(f"{layer.name}_th", layer.out_shape, layer.out_shape,
-                                layer.source, thresholds=t, acc_range=(lo, hi)))
+        out.append(
+            ir.Threshold(
+                f"{layer.name}_th",
+                layer.out_shape,
+                layer.out_shape,
+                layer.source,
+                thresholds=t,
+                acc_range=(lo, hi),
+            )
+        )
         if pool is not None:
             and_ch = (f1_dec ^ negate) & ~constant
             out.append(replace(pool, value_type="bit", and_channels=and_ch))
@@ -147,8 +161,12 @@ def batchshift(model: ir.Model) -> ir.Model:
             "float_params_replaced": sum(op.param_count() for op in f1 + f2),
             "float_param_bytes_replaced": 4 * sum(op.param_count() for op in f1 + f2),
             "threshold_bits": out[-2 if pool else -1].threshold_bits(),  # type: ignore[attr-defined]
-            "threshold_bytes": (out[-2 if pool else -1].threshold_bits()  # type: ignore[attr-defined]
-                                * layer.out_channels + 7) // 8,
+            "threshold_bytes": (
+                out[-2 if pool else -1].threshold_bits()  # type: ignore[attr-defined]
+                * layer.out_channels
+                + 7
+            )
+            // 8,
             "negated_channels": int(negate.sum()),
             "constant_channels": int(constant.sum()),
             "and_pool_channels": int(((f1_dec ^ negate) & ~constant).sum()) if pool else 0,
@@ -159,14 +177,18 @@ def batchshift(model: ir.Model) -> ir.Model:
             pc = np.clip(-(-(t + k) // 2), 0, k + 1)  # popcount >= ceil((t + K) / 2)
             entry["popcount_threshold_range"] = [int(pc.min()), int(pc.max())]
         report.append(entry)
-        log.info("BatchShift %s: %d channels, %d negated, %d constant", layer.name,
-                 layer.out_channels, entry["negated_channels"], entry["constant_channels"])
+        log.info(
+            "BatchShift %s: %d channels, %d negated, %d constant",
+            layer.name,
+            layer.out_channels,
+            entry["negated_channels"],
+            entry["constant_channels"],
+        )
         i = j + 1
     out = renumber(out)
     for entry in report:
         entry["layer"] = out[entry["layer"]].name
-    result = ir.Model(out, model.source_file, [*model.passes, "batchshift"],
-                      dict(model.notes))
+    result = ir.Model(out, model.source_file, [*model.passes, "batchshift"], dict(model.notes))
     result.notes["batchshift"] = report
     return result
 

@@ -57,8 +57,14 @@ def binary_linear(n_in: int, n_out: int) -> QuantLinear:
 
 def binary_conv(c_in: int, c_out: int, k: int, stride: int = 1, pad: int = 0) -> QuantConv2d:
     return QuantConv2d(
-        c_in, c_out, k, stride=stride, padding=pad, bias=False,
-        weight_quant=CommonWeightQuant, weight_bit_width=1,
+        c_in,
+        c_out,
+        k,
+        stride=stride,
+        padding=pad,
+        bias=False,
+        weight_quant=CommonWeightQuant,
+        weight_bit_width=1,
     )
 
 
@@ -85,10 +91,16 @@ class DigitsCNN(nn.Module):
         super().__init__()
         self.conv = nn.Sequential(
             input_quant(),
-            binary_conv(1, 32, 3, pad=1), nn.BatchNorm2d(32, eps=1e-4), sign_act(),
-            binary_conv(32, 32, 3, pad=1), nn.BatchNorm2d(32, eps=1e-4), sign_act(),
+            binary_conv(1, 32, 3, pad=1),
+            nn.BatchNorm2d(32, eps=1e-4),
+            sign_act(),
+            binary_conv(32, 32, 3, pad=1),
+            nn.BatchNorm2d(32, eps=1e-4),
+            sign_act(),
             nn.MaxPool2d(2),
-            binary_conv(32, 64, 3), nn.BatchNorm2d(64, eps=1e-4), sign_act(),
+            binary_conv(32, 64, 3),
+            nn.BatchNorm2d(64, eps=1e-4),
+            sign_act(),
         )
         self.fc = nn.Sequential(binary_linear(64 * 2 * 2, 10), TensorNorm())
 
@@ -103,7 +115,9 @@ def load_split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     """The split every digits figure in the docs uses: 25 % test, stratified, seed 0."""
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
-    return train_test_split(x, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
+    return train_test_split(
+        x, digits.target, test_size=0.25, random_state=0, stratify=digits.target
+    )
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -157,13 +171,19 @@ def main() -> None:
     model.eval()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_qonnx(
-        model, input_t=torch.from_numpy(x_te[:1]), export_path=str(args.out),
+        model,
+        input_t=torch.from_numpy(x_te[:1]),
+        export_path=str(args.out),
         dynamo=args.exporter == "dynamo",
     )
     make_self_contained(args.out)
     record = {
-        "model": args.model, "seed": args.seed, "epochs": args.epochs, "exporter": args.exporter,
-        "test_images": int(len(y_te)), "test_accuracy_float_model": acc,
+        "model": args.model,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "exporter": args.exporter,
+        "test_images": len(y_te),
+        "test_accuracy_float_model": acc,
         "command": f"python examples/digits/train_digits.py --model {args.model} --out {args.out} "
         f"--seed {args.seed} --epochs {args.epochs} --exporter {args.exporter}",
     }

@@ -54,8 +54,15 @@ def main() -> None:
     torch.manual_seed(args.seed)
 
     x_tr, x_te, y_tr, y_te = split(*mnist_5k())
-    model = FC(num_classes=10, weight_bit_width=1, act_bit_width=1, in_bit_width=1,
-               in_channels=1, in_features=(28, 28), out_features=[64, 64, 64])
+    model = FC(
+        num_classes=10,
+        weight_bit_width=1,
+        act_bit_width=1,
+        in_bit_width=1,
+        in_channels=1,
+        in_features=(28, 28),
+        out_features=[64, 64, 64],
+    )
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
@@ -79,16 +86,26 @@ def main() -> None:
         acc = float((model(torch.from_numpy(x_te)).argmax(1).numpy() == y_te).mean())
     log.info("test accuracy %.4f on %d images, trained in %.1f s", acc, len(y_te), time.time() - t0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    export_qonnx(model, input_t=torch.from_numpy(x_te[:1]), export_path=str(args.out),
-                 dynamo=args.exporter == "dynamo")
+    export_qonnx(
+        model,
+        input_t=torch.from_numpy(x_te[:1]),
+        export_path=str(args.out),
+        dynamo=args.exporter == "dynamo",
+    )
     np.save(args.out.parent / "mnist_test_x.npy", x_te[:200])
     np.save(args.out.parent / "mnist_test_y.npy", y_te[:200])
     make_self_contained(args.out)
-    record = {"model": "tfc", "seed": args.seed, "epochs": args.epochs,
-              "exporter": args.exporter, "train_images": int(len(y_tr)),
-              "test_images": int(len(y_te)), "test_accuracy_float_model": acc,
-              "command": f"python examples/mnist_tfc/train_tfc.py --out {args.out} "
-              f"--seed {args.seed} --epochs {args.epochs} --exporter {args.exporter}"}
+    record = {
+        "model": "tfc",
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "exporter": args.exporter,
+        "train_images": len(y_tr),
+        "test_images": len(y_te),
+        "test_accuracy_float_model": acc,
+        "command": f"python examples/mnist_tfc/train_tfc.py --out {args.out} "
+        f"--seed {args.seed} --epochs {args.epochs} --exporter {args.exporter}",
+    }
     Path(str(args.out) + ".json").write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -20,8 +20,12 @@ from bnn_hls.modelgen import REFERENCE_TOPOLOGIES, reference_topology
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", default=list(REFERENCE_TOPOLOGIES),
-                    choices=[[], *REFERENCE_TOPOLOGIES][1:] or None)
+    ap.add_argument(
+        "names",
+        nargs="*",
+        default=list(REFERENCE_TOPOLOGIES),
+        choices=[[], *REFERENCE_TOPOLOGIES][1:] or None,
+    )
     ap.add_argument("--out-dir", type=Path, default=Path("build/reference"))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

@@ -1,0 +1,42 @@
+"""Typed access to ONNX node attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import onnx
+from onnx import helper
+
+
+def _get(node: onnx.NodeProto, name: str) -> object | None:
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return None
+
+
+def attr_int(node: onnx.NodeProto, name: str, default: int) -> int:
+    value = _get(node, name)
+    return default if value is None else int(value)  # type: ignore[call-overload]
+
+
+def attr_float(node: onnx.NodeProto, name: str, default: float) -> float:
+    value = _get(node, name)
+    return default if value is None else float(value)  # type: ignore[arg-type]
+
+
+def attr_str(node: onnx.NodeProto, name: str, default: str) -> str:
+    value = _get(node, name)
+    return default if value is None else str(value)
+
+
+def attr_ints(node: onnx.NodeProto, name: str, default: Sequence[int]) -> list[int]:
+    value = _get(node, name)
+    if value is None:
+        return list(default)
+    return [int(v) for v in value]  # type: ignore[attr-defined]
+
+
+def has_attr(node: onnx.NodeProto, name: str) -> bool:
+    return any(a.name == name for a in node.attribute)
