@@ -22,7 +22,7 @@ from .frontend.qonnx_ops import round_mode
 log = logging.getLogger(__name__)
 
 # keep im2col chunks around this many bytes
-CHUNK_BYTES = 48 << 20
+CHUNK_BYTES = 4 << 20
 EXACT_F32 = 1 << 24
 
 
@@ -39,12 +39,21 @@ def run(model: ir.Model, x: np.ndarray, method: str = "blas", trace: bool = Fals
     values: list[np.ndarray] = []
     v: np.ndarray = np.asarray(x)
     acc: np.ndarray | None = None
-    for layer in model.layers:
+    layers = model.layers
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
         if isinstance(layer, ir.Scores):
             acc = v.astype(np.int64)
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(layer, ir.Conv) and isinstance(nxt, ir.Threshold) and not trace:
+            v = conv(layer, v, method, nxt.thresholds)  # fused: no accumulator array
+            i += 2
+            continue
         v = run_layer(layer, v, method)
         if trace:
             values.append(v)
+        i += 1
     assert acc is not None, "the IR must end with a Scores layer"
     scores = v.reshape(v.shape[0], -1).astype(np.float32)
     return Result(
@@ -84,25 +93,33 @@ def input_quant(layer: ir.InputQuant, x: np.ndarray, method: str = "") -> np.nda
 
 # --- linear layers ---------------------------------------------------------------------------
 def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
-    """Layer input as +-1 (bits) or integers, in a float type that keeps the sums exact."""
+    """Layer input as +-1 (bits) or integers, in a float type that keeps the sums exact:
+    float32 (fast BLAS) while every partial sum stays below 2**24, else float64."""
+    lo, hi = layer.out_range()
+    dtype = np.float32 if max(-lo, hi) < EXACT_F32 else np.float64
     if layer.input_kind == "bit":
-        return v.astype(np.float32) * 2 - 1
-    return v.astype(np.float64)
+        return v.astype(dtype) * 2 - 1
+    return v.astype(dtype)
 
 
 def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
     return layer.weights.reshape(layer.out_channels, -1).astype(dtype) * 2 - 1
 
 
-def _matmul_exact(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    return np.rint(a @ w.T).astype(np.int64)
+def _acc_dtype(layer: ir.Linear) -> type:
+    lo, hi = layer.out_range()
+    return np.int32 if max(-lo, hi) < (1 << 31) else np.int64
+
+
+def _matmul_exact(a: np.ndarray, w: np.ndarray, dtype: type = np.int64) -> np.ndarray:
+    return np.rint(a @ w.T).astype(dtype)
 
 
 def dense(layer: ir.Dense, v: np.ndarray, method: str = "blas") -> np.ndarray:
     if method == "xnor" and layer.input_kind == "bit":
         return xnor_popcount_acc(v.reshape(v.shape[0], -1), layer.weights)
     a = _as_signed(layer, v.reshape(v.shape[0], -1))
-    return _matmul_exact(a, _weights_pm1(layer, a.dtype.type))
+    return _matmul_exact(a, _weights_pm1(layer, a.dtype.type), _acc_dtype(layer))
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float) -> np.ndarray:
@@ -111,12 +128,19 @@ def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float) -> np.nda
 
 
 def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """(N, H, W, C) -> (N, OH, OW, kh*kw*C) with taps in (ky, kx, c) order."""
+    """(N, H, W, C) padded -> (N, OH, OW, kh*kw*C) with taps in (ky, kx, c) order."""
     kh, kw = kernel
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
-    win = win[:, :: stride[0], :: stride[1]]  # (N, OH, OW, C, kh, kw)
-    n, oh, ow, c = win.shape[:4]
-    return win.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
+    sh, sw = stride
+    n, h, w, c = x.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    cols = np.empty((n, oh, ow, kh * kw * c), x.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            tap = (ky * kw + kx) * c
+            cols[..., tap : tap + c] = x[
+                :, ky : ky + sh * (oh - 1) + 1 : sh, kx : kx + sw * (ow - 1) + 1 : sw
+            ]
+    return cols
 
 
 def _chunks(n: int, bytes_per_item: int) -> list[slice]:
@@ -124,17 +148,26 @@ def _chunks(n: int, bytes_per_item: int) -> list[slice]:
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
 
-def conv(layer: ir.Conv, v: np.ndarray, method: str = "blas") -> np.ndarray:
+def conv(
+    layer: ir.Conv, v: np.ndarray, method: str = "blas", thresholds: np.ndarray | None = None
+) -> np.ndarray:
+    """The conv's accumulators; with thresholds, directly the bits acc >= thresholds."""
     if method == "xnor" and layer.input_kind == "bit":
-        return conv_xnor(layer, v)
+        acc = conv_xnor(layer, v)
+        return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
     oh, ow, o = layer.out_shape
-    a = _as_signed(layer, v)
-    w = _weights_pm1(layer, a.dtype.type)
-    out = np.empty((v.shape[0], oh, ow, o), np.int64)
-    per_image = oh * ow * layer.fan_in * a.itemsize
-    for sl in _chunks(v.shape[0], per_image):
-        cols = im2col(_pad(a[sl], layer.pads, float(layer.pad_value)), layer.kernel, layer.stride)
-        out[sl] = _matmul_exact(cols.reshape(-1, layer.fan_in), w).reshape(-1, oh, ow, o)
+    acc_type = _acc_dtype(layer)
+    out = np.empty((v.shape[0], oh, ow, o), acc_type if thresholds is None else np.uint8)
+    w: np.ndarray | None = None
+    # small chunks: every temporary is reused from the allocator instead of fresh pages
+    for sl in _chunks(v.shape[0], oh * ow * layer.fan_in * 4):
+        a = _as_signed(layer, v[sl])
+        if w is None:
+            w = _weights_pm1(layer, a.dtype.type)
+        cols = im2col(_pad(a, layer.pads, float(layer.pad_value)), layer.kernel, layer.stride)
+        dot = cols.reshape(-1, layer.fan_in) @ w.T  # exact integers held in floats
+        result = np.rint(dot).astype(acc_type) if thresholds is None else dot >= thresholds
+        out[sl] = result.reshape(-1, oh, ow, o)
     return out
 
 

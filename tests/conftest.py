@@ -20,6 +20,7 @@ EXAMPLE_MODELS = [
     DIGITS / "digits_mlp_dynamo.onnx",
     DIGITS / "digits_cnn_dynamo.onnx",
     TFC_MNIST / "tfc_mnist.onnx",
+    TFC_MNIST / "tfc_mnist_dynamo.onnx",
 ]
 
 

@@ -1,0 +1,58 @@
+"""A non-editable `pip install .` in a fresh venv gives a working `bnn-hls` that finds its
+templates and kernel library."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from .conftest import DIGITS, ROOT
+
+
+@pytest.mark.install
+def test_pip_install_non_editable(tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
+    py = env_dir / "bin" / "python"
+    # build from a copy so the checkout gets no build/ or egg-info litter
+    src = tmp_path / "src"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(src)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    res = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    exe = env_dir / "bin" / "bnn-hls"
+    res = subprocess.run(
+        [str(exe), "inspect", str(DIGITS / "digits_mlp.onnx"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert '"integer_only": true' in res.stdout
+    code = (
+        "from bnn_hls.resources import resource_dir; import bnn_hls; "
+        "print(bnn_hls.__file__); "
+        "print(sorted(p.name for p in resource_dir('templates').iterdir())); "
+        "print(sorted(p.name for p in resource_dir('hw').iterdir()))"
+    )
+    res = subprocess.run(
+        [str(py), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert "site-packages" in lines[0]
+    assert "README.md" in lines[1] and "README.md" in lines[2]
+    assert sys.version_info >= (3, 10)
