@@ -72,7 +72,7 @@ def bench(name: str, images: int, repeat: int, folder: Path) -> dict[str, object
         sess = ort_session(c.onnx_model, optimise)
         feed = sess.get_inputs()[0].name
         key = "onnxruntime_opt_img_s" if optimise else "onnxruntime_noopt_img_s"
-        row[key] = round(best_rate(lambda s=sess: s.run(None, {feed: x}), images, repeat), 1)
+        row[key] = round(best_rate(lambda s=sess, f=feed: s.run(None, {f: x}), images, repeat), 1)
     return row
 
 

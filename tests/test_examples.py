@@ -72,3 +72,22 @@ def test_cnv_structure(reference_dir: Path) -> None:
     bs = c.model.notes["batchshift"]
     assert sum(e["negated_channels"] for e in bs) > 0  # random gamma < 0 handled
     assert sum(e["constant_channels"] for e in bs) > 0
+
+
+def test_make_reference_script(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import EXAMPLES
+
+    script = EXAMPLES / "reference" / "make_reference.py"
+    res = subprocess.run(
+        [sys.executable, str(script), "--out-dir", str(tmp_path), "tfc", "sfc"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sfc.onnx", "tfc.onnx"]
+    c = compile_file(tmp_path / "sfc.onnx")
+    assert [layer.out_channels for layer in c.model.linear_layers()] == [256, 256, 256, 10]

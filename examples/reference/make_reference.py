@@ -24,11 +24,14 @@ def main() -> None:
         "names",
         nargs="*",
         default=list(REFERENCE_TOPOLOGIES),
-        choices=[[], *REFERENCE_TOPOLOGIES][1:] or None,
+        help=f"any of {', '.join(REFERENCE_TOPOLOGIES)} (default: all)",
     )
     ap.add_argument("--out-dir", type=Path, default=Path("build/reference"))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    unknown = sorted(set(args.names) - set(REFERENCE_TOPOLOGIES))
+    if unknown:
+        ap.error(f"unknown topology {', '.join(unknown)}; choose from {REFERENCE_TOPOLOGIES}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for name in args.names:
         path = args.out_dir / f"{name}.onnx"
