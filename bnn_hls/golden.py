@@ -157,7 +157,9 @@ def conv(
         return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
     oh, ow, o = layer.out_shape
     acc_type = _acc_dtype(layer)
-    out = np.empty((v.shape[0], oh, ow, o), acc_type if thresholds is None else np.uint8)
+    out: np.ndarray = np.empty(
+        (v.shape[0], oh, ow, o), acc_type if thresholds is None else np.uint8
+    )
     w: np.ndarray | None = None
     # small chunks: every temporary is reused from the allocator instead of fresh pages
     for sl in _chunks(v.shape[0], oh * ow * layer.fan_in * 4):
