@@ -71,14 +71,7 @@ def run_layer(layer: ir.Layer, v: np.ndarray, method: str = "blas") -> np.ndarra
 # --- host-side input quantiser ---------------------------------------------------------------
 def input_quant(layer: ir.InputQuant, x: np.ndarray, method: str = "") -> np.ndarray:
     n = x.shape[0]
-    y = np.asarray(x, dtype=np.float32)
-    reshapes = dict(layer.reshapes)
-    for i, op in enumerate(layer.host_ops):
-        if i in reshapes:
-            y = y.reshape((n, *reshapes[i]))
-        y = op.apply(y)
-    if len(layer.host_ops) in reshapes:
-        y = y.reshape((n, *reshapes[len(layer.host_ops)]))
+    y = layer.host_float(x)
     if layer.layout == "nchw_to_nhwc":
         y = y.transpose(0, 2, 3, 1)
     y = np.ascontiguousarray(y).reshape((n, *layer.out_shape))

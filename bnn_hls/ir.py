@@ -81,7 +81,9 @@ class InputQuant(Layer):
 
     onnx_shape: Shape = ()
     host_ops: list[FloatOp] = field(default_factory=list)
-    reshapes: list[tuple[int, Shape]] = field(default_factory=list)  # (op index, target shape)
+    # layout steps among the host ops: (index of the host op they precede, "reshape" | "transpose",
+    # target shape | axis permutation), both without the batch axis
+    layout_steps: list[tuple[int, str, Shape]] = field(default_factory=list)
     layout: str = "none"
     mode: str = "int"
     bits: int = 8
@@ -93,6 +95,31 @@ class InputQuant(Layer):
 
     kind: ClassVar[str] = "input_quant"
     in_type: ClassVar[str] = "float"
+
+    def host_layout_index(self) -> np.ndarray:
+        """For each element after the host steps, its flat index in the model's input."""
+        size = int(np.prod(self.onnx_shape))
+        probe = np.arange(size, dtype=np.float64).reshape(1, *self.onnx_shape)
+        return InputQuant(**{**self.__dict__, "host_ops": []}).host_float(probe).reshape(-1)
+
+    def host_float(self, x: np.ndarray) -> np.ndarray:
+        """The host's float32 preprocessing: host ops and layout steps in the model's order."""
+        n = x.shape[0]
+        y = np.asarray(x, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+
+        def steps_at(i: int, y: np.ndarray) -> np.ndarray:
+            for index, kind, arg in self.layout_steps:
+                if index == i:
+                    y = (
+                        y.reshape((n, *arg))
+                        if kind == "reshape"
+                        else y.transpose((0, *(a + 1 for a in arg)))
+                    )
+            return y
+
+        for i, op in enumerate(self.host_ops):
+            y = op.apply(steps_at(i, y))
+        return steps_at(len(self.host_ops), y)
 
     def qrange(self) -> tuple[int, int]:
         if self.signed:
@@ -412,8 +439,8 @@ class Model:
                     value = np.load(folder / value["npy"], allow_pickle=False)
                 elif isinstance(value, dict) and "float_ops" in value:
                     value = [FloatOp.from_json(op) for op in value["float_ops"]]
-                elif f.name == "reshapes":
-                    value = [(int(i), tuple(s)) for i, s in value]
+                elif f.name == "layout_steps":
+                    value = [(int(i), str(k), tuple(a)) for i, k, a in value]
                 elif isinstance(value, list):
                     value = tuple(value)
                 kwargs[f.name] = value

@@ -48,6 +48,7 @@ class Builder:
     style: str = "qonnx"
     weight_form: str = "matmul"  # "matmul" (TorchScript exporter) or "gemm" (dynamo exporter)
     flatten: str = "shape_chain"  # "shape_chain", "flatten" or "reshape_const"
+    channels_last: bool = False  # tf2onnx/Keras style: NHWC input, NHWC flatten
     seed: int = 0
     bn: BnStats = field(default_factory=BnStats)
     nodes: list[onnx.NodeProto] = field(default_factory=list)
@@ -141,7 +142,9 @@ class Builder:
             return self.node("Gemm", [x, w], transB=1)
         return self.node("MatMul", [x, self.node("Transpose", [w], perm=[1, 0])])
 
-    def flatten_to(self, x: str) -> str:
+    def flatten_to(self, x: str, spatial: bool = True) -> str:
+        if self.channels_last and spatial:  # Keras flattens (H, W, C)
+            x = self.node("Transpose", [x], perm=[0, 2, 3, 1])
         if self.flatten == "flatten":
             return self.node("Flatten", [x], axis=1)
         if self.flatten == "reshape_const":
@@ -184,24 +187,40 @@ def build_bnn(
     tensornorm: bool = True,
     dynamic_batch: bool = True,
     final_bias: bool = False,
+    channels_last: bool = False,
 ) -> onnx.ModelProto:
     """A binarized network: input stage, the given layers (binary activations after each),
     a final dense layer to `classes` scores, optional TensorNorm.
 
     input_mode: "quant8" (2x-1 then an 8-bit Quant, QONNX only), "bipolar" (2x-1 then the
-    style's binary activation), "flat_quant8"/"flat_bipolar" (the same after flattening)."""
+    style's binary activation), "flat_quant8"/"flat_bipolar" (the same after flattening).
+    channels_last: the tf2onnx/Keras layout: an (N, H, W, C) input transposed to NCHW, and
+    feature maps transposed back to NHWC before each flatten."""
     if style not in ("qonnx", "plain", "plain_where"):
         raise ValueError(style)
     if "quant8" in input_mode and style != "qonnx":
         raise ValueError("an 8-bit input quantiser needs the qonnx style")
-    b = Builder(style, weight_form, flatten, seed, bn or BnStats())
+    b = Builder(
+        style=style,
+        weight_form=weight_form,
+        flatten=flatten,
+        channels_last=channels_last,
+        seed=seed,
+        bn=bn or BnStats(),
+    )
     batch: int | str = "N" if dynamic_batch else 1
-    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, *input_shape])
-    y = b.node("Mul", ["x", b.const(np.float32(2.0), "two")])
+    x = "x"
+    if channels_last and len(input_shape) == 3:
+        c, h, w = input_shape
+        x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, h, w, c])
+        x = b.node("Transpose", ["x"], perm=[0, 3, 1, 2])
+    else:
+        x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, *input_shape])
+    y = b.node("Mul", [x, b.const(np.float32(2.0), "two")])
     y = b.node("Sub", [y, b.const(np.full(1, 1.0, np.float32), "one")])
     shape = tuple(input_shape)
     if input_mode.startswith("flat_"):
-        y = b.flatten_to(y)
+        y = b.flatten_to(y, spatial=len(shape) == 3)
         shape = (int(np.prod(shape)),)
     if input_mode.endswith("quant8"):
         y = b.node(

@@ -11,7 +11,6 @@ import numpy as np
 
 from . import golden, ir
 from .errors import InputFileError, quote_name
-from .floatops import apply_ops
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +62,10 @@ def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32
     size = int(np.prod(layer.onnx_shape))
     # the host ops are elementwise affine: find a and b of x' = a * x + b per element
     probe = np.stack([np.zeros(layer.onnx_shape), np.ones(layer.onnx_shape)]).astype(np.float32)
-    reshapes = dict(layer.reshapes)
-    y = probe.astype(np.float64)
-    for i, op in enumerate(layer.host_ops):
-        if i in reshapes:
-            y = y.reshape((2, *reshapes[i]))
-        y = apply_ops(y, [op]).astype(np.float64)
-    y = y.reshape(2, size)
+    y = layer.host_float(probe).astype(np.float64).reshape(2, size)
     b, a = y[0], y[1] - y[0]
     a = np.where(a == 0, 1.0, a)
+    source_index = layer.host_layout_index().astype(np.int64)
     if layer.mode == "bipolar":
         target = rng.standard_normal((n, size))
     else:
@@ -81,7 +75,9 @@ def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32
         target = rng.uniform(
             layer.scale * (lo - z) - step, layer.scale * (hi - z) + step, (n, size)
         )
-    return ((target - b) / a).reshape(shape).astype(np.float32)
+    x = np.empty((n, size), np.float32)
+    x[:, source_index] = (target - b) / a  # back to the model's input order
+    return x.reshape(shape)
 
 
 def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:

@@ -21,6 +21,7 @@ class ModelSpec:
     seed: int
     bn: BnStats
     final_bias: bool
+    channels_last: bool = False
 
     def kwargs(self) -> dict[str, object]:
         return dict(
@@ -31,6 +32,7 @@ class ModelSpec:
             seed=self.seed,
             bn=self.bn,
             final_bias=self.final_bias,
+            channels_last=self.channels_last,
         )
 
 
@@ -79,4 +81,5 @@ def model_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
         draw(st.integers(0, 2**20)),
         bn,
         draw(st.booleans()),
+        draw(st.booleans()),  # channels-last (tf2onnx/Keras) layout
     )

@@ -50,6 +50,7 @@ class Value:
     chain: list[FloatOp] = field(default_factory=list)  # float ops still to apply
     pending_flatten: bool = False  # ONNX flattened it; the IR Flatten comes later
     pad: tuple[tuple[int, int, int, int], int] | None = None  # from a Pad node: pads, value
+    nhwc: bool = False  # a Transpose(0, 2, 3, 1) made the ONNX tensor channels-last
     cmp_offset: float = 0.0  # for "cmp": x >= offset
     cmp_source: str = ""  # for "cmp": the compared tensor (a pre-activation)
 
@@ -106,7 +107,7 @@ class Importer:
         self.layers: list[ir.Layer] = []
         self.input_layer: ir.InputQuant | None = None
         self.host_ops: list[FloatOp] = []
-        self.host_reshapes: list[tuple[int, tuple[int, ...]]] = []
+        self.host_layout: list[tuple[int, str, tuple[int, ...]]] = []
 
     # --- helpers ---------------------------------------------------------------------------
     def name(self, kind: str) -> str:
@@ -149,10 +150,13 @@ class Importer:
             )
         per_image = full[0]
         if len(v.onnx_shape) == 4:
-            chw = per_image
+            chw = per_image.transpose(2, 0, 1) if v.nhwc else per_image
         elif len(v.onnx_shape) == 2 and v.pending_flatten:
             h, w, ch = v.ir_shape
-            chw = per_image.reshape(ch, h, w)
+            if v.nhwc:
+                chw = per_image.reshape(h, w, ch).transpose(2, 0, 1)
+            else:
+                chw = per_image.reshape(ch, h, w)
         elif len(v.onnx_shape) == 2:
             return per_image.reshape(-1).copy()
         else:
@@ -169,6 +173,15 @@ class Importer:
                 op=node.op_type,
             )
         return vec[:, 0].copy()
+
+    def require_nchw(self, node: onnx.NodeProto, v: Value) -> None:
+        if v.nhwc and len(v.onnx_shape) == 4:
+            raise ModelError(
+                "this op on a channels-last (transposed) tensor is not supported",
+                node=node.name,
+                op=node.op_type,
+                hint="transpose back to NCHW first",
+            )
 
     def flush_chain(self, v: Value, source: str) -> Value:
         """Emit pending float ops as an Affine layer (un-fused IR)."""
@@ -324,6 +337,8 @@ class Importer:
             return self.reshape(node, v)
         if op == "Pad":
             return self.pad(node, v)
+        if op == "Transpose":
+            return self.transpose(node, v)
         hint = f"supported: {SUPPORTED_OPS}"
         if op in ("Softmax", "LogSoftmax"):
             hint = "remove the final softmax before export (top-1 does not change); " + hint
@@ -375,6 +390,7 @@ class Importer:
         return v
 
     def batchnorm(self, node: onnx.NodeProto, v: Value) -> Value:
+        self.require_nchw(node, v)
         if attr_int(node, "training_mode", 0):
             raise ModelError(
                 "training-mode BatchNormalization",
@@ -443,7 +459,7 @@ class Importer:
             "input",
             onnx_shape=self.in_shape,
             host_ops=self.host_ops,
-            reshapes=self.host_reshapes,
+            layout_steps=self.host_layout,
             layout=layout,
             mode=mode,
             bits=bits,
@@ -724,6 +740,8 @@ class Importer:
         """Emit a pending Flatten; return the column permutation for the dense weights."""
         if not v.pending_flatten:
             return v, None
+        if v.nhwc:  # flattened channels-last: already the stream order
+            return self.emit_flatten(v, input_kind), None
         h, w, c = v.ir_shape
         # stream index j = (y * W + x) * C + ch  <-  ONNX flatten index ch * H * W + y * W + x
         ys, xs, cs = np.meshgrid(np.arange(h), np.arange(w), np.arange(c), indexing="ij")
@@ -731,6 +749,7 @@ class Importer:
         return self.emit_flatten(v, input_kind), perm
 
     def conv(self, node: onnx.NodeProto, v: Value) -> tuple[Value, ir.Conv, np.ndarray]:
+        self.require_nchw(node, v)
         op = node.op_type
         if len(v.onnx_shape) != 4 or v.pending_flatten:
             raise ModelError(
@@ -812,6 +831,7 @@ class Importer:
         return Value("acc", (1, w.shape[0], oh, ow), (oh, ow, w.shape[0])), layer, scale
 
     def pad(self, node: onnx.NodeProto, v: Value) -> Value:
+        self.require_nchw(node, v)
         if v.kind not in ("bit", "int") or len(v.onnx_shape) != 4 or v.pad is not None:
             raise ModelError(
                 "Pad is supported only on 4-D binary or quantised-input tensors "
@@ -854,8 +874,35 @@ class Importer:
             v, onnx_shape=(1, c, h + t + b, w + left + r), pad=((t, left, b, r), pad_value)
         )
 
+    def transpose(self, node: onnx.NodeProto, v: Value) -> Value:
+        op = node.op_type
+        rank = len(v.onnx_shape)
+        perm = attr_ints(node, "perm", list(range(rank))[::-1])
+        if sorted(perm) != list(range(rank)) or perm[0] != 0:
+            raise ModelError(f"Transpose {perm} moves the batch axis", node=node.name, op=op)
+        shape = tuple(v.onnx_shape[p] for p in perm)
+        if v.kind in ("float", "native_cast"):
+            self.host_layout.append(
+                (len(self.host_ops), "transpose", tuple(p - 1 for p in perm[1:]))
+            )
+            return replace(v, onnx_shape=shape, ir_shape=shape[1:])
+        if rank == 4 and not v.pending_flatten and not v.pad:
+            if perm == [0, 2, 3, 1] and not v.nhwc:
+                return replace(v, onnx_shape=shape, nhwc=True)
+            if perm == [0, 3, 1, 2] and v.nhwc:
+                return replace(v, onnx_shape=shape, nhwc=False)
+        if perm == list(range(rank)):
+            return v
+        raise ModelError(
+            f"Transpose {perm} is supported only on the input, or as NCHW <-> NHWC before a "
+            "flatten",
+            node=node.name,
+            op=op,
+        )
+
     # --- pooling and layout ----------------------------------------------------------------
     def maxpool(self, node: onnx.NodeProto, v: Value) -> Value:
+        self.require_nchw(node, v)
         op = node.op_type
         if len([o for o in node.output if o]) > 1:
             raise ModelError(
@@ -952,7 +999,7 @@ class Importer:
         if v.kind in ("float", "native_cast"):
             if target[0] != 1:
                 raise ModelError("reshapes must keep the batch dimension", node=node.name, op=op)
-            self.host_reshapes.append((len(self.host_ops), target[1:]))
+            self.host_layout.append((len(self.host_ops), "reshape", target[1:]))
             return replace(v, onnx_shape=target, ir_shape=target[1:])
         if target[0] != 1:
             raise ModelError(
