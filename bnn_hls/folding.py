@@ -1,0 +1,123 @@
+"""Folding: PE (output channels computed in parallel) and SIMD (inputs per cycle) per layer.
+
+Legal when PE divides the layer's outputs, SIMD divides its inputs (the input channels for a
+conv: a window is read one pixel's SIMD channels at a time), and neighbouring streams can be
+converted: a producer's word (PE) and its consumer's SIMD must divide one another.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import ir
+from .errors import InputFileError, ModelError, quote_name
+
+DEFAULT_MAX_PE = 16
+DEFAULT_MAX_SIMD_BIT = 64
+DEFAULT_MAX_SIMD_INT = 8
+
+
+@dataclass(frozen=True)
+class Fold:
+    pe: int
+    simd: int
+
+
+Folding = dict[str, Fold]
+
+
+def simd_domain(layer: ir.Linear) -> int:
+    """What SIMD must divide: the input channels of a conv, the fan-in of a dense layer."""
+    return layer.in_shape[-1] if isinstance(layer, ir.Conv) else layer.fan_in
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def compatible(a: int, b: int) -> bool:
+    return a % b == 0 or b % a == 0
+
+
+def producer_widths(model: ir.Model, folding: Folding) -> dict[str, int]:
+    """Elements per stream word arriving at each linear layer (from the previous producer)."""
+    widths: dict[str, int] = {}
+    prev: int | None = None
+    for layer in model.layers:
+        if isinstance(layer, ir.Linear):
+            fold = folding[layer.name]
+            widths[layer.name] = prev if prev is not None else fold.simd
+            prev = fold.pe
+    return widths
+
+
+def default_folding(model: ir.Model) -> Folding:
+    """Moderate parallelism that is always legal: PE up to 16, SIMD up to 64 (binary) or 8
+    (integer inputs), chosen among divisors compatible with the neighbouring word size."""
+    folding: Folding = {}
+    prev_pe: int | None = None
+    for layer in model.linear_layers():
+        cap = DEFAULT_MAX_SIMD_INT if layer.input_kind == "int" else DEFAULT_MAX_SIMD_BIT
+        options = [d for d in divisors(simd_domain(layer)) if d <= cap]
+        if prev_pe is not None:
+            options = [d for d in options if compatible(d, prev_pe)]
+        simd = max(options)
+        pe = max(d for d in divisors(layer.out_channels) if d <= DEFAULT_MAX_PE)
+        folding[layer.name] = Fold(pe, simd)
+        prev_pe = pe
+    return folding
+
+
+def check_folding(model: ir.Model, folding: Folding) -> None:
+    prev_pe: int | None = None
+    prev_name = ""
+    for layer in model.linear_layers():
+        if layer.name not in folding:
+            raise ModelError(f"the folding gives no PE/SIMD for layer {layer.name}",
+                             hint=f"add \"{layer.name}\": {{\"pe\": P, \"simd\": S}}")
+        fold = folding[layer.name]
+        domain = simd_domain(layer)
+        if fold.pe < 1 or layer.out_channels % fold.pe:
+            raise ModelError(f"layer {layer.name}: PE {fold.pe} does not divide its "
+                             f"{layer.out_channels} outputs",
+                             hint=f"use one of {divisors(layer.out_channels)}")
+        if fold.simd < 1 or domain % fold.simd:
+            what = "input channels" if isinstance(layer, ir.Conv) else "inputs"
+            raise ModelError(f"layer {layer.name}: SIMD {fold.simd} does not divide its "
+                             f"{domain} {what}", hint=f"use one of {divisors(domain)}")
+        if prev_pe is not None and not compatible(fold.simd, prev_pe):
+            raise ModelError(f"layer {layer.name}: SIMD {fold.simd} and the PE {prev_pe} of "
+                             f"{prev_name} must divide one another (stream width conversion)")
+        prev_pe, prev_name = fold.pe, layer.name
+    unknown = set(folding) - {layer.name for layer in model.linear_layers()}
+    if unknown:
+        names = ", ".join(sorted(quote_name(n) for n in unknown))
+        raise ModelError(f"the folding names layers the model does not have: {names}",
+                         hint="see `bnn-hls inspect` for the layer names")
+
+
+def load_folding(path: Path, model: ir.Model) -> Folding:
+    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3}, ...}}; layers not named keep the
+    default folding."""
+    if not path.is_file():
+        raise InputFileError(f"folding file {quote_name(str(path))} does not exist")
+    try:
+        doc = json.loads(path.read_text())
+        layers = doc["layers"] if isinstance(doc, dict) and "layers" in doc else doc
+        if not isinstance(layers, dict):
+            raise ValueError("expected an object")
+        folding = default_folding(model)
+        for name, value in layers.items():
+            folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(f"cannot read folding file {quote_name(str(path))}: {exc}",
+                             hint='write {"layers": {"l1_conv": {"pe": 4, "simd": 3}}}') from None
+    check_folding(model, folding)
+    return folding
+
+
+def folding_to_json(folding: Folding) -> dict[str, Any]:
+    return {"layers": {k: {"pe": v.pe, "simd": v.simd} for k, v in folding.items()}}

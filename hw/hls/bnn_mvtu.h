@@ -1,0 +1,109 @@
+// Matrix-vector-threshold unit: XNOR-popcount (binary inputs) or add/subtract (integer inputs)
+// of SIMD inputs x PE outputs per cycle, folded over a K x O binary weight matrix
+// (NF = O / PE output folds, SF = K / SIMD input folds), weights in on-chip ROM.
+//
+// Per input vector (a dense layer's input, or one conv window from the sliding-window
+// generator) it emits NF words; word nf holds output channels nf * PE + p at bit/lane p.
+// The accumulator is the exact +-1 dot product acc = 2 * popcount(xnor) - K (binary) or
+// sum(w ? x : -x) (integer). A zero-padded binary conv adds the border correction of the
+// output pixel's class. Outputs: bits acc >= T (mvtu_threshold) or PE packed signed scores
+// (mvtu_scores, last layer).
+#ifndef BNN_MVTU_H
+#define BNN_MVTU_H
+
+#include "bnn_common.h"
+
+namespace bnn {
+
+template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, bool SCORES,
+          int OUT_W, int OH, int OW, bool BORDER, int RC, int CC>
+void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
+               const uint64_t weights[PE][(O / PE) * (K / SIMD)][chunks64(SIMD)],
+               const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
+               const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
+               unsigned reps) {
+  static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
+  static_assert(O % PE == 0, "PE must divide the output channels");
+  constexpr int NF = O / PE;
+  constexpr int SF = K / SIMD;
+  constexpr int SCORE_BITS = SCORES ? OUT_W / PE : 1;
+  typedef ap_int<ACC_BITS + 2> acc_t;
+  ap_uint<SIMD * IN_BITS> inbuf[SF];
+  acc_t acc[PE];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+  for (int p = 0; p < PE; p++) acc[p] = 0;
+  const unsigned total = reps * OH * OW * NF * SF;
+  for (unsigned i = 0; i < total; i++) {
+#pragma HLS PIPELINE II = 1
+    const int sf = i % SF;
+    const int nf = (i / SF) % NF;
+    const unsigned pix = i / (SF * NF);
+    const int ox = pix % OW;
+    const int oy = (pix / OW) % OH;
+    if (nf == 0) inbuf[sf] = in.read();
+    const ap_uint<SIMD * IN_BITS> x = inbuf[sf];
+    for (int p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+      const ap_uint<SIMD> w = from_chunks<SIMD>(weights[p][nf * SF + sf]);
+      if (INT_IN) {
+        acc_t sum = 0;
+        for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+          const ap_int<IN_BITS> v = ap_int<IN_BITS>(x >> (s * IN_BITS));
+          sum += w[s] ? acc_t(v) : acc_t(-v);
+        }
+        acc[p] += sum;
+      } else {
+        acc[p] += popcount<SIMD>(~(ap_uint<SIMD>(x) ^ w));
+      }
+    }
+    if (sf == SF - 1) {
+      ap_uint<OUT_W> word = 0;
+      for (int p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+        acc_t value = INT_IN ? acc[p] : acc_t(2 * acc[p] - K);
+        if (BORDER) value += correction[row_class[oy]][col_class[ox]][nf * PE + p];
+        if (SCORES) {  // shift lanes in from the top: lane p ends at bits [p * SB, (p + 1) * SB)
+          word = (word >> SCORE_BITS) |
+                 (ap_uint<OUT_W>(ap_uint<SCORE_BITS>(ap_int<SCORE_BITS>(value)))
+                  << (OUT_W - SCORE_BITS));
+        } else {
+          word[p] = value >= thresholds[p][nf];
+        }
+        acc[p] = 0;
+      }
+      out.write(word);
+    }
+  }
+}
+
+// Binary outputs: bit p of word nf = acc(nf * PE + p) >= T.
+template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, int OH, int OW,
+          bool BORDER, int RC, int CC>
+void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE> >& out,
+                    const uint64_t weights[PE][(O / PE) * (K / SIMD)][chunks64(SIMD)],
+                    const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
+                    const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
+                    unsigned reps) {
+#pragma HLS INLINE
+  mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, false, PE, OH, OW, BORDER, RC, CC>(
+      in, out, weights, thresholds, row_class, col_class, correction, reps);
+}
+
+// Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
+template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, int SCORE_BITS,
+          int OH, int OW, bool BORDER, int RC, int CC>
+void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
+                 hls::stream<ap_uint<PE * SCORE_BITS> >& out,
+                 const uint64_t weights[PE][(O / PE) * (K / SIMD)][chunks64(SIMD)],
+                 const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
+                 const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
+                 unsigned reps) {
+#pragma HLS INLINE
+  mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, true, PE * SCORE_BITS, OH, OW, BORDER, RC,
+            CC>(in, out, weights, thresholds, row_class, col_class, correction, reps);
+}
+
+}  // namespace bnn
+
+#endif
