@@ -16,6 +16,11 @@ $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Xilinx's open-source ap_int/ap_fixed headers for C simulation ship in this wheel; its
+	# Python dependencies are not needed for the headers.
+	$(BIN)/python -m pip install --quiet --no-deps hls4ml==1.3.0
+	@command -v g++ >/dev/null || (apt-get update -qq && apt-get install -y -qq g++)
+	@command -v tclsh >/dev/null || (apt-get update -qq && apt-get install -y -qq tcl)
 	@touch $@
 
 demo: $(STAMP)

@@ -57,12 +57,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         labels = load_labels(Path(args.labels), len(x))
     log.info("verifying on %s", what)
     source = SourceModel(c.onnx_model, c.info)
-    rep = verify_golden(c.model, source, x, labels)
+    if args.level == "golden":
+        rep = verify_golden(c.model, source, x, labels)
+    else:
+        from .verify import verify_device
+
+        device_acc = run_backend(c, args, x)
+        rep = verify_device(c.model, source, x, device_acc, args.level, labels)
     ok = rep.passed(args.allow_ties)
     if args.json:
         _print_json({**rep.to_json(), "passed": ok, "inputs": what})
     else:
         print(f"level {rep.level}: {what}")
+        if rep.device_vs_golden is not None:
+            print(
+                f"  {rep.level} integer scores equal to the golden model: "
+                f"{rep.device_vs_golden}/{rep.images}"
+            )
         print(f"  top-1 agreement with the source model: {rep.label_agreement}/{rep.images}")
         print(
             f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
@@ -84,18 +95,56 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_MISMATCH
 
 
+def choose_folding(c: Any, args: argparse.Namespace) -> Any:
+    from .folding import check_folding, default_folding, load_folding
+
+    if getattr(args, "folding", None):
+        return load_folding(Path(args.folding), c.model)
+    folding = default_folding(c.model)
+    check_folding(c.model, folding)
+    return folding
+
+
+def run_backend(c: Any, args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
+    """Integer scores of the generated hardware, simulated at args.level."""
+    import tempfile
+
+    from .backends.hls import device_inputs, pack_device_inputs, write_hls_project
+    from .csim import CSim
+
+    folding = choose_folding(c, args)
+    with tempfile.TemporaryDirectory(prefix="bnn-hls-verify-") as tmp:
+        hls_dir = Path(tmp) / "hls"
+        plan = write_hls_project(c.model, folding, hls_dir, flavor=args.hls_flavor)
+        sim = CSim(hls_dir)
+        sim.build()
+        words = pack_device_inputs(plan, device_inputs(c.model, x))
+        log.info("running the C simulation on %d images...", len(x))
+        return sim.run(words, len(x), plan.classes)
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
+    from .backends.hls import write_hls_project
     from .compiler import compile_file
+    from .folding import folding_to_json
     from .output import check_output_dir, write_folder
     from .report import build_report, format_report
+    from .verify import random_inputs
 
     out = Path(args.output)
     check_output_dir(out, args.force)
     c = compile_file(args.model)
+    folding = choose_folding(c, args)
     rep = build_report(c)
+    rep["folding"] = folding_to_json(folding)["layers"]
 
     def fill(folder: Path) -> None:
         c.model.save(folder / "ir")
+        samples = random_inputs(c.model.input, 8, seed=0, dtype=c.info.input_dtype)
+        write_hls_project(
+            c.model, folding, folder / "hls", flavor=args.hls_flavor, csim_inputs=samples
+        )
+        (folder / "folding.json").write_text(json.dumps(folding_to_json(folding), indent=2) + "\n")
         (folder / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
         (folder / "report.txt").write_text(format_report(rep) + "\n")
 
@@ -109,8 +158,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
         )
     else:
         print(format_report(rep))
-        print(f"\nwrote {out}/ (ir/ir.json, ir/arrays/, report.json, report.txt)")
+        print(
+            f"\nwrote {out}/: hls/ (HLS project: top.cpp, hls.tcl, ...), ir/, folding.json, "
+            "report.json, report.txt"
+        )
     return EXIT_OK
+
+
+def backend_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--folding",
+        metavar="FILE.json",
+        help='PE/SIMD per layer: {"layers": {"l1_conv": {"pe": 4, "simd": 3}}}; '
+        "layers not named keep the default",
+    )
+    sp.add_argument(
+        "--hls-flavor",
+        choices=["vitis", "vivado"],
+        default="vitis",
+        help="pragma spelling: vitis (Vitis HLS 2022.1, default) or vivado "
+        "(Vivado HLS 2019.2/2020.1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
     sp.add_argument(
         "--level",
-        choices=["golden"],
+        choices=["golden", "csim"],
         default="golden",
-        help="what to check against the source: golden = the integer golden model",
+        help="golden = the integer golden model; csim = the generated HLS C++ compiled with "
+        "g++ (needs g++ and the ap_int headers)",
     )
+    backend_options(sp)
     sp.add_argument(
         "--allow-ties",
         action="store_true",
@@ -178,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     sp.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    backend_options(sp)
     sp.set_defaults(func=cmd_compile)
     return p
 

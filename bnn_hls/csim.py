@@ -21,8 +21,15 @@ from .resources import resource_dir
 
 log = logging.getLogger(__name__)
 
-CXXFLAGS = ["-O2", "-std=c++14", "-Wall", "-Wextra", "-Wno-unknown-pragmas",
-            "-Wno-uninitialized", "-Wno-maybe-uninitialized"]
+CXXFLAGS = [
+    "-O2",
+    "-std=c++14",
+    "-Wall",
+    "-Wextra",
+    "-Wno-unknown-pragmas",
+    "-Wno-uninitialized",
+    "-Wno-maybe-uninitialized",
+]
 BUILD_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 1800
 
@@ -41,9 +48,11 @@ def ap_types_dir() -> Path:
             path = Path(loc) / "templates" / "vivado" / "ap_types"
             if (path / "ap_int.h").is_file():
                 return path
-    raise ModelError("the ap_int.h headers for C simulation were not found",
-                     hint="pip install --no-deps hls4ml==1.3.0 (it ships Xilinx's Apache-2.0 "
-                     "ap_types), or set BNN_HLS_AP_TYPES to a folder holding ap_int.h")
+    raise ModelError(
+        "the ap_int.h headers for C simulation were not found",
+        hint="pip install --no-deps hls4ml==1.3.0 (it ships Xilinx's Apache-2.0 "
+        "ap_types), or set BNN_HLS_AP_TYPES to a folder holding ap_int.h",
+    )
 
 
 def compiler() -> str:
@@ -63,13 +72,25 @@ class CSim:
         self.build_seconds = 0.0
 
     def build(self) -> None:
-        cmd = [compiler(), *CXXFLAGS, "-I", str(resource_dir("sim") / "include"), "-isystem",
-               str(ap_types_dir()), "-I", str(self.hls_dir), str(self.hls_dir / "top.cpp"),
-               str(self.hls_dir / "tb.cpp"), "-o", str(self.exe)]
+        cmd = [
+            compiler(),
+            *CXXFLAGS,
+            "-I",
+            str(resource_dir("sim") / "include"),
+            "-isystem",
+            str(ap_types_dir()),
+            "-I",
+            str(self.hls_dir),
+            str(self.hls_dir / "top.cpp"),
+            str(self.hls_dir / "tb.cpp"),
+            "-o",
+            str(self.exe),
+        ]
         log.info("compiling the C simulation (g++)...")
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
-                             check=False)
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
+        )
         self.build_seconds = time.perf_counter() - t0
         self.warnings = res.stderr
         if res.returncode != 0:
@@ -81,10 +102,15 @@ class CSim:
         with tempfile.TemporaryDirectory(prefix="bnn-csim-") as tmp:
             fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
             fin.write_bytes(np.ascontiguousarray(words).tobytes())
-            res = subprocess.run([str(self.exe), str(fin), str(fout), str(images)],
-                                 capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                                 check=False)
+            res = subprocess.run(
+                [str(self.exe), str(fin), str(fout), str(images)],
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                check=False,
+            )
             if res.returncode != 0:
-                raise RuntimeError(f"C simulation failed (exit {res.returncode}):\n"
-                                   f"{res.stderr[-4000:]}")
+                raise RuntimeError(
+                    f"C simulation failed (exit {res.returncode}):\n{res.stderr[-4000:]}"
+                )
             return unpack_scores(fout.read_bytes(), images, classes)

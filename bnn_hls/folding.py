@@ -76,27 +76,37 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
     prev_name = ""
     for layer in model.linear_layers():
         if layer.name not in folding:
-            raise ModelError(f"the folding gives no PE/SIMD for layer {layer.name}",
-                             hint=f"add \"{layer.name}\": {{\"pe\": P, \"simd\": S}}")
+            raise ModelError(
+                f"the folding gives no PE/SIMD for layer {layer.name}",
+                hint=f'add "{layer.name}": {{"pe": P, "simd": S}}',
+            )
         fold = folding[layer.name]
         domain = simd_domain(layer)
         if fold.pe < 1 or layer.out_channels % fold.pe:
-            raise ModelError(f"layer {layer.name}: PE {fold.pe} does not divide its "
-                             f"{layer.out_channels} outputs",
-                             hint=f"use one of {divisors(layer.out_channels)}")
+            raise ModelError(
+                f"layer {layer.name}: PE {fold.pe} does not divide its "
+                f"{layer.out_channels} outputs",
+                hint=f"use one of {divisors(layer.out_channels)}",
+            )
         if fold.simd < 1 or domain % fold.simd:
             what = "input channels" if isinstance(layer, ir.Conv) else "inputs"
-            raise ModelError(f"layer {layer.name}: SIMD {fold.simd} does not divide its "
-                             f"{domain} {what}", hint=f"use one of {divisors(domain)}")
+            raise ModelError(
+                f"layer {layer.name}: SIMD {fold.simd} does not divide its {domain} {what}",
+                hint=f"use one of {divisors(domain)}",
+            )
         if prev_pe is not None and not compatible(fold.simd, prev_pe):
-            raise ModelError(f"layer {layer.name}: SIMD {fold.simd} and the PE {prev_pe} of "
-                             f"{prev_name} must divide one another (stream width conversion)")
+            raise ModelError(
+                f"layer {layer.name}: SIMD {fold.simd} and the PE {prev_pe} of "
+                f"{prev_name} must divide one another (stream width conversion)"
+            )
         prev_pe, prev_name = fold.pe, layer.name
     unknown = set(folding) - {layer.name for layer in model.linear_layers()}
     if unknown:
         names = ", ".join(sorted(quote_name(n) for n in unknown))
-        raise ModelError(f"the folding names layers the model does not have: {names}",
-                         hint="see `bnn-hls inspect` for the layer names")
+        raise ModelError(
+            f"the folding names layers the model does not have: {names}",
+            hint="see `bnn-hls inspect` for the layer names",
+        )
 
 
 def load_folding(path: Path, model: ir.Model) -> Folding:
@@ -113,8 +123,10 @@ def load_folding(path: Path, model: ir.Model) -> Folding:
         for name, value in layers.items():
             folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]))
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputFileError(f"cannot read folding file {quote_name(str(path))}: {exc}",
-                             hint='write {"layers": {"l1_conv": {"pe": 4, "simd": 3}}}') from None
+        raise InputFileError(
+            f"cannot read folding file {quote_name(str(path))}: {exc}",
+            hint='write {"layers": {"l1_conv": {"pe": 4, "simd": 3}}}',
+        ) from None
     check_folding(model, folding)
     return folding
 

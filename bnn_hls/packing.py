@@ -33,8 +33,9 @@ def pack_words(values: np.ndarray, elems_per_word: int, bits: int, word_bytes: i
 
 def unpack_scores(raw: bytes | np.ndarray, images: int, classes: int) -> np.ndarray:
     """32-bit little-endian scores -> (images, classes) int64."""
-    data = np.frombuffer(bytes(raw) if not isinstance(raw, np.ndarray) else raw.tobytes(),
-                         dtype="<i4")
+    data = np.frombuffer(
+        bytes(raw) if not isinstance(raw, np.ndarray) else raw.tobytes(), dtype="<i4"
+    )
     if data.size != images * classes:
         raise ValueError(f"expected {images * classes} scores, got {data.size}")
     return data.reshape(images, classes).astype(np.int64)

@@ -34,12 +34,20 @@ class VerifyReport:
     accuracy_golden: float | None = None
     accuracy_source: float | None = None
     level: str = "golden"
+    device_vs_golden: int | None = None  # images whose integer scores equal the golden model's
 
     @property
     def all_agree(self) -> bool:
-        return self.score_agreement == self.images and self.label_agreement == self.images
+        device_ok = self.device_vs_golden is None or self.device_vs_golden == self.images
+        return (
+            self.score_agreement == self.images
+            and self.label_agreement == self.images
+            and device_ok
+        )
 
     def passed(self, allow_ties: bool = False) -> bool:
+        if self.device_vs_golden is not None and self.device_vs_golden != self.images:
+            return False  # a backend must equal the golden model exactly, ties or not
         if allow_ties:
             return self.images - self.score_agreement <= self.disagreements_at_ties
         return self.all_agree
@@ -162,3 +170,23 @@ def load_labels(path: Path, n: int) -> np.ndarray:
             f"({n},) integer labels"
         )
     return y.astype(np.int64)
+
+
+def verify_device(
+    model: ir.Model,
+    source: Any,
+    x: np.ndarray,
+    device_acc: np.ndarray,
+    level: str,
+    labels: np.ndarray | None = None,
+) -> VerifyReport:
+    """A backend's integer scores: equal to the golden model's, and, through the host-side
+    affine, to the source model's outputs."""
+    expected = golden.run(model, x).acc
+    scores = golden.scores(model.scores, device_acc).reshape(len(x), -1)
+    src = source.run(x)
+    rep = compare(
+        scores, np.argmax(scores, axis=1), src.outputs, src.min_abs_pre_activation, labels, level
+    )
+    rep.device_vs_golden = int(np.all(device_acc == expected, axis=1).sum())
+    return rep

@@ -20,8 +20,10 @@ from .plan import SCORE_BITS, Plan, Stage, build_plan
 
 log = logging.getLogger(__name__)
 
-FLAVORS = {"vitis": ("Vitis HLS 2022.1", "vitis_hls"), "vivado": ("Vivado HLS 2019.2/2020.1",
-                                                                  "vivado_hls")}
+FLAVORS = {
+    "vitis": ("Vitis HLS 2022.1", "vitis_hls"),
+    "vivado": ("Vivado HLS 2019.2/2020.1", "vivado_hls"),
+}
 PART = "xc7z020clg400-1"
 STREAM_DEPTH = 4
 
@@ -44,8 +46,10 @@ def _inner(text: str) -> str:
 
 def storage_pragmas(flavor: str, prefix: str) -> list[str]:
     w, t = f"{prefix}_weights", f"{prefix}_thresholds"
-    part = [f"#pragma HLS ARRAY_PARTITION variable = {w} complete dim = 1",
-            f"#pragma HLS ARRAY_PARTITION variable = {t} complete dim = 1"]
+    part = [
+        f"#pragma HLS ARRAY_PARTITION variable = {w} complete dim = 1",
+        f"#pragma HLS ARRAY_PARTITION variable = {t} complete dim = 1",
+    ]
     if flavor == "vitis":
         return [f"#pragma HLS BIND_STORAGE variable = {w} type = rom_2p impl = bram", *part]
     return [f"#pragma HLS RESOURCE variable = {w} core = ROM_2P_BRAM", *part]
@@ -60,50 +64,78 @@ def stage_context(st: Stage) -> dict[str, Any]:
         h, w, c = layer.in_shape
         t, left, b, r = layer.pads
         ctx["prefix"] = f"{layer.name.upper()}_WIN"
-        ctx["c"] = {"IH": h, "IW": w, "C": c, "SIMD": st.dst.elems, "ELEM_BITS": st.dst.bits,
-                    "KH": layer.kernel[0], "KW": layer.kernel[1], "SH": layer.stride[0],
-                    "SW": layer.stride[1], "PT": t, "PL": left, "PB": b, "PR": r}
-        pad = int(st.params["pad_word"])  # type: ignore[call-overload]
+        ctx["c"] = {
+            "IH": h,
+            "IW": w,
+            "C": c,
+            "SIMD": st.dst.elems,
+            "ELEM_BITS": st.dst.bits,
+            "KH": layer.kernel[0],
+            "KW": layer.kernel[1],
+            "SH": layer.stride[0],
+            "SW": layer.stride[1],
+            "PT": t,
+            "PL": left,
+            "PB": b,
+            "PR": r,
+        }
+        pad = int(st.params["pad_word"])
         ctx["pad_word"] = f"ap_uint<{st.dst.width}>(-1)" if pad else "0"
     elif st.kind == "mvtu":
         assert isinstance(layer, ir.Linear)
         p = st.params
-        pe, simd = int(p["pe"]), int(p["simd"])  # type: ignore[call-overload]
+        pe, simd = int(p["pe"]), int(p["simd"])
         oh, ow = (layer.out_shape[0], layer.out_shape[1]) if isinstance(layer, ir.Conv) else (1, 1)
         border = p["border"]
         ctx["prefix"] = layer.name.upper()
         ctx["scores"] = bool(p["scores"])
         ctx["int_in"] = layer.input_kind == "int"
         ctx["border"] = border is not None
-        weights: np.ndarray = p["weights"]  # type: ignore[assignment]
+        weights: np.ndarray = p["weights"]
         ctx["chunks"] = weights.shape[2]
-        ctx["c"] = {"K": layer.fan_in, "O": layer.out_channels, "PE": pe, "SIMD": simd,
-                    "NF": layer.out_channels // pe, "SF": layer.fan_in // simd,
-                    "ACC_BITS": p["acc_bits"], "IN_BITS": p["in_bits"], "OH": oh, "OW": ow,
-                    "RC": 1 if border is None else border.correction.shape[0],  # type: ignore[attr-defined]
-                    "CC": 1 if border is None else border.correction.shape[1]}  # type: ignore[attr-defined]
+        ctx["c"] = {
+            "K": layer.fan_in,
+            "O": layer.out_channels,
+            "PE": pe,
+            "SIMD": simd,
+            "NF": layer.out_channels // pe,
+            "SF": layer.fan_in // simd,
+            "ACC_BITS": p["acc_bits"],
+            "IN_BITS": p["in_bits"],
+            "OH": oh,
+            "OW": ow,
+            "RC": 1 if border is None else border.correction.shape[0],
+            "CC": 1 if border is None else border.correction.shape[1],
+        }
         src = "int" + str(p["in_bits"]) if ctx["int_in"] else "bit"
         out = f"int{SCORE_BITS} scores" if ctx["scores"] else "bits (acc >= T)"
-        ctx["comment"] = (f"{layer.kind}, {layer.fan_in} x {layer.out_channels}, {src} x bit -> "
-                          f"{out}, PE {pe}, SIMD {simd}")
+        ctx["comment"] = (
+            f"{layer.kind}, {layer.fan_in} x {layer.out_channels}, {src} x bit -> "
+            f"{out}, PE {pe}, SIMD {simd}"
+        )
         ctx["weights_text"] = _inner(_c_array(weights, "0x{:016x}ULL", 4))
-        ctx["thresholds_text"] = _inner(_c_array(p["thresholds"], "{}", 16))  # type: ignore[arg-type]
+        ctx["thresholds_text"] = _inner(_c_array(p["thresholds"], "{}", 16))
         if border is None:
             ctx["row_class_text"] = ctx["col_class_text"] = "0"
             corr = np.zeros((1, 1, layer.out_channels), np.int32)
             ctx["row_class_text"] = ", ".join("0" for _ in range(oh))
             ctx["col_class_text"] = ", ".join("0" for _ in range(ow))
         else:
-            corr = border.correction  # type: ignore[attr-defined]
-            ctx["row_class_text"] = ", ".join(str(int(v)) for v in border.row_class)  # type: ignore[attr-defined]
-            ctx["col_class_text"] = ", ".join(str(int(v)) for v in border.col_class)  # type: ignore[attr-defined]
+            corr = border.correction
+            ctx["row_class_text"] = ", ".join(str(int(v)) for v in border.row_class)
+            ctx["col_class_text"] = ", ".join(str(int(v)) for v in border.col_class)
         ctx["correction_text"] = _inner(_c_array(corr, "{}", 16))
     elif st.kind == "pool":
         assert isinstance(layer, ir.MaxPool)
-        mask: np.ndarray = st.params["and_mask"]  # type: ignore[assignment]
+        mask: np.ndarray = st.params["and_mask"]
         ctx["prefix"] = layer.name.upper()
-        ctx["c"] = {"IH": layer.in_shape[0], "IW": layer.in_shape[1], "C": layer.in_shape[2],
-                    "PE": st.src.elems, "K": layer.kernel[0]}
+        ctx["c"] = {
+            "IH": layer.in_shape[0],
+            "IW": layer.in_shape[1],
+            "C": layer.in_shape[2],
+            "PE": st.src.elems,
+            "K": layer.kernel[0],
+        }
         words = [int(sum(int(b) << i for i, b in enumerate(row))) for row in mask]
         ctx["and_mask_text"] = ", ".join(f"0x{w:x}" for w in words)
     return ctx
@@ -111,38 +143,66 @@ def stage_context(st: Stage) -> dict[str, Any]:
 
 def call_line(st: Stage, plan: Plan) -> str:
     if st.kind == "input":
-        return (f"bnn::axis_to_stream<IN_AXI_BITS, {st.dst.width}, IN_WORDS_PER_IMAGE>(in, "
-                f"{st.dst.name}, num_images);")
+        return (
+            f"bnn::axis_to_stream<IN_AXI_BITS, {st.dst.width}, IN_WORDS_PER_IMAGE>(in, "
+            f"{st.dst.name}, num_images);"
+        )
     if st.kind in ("gather", "split"):
         fn = "gather_words" if st.kind == "gather" else "split_words"
-        return (f"bnn::{fn}<{st.src.width}, {st.dst.width}, {st.src.words_per_image}>("
-                f"{st.src.name}, {st.dst.name}, num_images);")
+        return (
+            f"bnn::{fn}<{st.src.width}, {st.dst.width}, {st.src.words_per_image}>("
+            f"{st.src.name}, {st.dst.name}, num_images);"
+        )
     if st.kind == "output":
-        return (f"bnn::scores_to_axis<{st.src.elems}, SCORE_BITS, NUM_CLASSES>({st.src.name}, "
-                "out, num_images);")
+        return (
+            f"bnn::scores_to_axis<{st.src.elems}, SCORE_BITS, NUM_CLASSES>({st.src.name}, "
+            "out, num_images);"
+        )
     return f"{st.name}({st.src.name}, {st.dst.name}, num_images);"
 
 
-def write_hls_project(model: ir.Model, folding: Folding, out: Path, *, flavor: str = "vitis",
-                      csim_inputs: np.ndarray | None = None) -> Plan:
+def write_hls_project(
+    model: ir.Model,
+    folding: Folding,
+    out: Path,
+    *,
+    flavor: str = "vitis",
+    csim_inputs: np.ndarray | None = None,
+) -> Plan:
     """Write the HLS project into `out` (created). csim_inputs: a few model inputs whose
     packed words and golden scores are shipped for the tool's C simulation."""
     plan = build_plan(model, folding)
     out.mkdir(parents=True, exist_ok=True)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(resource_dir("templates") / "hls"),
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_dir("templates") / "hls"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
     contexts = [stage_context(st) for st in plan.stages]
     for ctx in contexts:
         if "prefix" in ctx:
             ctx["c"] = dict(ctx["c"])
     widest = max([s.width for s in plan.streams] + [32])
-    common = {"version": __version__, "source": model.source_file or "model",
-              "classes": plan.classes, "score_bits": SCORE_BITS}
+    common = {
+        "version": __version__,
+        "source": model.source_file or "model",
+        "classes": plan.classes,
+        "score_bits": SCORE_BITS,
+    }
     config_stages = [c for c in contexts if c["kind"] in ("window", "mvtu", "pool")]
-    (out / "config.h").write_text(env.get_template("config.h.j2").render(
-        **common, in_axi_bits=plan.in_axi_bits, in_words=plan.input_stream.words_per_image,
-        stages=config_stages, widest=widest, ap_int_max_w=-(-widest // 1024) * 1024))
+    (out / "config.h").write_text(
+        env.get_template("config.h.j2").render(
+            **common,
+            in_axi_bits=plan.in_axi_bits,
+            in_words=plan.input_stream.words_per_image,
+            stages=config_stages,
+            widest=widest,
+            ap_int_max_w=-(-widest // 1024) * 1024,
+        )
+    )
     headers = []
     by_layer: dict[str, list[dict[str, Any]]] = {}
     for st, ctx in zip(plan.stages, contexts):
@@ -150,29 +210,58 @@ def write_hls_project(model: ir.Model, folding: Folding, out: Path, *, flavor: s
             by_layer.setdefault(st.layer.name, []).append(ctx)
     for layer_name, stage_list in by_layer.items():
         header = f"params_{layer_name}.h"
-        (out / header).write_text(env.get_template("params.h.j2").render(
-            **common, layer=layer_name, guard=layer_name.upper(), stages=stage_list,
-            storage_pragmas=lambda prefix: storage_pragmas(flavor, prefix)))
+        (out / header).write_text(
+            env.get_template("params.h.j2").render(
+                **common,
+                layer=layer_name,
+                guard=layer_name.upper(),
+                stages=stage_list,
+                storage_pragmas=lambda prefix: storage_pragmas(flavor, prefix),
+            )
+        )
         headers.append(header)
-    streams = [{"name": s.name, "width": s.width, "elems": s.elems, "bits": s.bits,
-                "words_per_image": s.words_per_image, "depth": STREAM_DEPTH}
-               for s in plan.streams]
+    streams = [
+        {
+            "name": s.name,
+            "width": s.width,
+            "elems": s.elems,
+            "bits": s.bits,
+            "words_per_image": s.words_per_image,
+            "depth": STREAM_DEPTH,
+        }
+        for s in plan.streams
+    ]
     calls = [call_line(st, plan) for st in plan.stages]
     (out / "top.h").write_text(env.get_template("top.h.j2").render(**common))
-    (out / "top.cpp").write_text(env.get_template("top.cpp.j2").render(
-        **common, n_layers=len(model.linear_layers()), param_headers=headers, streams=streams,
-        calls=calls))
+    (out / "top.cpp").write_text(
+        env.get_template("top.cpp.j2").render(
+            **common,
+            n_layers=len(model.linear_layers()),
+            param_headers=headers,
+            streams=streams,
+            calls=calls,
+        )
+    )
     in_bytes = plan.in_axi_bits // 8
     (out / "tb.cpp").write_text(env.get_template("tb.cpp.j2").render(**common, in_bytes=in_bytes))
     tool_name, tool_cmd = FLAVORS[flavor]
     extra = f" -DAP_INT_MAX_W={-(-widest // 1024) * 1024}" if widest > 1024 else ""
     n_csim = 0 if csim_inputs is None else len(csim_inputs)
-    (out / "hls.tcl").write_text(env.get_template("hls.tcl.j2").render(
-        **common, flavor=flavor, tool_name=tool_name, tool_cmd=tool_cmd, part=PART,
-        clock_ns=10, csim_images=n_csim, extra_cflags=extra))
+    (out / "hls.tcl").write_text(
+        env.get_template("hls.tcl.j2").render(
+            **common,
+            flavor=flavor,
+            tool_name=tool_name,
+            tool_cmd=tool_cmd,
+            part=PART,
+            clock_ns=10,
+            csim_images=n_csim,
+            extra_cflags=extra,
+        )
+    )
     kernels = resource_dir("hw") / "hls"
-    for header in sorted(kernels.glob("*.h")):
-        shutil.copy(header, out / header.name)
+    for kernel_header in sorted(kernels.glob("*.h")):
+        shutil.copy(kernel_header, out / kernel_header.name)
     if csim_inputs is not None:
         write_csim_data(model, plan, csim_inputs, out / "csim_input.bin", out / "csim_expected.bin")
     return plan
@@ -188,8 +277,9 @@ def pack_device_inputs(plan: Plan, values: np.ndarray) -> np.ndarray:
     return pack_words(values, s.elems, s.bits, plan.in_axi_bits // 8)
 
 
-def write_csim_data(model: ir.Model, plan: Plan, x: np.ndarray, input_file: Path,
-                    expected_file: Path) -> None:
+def write_csim_data(
+    model: ir.Model, plan: Plan, x: np.ndarray, input_file: Path, expected_file: Path
+) -> None:
     words = pack_device_inputs(plan, device_inputs(model, x))
     input_file.write_bytes(words.tobytes())
     expected = golden.run(model, x).acc.astype("<i4")

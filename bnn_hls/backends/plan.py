@@ -5,6 +5,7 @@ parameters each stage needs, already laid out the way the kernels read them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Stage:
     src: Stream
     dst: Stream
     layer: ir.Layer | None = None
-    params: dict[str, object] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,8 +119,15 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
     streams = [cur]
     stages: list[Stage] = []
     in_axi_bits = round_up8(cur.width)
-    stages.append(Stage("input", "input", Stream("axis_in", simd0, in_bits, cur.words_per_image),
-                        cur, params={"axi_bits": in_axi_bits}))
+    stages.append(
+        Stage(
+            "input",
+            "input",
+            Stream("axis_in", simd0, in_bits, cur.words_per_image),
+            cur,
+            params={"axi_bits": in_axi_bits},
+        )
+    )
     counter = [0]
 
     def new_stream(elems: int, bits: int, per_image_elems: int) -> Stream:
@@ -149,8 +157,11 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
                 oh, ow, _ = layer.out_shape
                 window = new_stream(fold.simd, elem_bits, layer.fan_in * oh * ow)
                 pad_word = (1 << window.width) - 1 if layer.pad_value == 1 else 0
-                stages.append(Stage("window", f"{layer.name}_window", cur, window, layer,
-                                    {"pad_word": pad_word}))
+                stages.append(
+                    Stage(
+                        "window", f"{layer.name}_window", cur, window, layer, {"pad_word": pad_word}
+                    )
+                )
                 cur = window
                 pixels = oh * ow
             else:
@@ -161,13 +172,26 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
             border = border_tables(layer) if isinstance(layer, ir.Conv) else None
             thresholds = nxt.thresholds if isinstance(nxt, ir.Threshold) else None
             lo, hi = layer.out_range()
-            stages.append(Stage("mvtu", f"{layer.name}_mvtu", cur, dst, layer, {
-                "pe": fold.pe, "simd": fold.simd, "scores": scores, "border": border,
-                "weights": weight_words(layer, fold.pe, fold.simd),
-                "thresholds": threshold_table(thresholds, layer.out_channels, fold.pe),
-                "acc_bits": ir.signed_bits(lo, hi), "in_bits": elem_bits,
-                "pixels": pixels,
-            }))
+            stages.append(
+                Stage(
+                    "mvtu",
+                    f"{layer.name}_mvtu",
+                    cur,
+                    dst,
+                    layer,
+                    {
+                        "pe": fold.pe,
+                        "simd": fold.simd,
+                        "scores": scores,
+                        "border": border,
+                        "weights": weight_words(layer, fold.pe, fold.simd),
+                        "thresholds": threshold_table(thresholds, layer.out_channels, fold.pe),
+                        "acc_bits": ir.signed_bits(lo, hi),
+                        "in_bits": elem_bits,
+                        "pixels": pixels,
+                    },
+                )
+            )
             cur = dst
             i += 2 if thresholds is not None else 1
             continue
@@ -175,15 +199,20 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
             if layer.kernel != layer.stride or layer.kernel[0] != layer.kernel[1]:
                 from ..errors import ModelError
 
-                raise ModelError(f"layer {layer.name}: the hardware max-pool needs a square "
-                                 "window with stride equal to its size")
+                raise ModelError(
+                    f"layer {layer.name}: the hardware max-pool needs a square "
+                    "window with stride equal to its size"
+                )
             c = layer.in_shape[-1]
             dst = new_stream(cur.elems, 1, int(np.prod(layer.out_shape)))
             mask = layer.and_channels.astype(np.uint8).reshape(c // cur.elems, cur.elems)
             stages.append(Stage("pool", f"{layer.name}", cur, dst, layer, {"and_mask": mask}))
             cur = dst
         elif isinstance(layer, ir.Scores):
-            stages.append(Stage("output", "output", cur, Stream("axis_out", 1, 32, layer.out_shape[-1]),
-                                layer))
+            stages.append(
+                Stage(
+                    "output", "output", cur, Stream("axis_out", 1, 32, layer.out_shape[-1]), layer
+                )
+            )
         i += 1
     return Plan(stages, streams, streams[0], model.scores.out_shape[-1], in_axi_bits)

@@ -1,0 +1,34 @@
+"""Helpers for tests of the HLS backend: build a model's C simulation and run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bnn_hls import ir
+from bnn_hls.backends.hls import device_inputs, pack_device_inputs, write_hls_project
+from bnn_hls.csim import CSim
+from bnn_hls.folding import Fold, Folding, compatible, divisors, simd_domain
+
+
+def random_folding(model: ir.Model, rng: np.random.Generator) -> Folding:
+    """Any legal folding, PE and SIMD from 1 to full."""
+    folding: Folding = {}
+    prev: int | None = None
+    for layer in model.linear_layers():
+        pe = int(rng.choice(divisors(layer.out_channels)))
+        options = [d for d in divisors(simd_domain(layer)) if prev is None or compatible(d, prev)]
+        folding[layer.name] = Fold(pe, int(rng.choice(options)))
+        prev = pe
+    return folding
+
+
+def csim_scores(
+    model: ir.Model, folding: Folding, x: np.ndarray, folder: Path, flavor: str = "vitis"
+) -> tuple[np.ndarray, CSim]:
+    plan = write_hls_project(model, folding, folder, flavor=flavor, csim_inputs=x[:2])
+    sim = CSim(folder)
+    sim.build()
+    scores = sim.run(pack_device_inputs(plan, device_inputs(model, x)), len(x), plan.classes)
+    return scores, sim
