@@ -1,0 +1,187 @@
+"""Each HLS kernel alone against a numpy model, across folding factors (1 to full), odd sizes,
+padding and stride: compiled with g++ and run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bnn_hls import golden, ir
+from bnn_hls.backends.plan import weight_words
+
+from .kernel_harness import Case, pack_elems, run_cases
+
+
+def c_array(values: np.ndarray, fmt: str = "{}") -> str:
+    if values.ndim == 1:
+        return "{" + ", ".join(fmt.format(int(v)) for v in values) + "}"
+    return "{" + ", ".join(c_array(v, fmt) for v in values) + "}"
+
+
+def test_sliding_window(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    configs = [  # (IH, IW, C, SIMD, ELEM, KH, KW, SH, SW, PT, PL, PB, PR, pad)
+        (5, 5, 4, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1, 0),
+        (6, 7, 3, 3, 8, 3, 2, 2, 1, 0, 1, 1, 0, 0),
+        (4, 4, 6, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 1),
+        (7, 5, 2, 2, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1),
+        (3, 3, 5, 5, 1, 3, 3, 1, 1, 2, 2, 2, 2, 0),
+        (5, 6, 8, 4, 8, 1, 1, 2, 3, 0, 0, 0, 0, 0),
+    ]
+    cases, inputs, expected, reps = [], [], [], []
+    for ih, iw, c, simd, elem, kh, kw, sh, sw, pt, pl, pb, pr, pad in configs:
+        n = 2
+        if elem == 1:
+            x = rng.integers(0, 2, (n, ih, iw, c))
+        else:
+            x = rng.integers(-128, 128, (n, ih, iw, c))
+        pad_elem = (1 if pad else 0) if elem == 1 else 0
+        xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_elem)
+        cols = golden.im2col(xp, (kh, kw), (sh, sw))  # (n, OH, OW, kh*kw*c)
+        width = simd * elem
+        words_in = [pack_elems(g, elem) for g in x.reshape(-1, simd)]
+        words_out = [pack_elems(g, elem) for g in cols.reshape(-1, simd)]
+        pad_word = f"ap_uint<{width}>(-1)" if pad and elem == 1 else "0"
+        call = (
+            f"bnn::sliding_window<{ih}, {iw}, {c}, {simd}, {elem}, {kh}, {kw}, {sh}, {sw}, "
+            f"{pt}, {pl}, {pb}, {pr}>(in, out, {pad_word}, reps);"
+        )
+        cases.append(Case("", call, width, width))
+        inputs.append(words_in)
+        expected.append(words_out)
+        reps.append(n)
+    outputs = run_cases(cases, inputs, reps, tmp_path)
+    for i, (got, want) in enumerate(zip(outputs, expected)):
+        assert got == want, f"config {configs[i]}"
+
+
+def mvtu_case(
+    rng: np.random.Generator, k: int, o: int, simd: int, pe: int, int_in: bool, scores: bool, n: int
+) -> tuple[Case, list[int], list[int]]:
+    w_bits = rng.integers(0, 2, (o, k)).astype(np.uint8)
+    layer = ir.Dense(
+        "d",
+        (k,),
+        (o,),
+        weights=w_bits,
+        input_kind="int" if int_in else "bit",
+        input_range=(-128, 127),
+    )
+    in_bits = 8 if int_in else 1
+    x = rng.integers(-128, 128, (n, k)) if int_in else rng.integers(0, 2, (n, k))
+    acc = golden.dense(layer, x)
+    lo, hi = layer.out_range()
+    acc_bits = ir.signed_bits(lo, hi)
+    thresholds = rng.integers(lo, hi + 2, o)
+    words = weight_words(layer, pe, simd)
+    t_table = thresholds.reshape(o // pe, pe).T
+    decls = (
+        f"static const uint64_t W[{pe}][{words.shape[1]}][{words.shape[2]}] = "
+        f"{c_array(words, '0x{:x}ULL')};\n"
+        f"static const int32_t T[{pe}][{o // pe}] = {c_array(t_table)};\n"
+        f"static const uint8_t RCLS[1] = {{0}};\nstatic const uint8_t CCLS[1] = {{0}};\n"
+        f"static const int32_t CORR[1][1][{o}] = {{{{{c_array(np.zeros(o, int))}}}}};\n"
+    )
+    fn = "mvtu_scores" if scores else "mvtu_threshold"
+    sb = "32, " if scores else ""
+    call = (
+        f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {in_bits}, "
+        f"{acc_bits}, {sb}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, reps);"
+    )
+    out_w = pe * 32 if scores else pe
+    words_in = [pack_elems(g, in_bits) for g in x.reshape(-1, simd)]
+    if scores:
+        want = [pack_elems(g, 32) for g in acc.reshape(-1, pe)]
+    else:
+        want = [pack_elems(g, 1) for g in (acc >= thresholds).astype(int).reshape(-1, pe)]
+    return Case(decls, call, simd * in_bits, out_w), words_in, want
+
+
+def test_mvtu_foldings(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    configs = [  # (K, O, SIMD, PE, int_in, scores)
+        (12, 6, 1, 1, False, False),
+        (12, 6, 12, 6, False, False),
+        (12, 6, 4, 3, False, True),
+        (70, 5, 7, 5, False, False),
+        (70, 5, 70, 1, False, True),
+        (27, 8, 3, 2, True, False),
+        (9, 4, 9, 4, True, True),
+        (130, 3, 65, 3, False, False),
+        (16, 10, 2, 5, True, True),
+    ]
+    built = [mvtu_case(rng, *cfg, n=3) for cfg in configs]
+    outputs = run_cases([b[0] for b in built], [b[1] for b in built], [3] * len(built), tmp_path)
+    for cfg, got, (_, _, want) in zip(configs, outputs, built):
+        assert got == want, f"config {cfg}"
+
+
+def test_maxpool_bits(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    configs = [(4, 4, 8, 4, 2), (5, 7, 6, 3, 2), (6, 6, 4, 4, 3), (4, 4, 2, 1, 2)]
+    cases, inputs, expected = [], [], []
+    for ih, iw, c, pe, k in configs:
+        n = 2
+        x = rng.integers(0, 2, (n, ih, iw, c))
+        and_ch = rng.integers(0, 2, c).astype(bool)
+        layer = ir.MaxPool(
+            "p",
+            (ih, iw, c),
+            (ih // k, iw // k, c),
+            kernel=(k, k),
+            stride=(k, k),
+            and_channels=and_ch,
+        )
+        want = golden.maxpool(layer, x)
+        mask_words = [pack_elems(g, 1) for g in and_ch.astype(int).reshape(-1, pe)]
+        decls = (
+            f"static const ap_uint<{pe}> MASK[{c // pe}] = {{{', '.join(map(str, mask_words))}}};"
+        )
+        call = f"bnn::maxpool_bits<{ih}, {iw}, {c}, {pe}, {k}>(in, out, MASK, reps);"
+        cases.append(Case(decls, call, pe, pe))
+        inputs.append([pack_elems(g, 1) for g in x.reshape(-1, pe)])
+        expected.append([pack_elems(g, 1) for g in want.reshape(-1, pe)])
+    outputs = run_cases(cases, inputs, [2] * len(cases), tmp_path)
+    for cfg, got, want in zip(configs, outputs, expected):
+        assert got == want, f"config {cfg}"
+
+
+def test_width_converters_and_label(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2, 2 * 48)
+    cases = [
+        Case("", "bnn::gather_words<4, 12, 12>(in, out, reps);", 4, 12),
+        Case("", "bnn::split_words<12, 4, 4>(in, out, reps);", 12, 4),
+        Case("", "bnn::gather_words<16, 160, 10>(in, out, reps);", 16, 160),
+        Case("", "bnn::split_words<96, 32, 2>(in, out, reps);", 96, 32),
+        Case("", "bnn::label_select<10, 5, 32>(in, out, reps);", 160, 32),
+    ]
+    scores = rng.integers(-50, 50, (4, 10))
+    scores[1, 3] = scores[1, 7] = 99  # a tie: the lower index wins
+    inputs = [
+        [pack_elems(g, 1) for g in bits.reshape(-1, 4)],
+        [pack_elems(g, 1) for g in bits.reshape(-1, 12)],
+        [pack_elems(g, 1) for g in rng.integers(0, 2, (2 * 10, 16))],
+        [pack_elems(g, 32) for g in rng.integers(-9, 9, (2 * 2, 3))],
+        [pack_elems(g, 32) for g in scores.reshape(-1, 5)],
+    ]
+    expected = [
+        [pack_elems(g, 1) for g in bits.reshape(-1, 12)],
+        [pack_elems(g, 1) for g in bits.reshape(-1, 4)],
+        [pack_elems(g, 16) for g in np.array([inputs[2]]).reshape(-1, 10)],
+        [
+            w & 0xFFFFFFFF
+            for w in [
+                pack_elems(g, 32)
+                for g in np.array(
+                    [[(v >> (32 * j)) & 0xFFFFFFFF for j in range(3)] for v in inputs[3]],
+                    dtype=object,
+                ).reshape(-1, 1)
+            ]
+        ],
+        [int(v) for v in np.argmax(scores, axis=1)],
+    ]
+    outputs = run_cases(cases, inputs, [2, 2, 2, 2, 4], tmp_path)
+    for i, (got, want) in enumerate(zip(outputs, expected)):
+        assert got == want, f"case {i}"
