@@ -42,11 +42,23 @@ def test_pip_install_non_editable(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert '"integer_only": true' in res.stdout
+    res = subprocess.run(
+        [str(exe), "compile", str(DIGITS / "digits_cnn.onnx"), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "hls" / "top.cpp").is_file()
+    assert (tmp_path / "out" / "hls" / "bnn_mvtu.h").is_file()
     code = (
         "from bnn_hls.resources import resource_dir; import bnn_hls; "
         "print(bnn_hls.__file__); "
         "print(sorted(p.name for p in resource_dir('templates').iterdir())); "
-        "print(sorted(p.name for p in resource_dir('hw').iterdir()))"
+        "print(sorted(p.name for p in resource_dir('hw').iterdir())); "
+        "print((resource_dir('sim') / 'include' / 'hls_stream.h').is_file())"
     )
     res = subprocess.run(
         [str(py), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
@@ -54,5 +66,7 @@ def test_pip_install_non_editable(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert "site-packages" in lines[0]
-    assert "README.md" in lines[1] and "README.md" in lines[2]
+    assert "README.md" in lines[1] and "hls" in lines[1]
+    assert "README.md" in lines[2] and "hls" in lines[2]
+    assert lines[3] == "True"
     assert sys.version_info >= (3, 10)
