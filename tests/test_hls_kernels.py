@@ -185,3 +185,46 @@ def test_width_converters_and_label(tmp_path: Path) -> None:
     outputs = run_cases(cases, inputs, [2, 2, 2, 2, 4], tmp_path)
     for i, (got, want) in enumerate(zip(outputs, expected)):
         assert got == want, f"case {i}"
+
+
+def test_strict_stream_names_misuse(tmp_path: Path) -> None:
+    """The C-sim stream stops an empty read and reports leftovers, naming the stream."""
+    import subprocess
+
+    from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
+    from bnn_hls.resources import resource_dir
+
+    src = tmp_path / "misuse.cpp"
+    src.write_text(
+        '#include <ap_int.h>\n#include "hls_stream.h"\n#include <cstring>\n'
+        "int main(int, char** argv) {\n"
+        '  if (std::strcmp(argv[1], "empty") == 0) {\n'
+        '    hls::stream<ap_uint<8> > s("l3_conv_window_out");\n'
+        "    s.read();\n  }\n"
+        '  { hls::stream<ap_uint<8> > t("s7"); t.write(1); t.write(2); }\n'
+        "  return bnn_csim::leftovers();\n}\n"
+    )
+    exe = tmp_path / "misuse"
+    build = subprocess.run(
+        [
+            compiler(),
+            *CXXFLAGS,
+            "-I",
+            str(resource_dir("sim") / "include"),
+            "-isystem",
+            str(ap_types_dir()),
+            str(src),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    empty = subprocess.run([str(exe), "empty"], capture_output=True, text=True, check=False)
+    assert empty.returncode == 3
+    assert "read from empty stream 'l3_conv_window_out'" in empty.stderr
+    left = subprocess.run([str(exe), "leftover"], capture_output=True, text=True, check=False)
+    assert left.returncode == 1
+    assert "stream 's7' still holds 2 words" in left.stderr
