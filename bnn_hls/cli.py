@@ -65,8 +65,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         device_acc = run_backend(c, args, x)
         rep = verify_device(c.model, source, x, device_acc, args.level, labels)
     ok = rep.passed(args.allow_ties)
+    rtl = getattr(args, "_rtl_summary", None)
     if args.json:
-        _print_json({**rep.to_json(), "passed": ok, "inputs": what})
+        _print_json(
+            {**rep.to_json(), "passed": ok, "inputs": what, **({"rtl": rtl} if rtl else {})}
+        )
     else:
         print(f"level {rep.level}: {what}")
         if rep.device_vs_golden is not None:
@@ -88,6 +91,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(
                 f"  accuracy: compiled integer model {rep.accuracy_golden:.4f}, source model "
                 f"{rep.accuracy_source:.4f}"
+            )
+        if rtl:
+            ii = rtl["cycles_per_image_measured"]
+            print(
+                f"  cycles per image: {ii} measured, {rtl['cycles_per_image_model']} from the "
+                f"analytic model; first-image latency {rtl['latency_cycles']} cycles"
+            )
+            if ii:
+                print(
+                    f"  throughput at 100 MHz: {1e8 / ii:,.0f} images/s "
+                    "(simulated RTL, not a board measurement)"
+                )
+            print(
+                f"  random backpressure run agrees: {rtl['backpressure_run_agrees']}; "
+                f"Verilator build {rtl['verilator_build_s']} s, simulation "
+                f"{rtl['simulation_s']} s"
             )
         if rep.first_mismatches:
             print(f"  first mismatching inputs: {rep.first_mismatches}")
@@ -113,6 +132,8 @@ def run_backend(c: Any, args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
     from .csim import CSim
 
     folding = choose_folding(c, args)
+    if args.level == "rtlsim":
+        return run_rtlsim(c, folding, x, args)
     with tempfile.TemporaryDirectory(prefix="bnn-hls-verify-") as tmp:
         hls_dir = Path(tmp) / "hls"
         plan = write_hls_project(c.model, folding, hls_dir, flavor=args.hls_flavor)
@@ -121,6 +142,45 @@ def run_backend(c: Any, args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
         words = pack_device_inputs(plan, device_inputs(c.model, x))
         log.info("running the C simulation on %d images...", len(x))
         return sim.run(words, len(x), plan.classes)
+
+
+def run_rtlsim(c: Any, folding: Any, x: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """Verilator + cocotb: scores, and the measured cycles next to the analytic model."""
+    import tempfile
+
+    from .backends.hls import device_inputs, pack_device_inputs
+    from .backends.rtl import write_rtl_project
+    from .estimate import CLOCK_HZ, initiation_interval
+    from .rtlsim.runner import RtlSim
+
+    with tempfile.TemporaryDirectory(prefix="bnn-hls-rtlsim-") as tmp:
+        plan = write_rtl_project(c.model, folding, Path(tmp) / "rtl")
+        words = pack_device_inputs(plan, device_inputs(c.model, x))
+        from . import golden
+
+        sim = RtlSim(Path(tmp) / "rtl", Path(tmp) / "build")
+        res = sim.run(words, golden.run(c.model, x).acc, seed=args.seed)
+        model_ii = initiation_interval(plan)
+        first = res.runs[0]
+        errors = [r["error"] for r in res.runs if "error" in r]
+        if errors:
+            raise RuntimeError(f"RTL simulation stalled: {errors[0]}")
+        measured = first.get("cycles_per_image")
+        args._rtl_summary = {
+            "cycles_per_image_measured": measured,
+            "cycles_per_image_model": model_ii,
+            "latency_cycles": first.get("latency_cycles"),
+            "images_per_second_at_100MHz": (CLOCK_HZ / measured) if measured else None,
+            "backpressure_run_agrees": all(not r["mismatched_images"] for r in res.runs),
+            "verilator_build_s": round(res.build_seconds, 1),
+            "simulation_s": round(res.sim_seconds, 1),
+        }
+        if not args._rtl_summary["backpressure_run_agrees"]:
+            raise RuntimeError(
+                f"RTL simulation under random backpressure gave wrong scores: {res.runs}"
+            )
+        assert res.scores is not None
+        return res.scores
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -227,10 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
     sp.add_argument(
         "--level",
-        choices=["golden", "csim"],
+        choices=["golden", "csim", "rtlsim"],
         default="golden",
         help="golden = the integer golden model; csim = the generated HLS C++ compiled with "
-        "g++ (needs g++ and the ap_int headers)",
+        "g++; rtlsim = the generated RTL in Verilator through the cocotb testbench",
     )
     backend_options(sp)
     sp.add_argument(

@@ -36,8 +36,17 @@ def fifo_depths(plan: Plan) -> dict[str, int]:
             depths[st.src.name] = max(FIFO_DEPTH, min(MAX_FIFO_DEPTH, 2 * row_words))
             depths[st.dst.name] = max(FIFO_DEPTH, min(MAX_FIFO_DEPTH, fill_words + 8))
     return depths
-LIBRARY = ("bnn_fifo.sv", "bnn_mvtu.sv", "bnn_swg.sv", "bnn_pool.sv", "bnn_gather.sv",
-           "bnn_split.sv", "bnn_scores_out.sv")
+
+
+LIBRARY = (
+    "bnn_fifo.sv",
+    "bnn_mvtu.sv",
+    "bnn_swg.sv",
+    "bnn_pool.sv",
+    "bnn_gather.sv",
+    "bnn_split.sv",
+    "bnn_scores_out.sv",
+)
 
 
 def _mem_lines(words: list[int], width: int) -> str:
@@ -69,8 +78,12 @@ def mvtu_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
     border = st.params["border"]
     if border is not None:
         rc, cc, _ = border.correction.shape
-        corr = [_lanes(border.correction[r, c, n * pe : (n + 1) * pe], a_w)
-                for r in range(rc) for c in range(cc) for n in range(nf)]
+        corr = [
+            _lanes(border.correction[r, c, n * pe : (n + 1) * pe], a_w)
+            for r in range(rc)
+            for c in range(cc)
+            for n in range(nf)
+        ]
         mems["correction"] = (corr, pe * a_w)
         mems["row_class"] = ([int(v) for v in border.row_class], max(1, (rc - 1).bit_length()))
         mems["col_class"] = ([int(v) for v in border.col_class], max(1, (cc - 1).bit_length()))
@@ -85,17 +98,31 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
         p = st.params
         border = p["border"]
         oh, ow = (layer.out_shape[0], layer.out_shape[1]) if isinstance(layer, ir.Conv) else (1, 1)
-        params = [("K", layer.fan_in), ("O", layer.out_channels), ("SIMD", p["simd"]),
-                  ("PE", p["pe"]), ("INT_IN", int(layer.input_kind == "int")),
-                  ("IN_BITS", p["in_bits"]), ("ACC_BITS", p["acc_bits"]),
-                  ("SCORES", int(p["scores"])), ("SCORE_BITS", SCORE_BITS), ("OH", oh),
-                  ("OW", ow), ("BORDER", int(border is not None)),
-                  ("RC", 1 if border is None else border.correction.shape[0]),
-                  ("CC", 1 if border is None else border.correction.shape[1]),
-                  ("IN_W", st.src.width), ("OUT_W", st.dst.width)]
-        for key, param in (("weights", "WEIGHTS_FILE"), ("thresholds", "THRESHOLDS_FILE"),
-                           ("correction", "CORRECTION_FILE"), ("row_class", "ROW_CLASS_FILE"),
-                           ("col_class", "COL_CLASS_FILE")):
+        params = [
+            ("K", layer.fan_in),
+            ("O", layer.out_channels),
+            ("SIMD", p["simd"]),
+            ("PE", p["pe"]),
+            ("INT_IN", int(layer.input_kind == "int")),
+            ("IN_BITS", p["in_bits"]),
+            ("ACC_BITS", p["acc_bits"]),
+            ("SCORES", int(p["scores"])),
+            ("SCORE_BITS", SCORE_BITS),
+            ("OH", oh),
+            ("OW", ow),
+            ("BORDER", int(border is not None)),
+            ("RC", 1 if border is None else border.correction.shape[0]),
+            ("CC", 1 if border is None else border.correction.shape[1]),
+            ("IN_W", st.src.width),
+            ("OUT_W", st.dst.width),
+        ]
+        for key, param in (
+            ("weights", "WEIGHTS_FILE"),
+            ("thresholds", "THRESHOLDS_FILE"),
+            ("correction", "CORRECTION_FILE"),
+            ("row_class", "ROW_CLASS_FILE"),
+            ("col_class", "COL_CLASS_FILE"),
+        ):
             if key in files:
                 params.append((param, f'"{mem_dir}/{files[key]}"'))
         comment = f"{layer.name}: {layer.kind} {layer.fan_in} x {layer.out_channels}"
@@ -104,26 +131,51 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
         assert isinstance(layer, ir.Conv)
         h, w, c = layer.in_shape
         t, left, b, r = layer.pads
-        params = [("IH", h), ("IW", w), ("C", c), ("SIMD", st.dst.elems), ("ELEM", st.dst.bits),
-                  ("KH", layer.kernel[0]), ("KW", layer.kernel[1]), ("SH", layer.stride[0]),
-                  ("SW", layer.stride[1]), ("PT", t), ("PL", left), ("PB", b), ("PR", r),
-                  ("PAD_ONES", int(bool(st.params["pad_word"]))), ("W", st.dst.width)]
+        params = [
+            ("IH", h),
+            ("IW", w),
+            ("C", c),
+            ("SIMD", st.dst.elems),
+            ("ELEM", st.dst.bits),
+            ("KH", layer.kernel[0]),
+            ("KW", layer.kernel[1]),
+            ("SH", layer.stride[0]),
+            ("SW", layer.stride[1]),
+            ("PT", t),
+            ("PL", left),
+            ("PB", b),
+            ("PR", r),
+            ("PAD_ONES", int(bool(st.params["pad_word"]))),
+            ("W", st.dst.width),
+        ]
         return {"module": "bnn_swg", "params": params, "comment": f"{layer.name}: windows"}
     if st.kind == "pool":
         assert isinstance(layer, ir.MaxPool)
-        params = [("IH", layer.in_shape[0]), ("IW", layer.in_shape[1]), ("C", layer.in_shape[2]),
-                  ("PE", st.src.elems), ("K", layer.kernel[0]),
-                  ("AND_MASK_FILE", f'"{mem_dir}/{files["and_mask"]}"')]
+        params = [
+            ("IH", layer.in_shape[0]),
+            ("IW", layer.in_shape[1]),
+            ("C", layer.in_shape[2]),
+            ("PE", st.src.elems),
+            ("K", layer.kernel[0]),
+            ("AND_MASK_FILE", f'"{mem_dir}/{files["and_mask"]}"'),
+        ]
         return {"module": "bnn_pool", "params": params, "comment": f"{layer.name}: max-pool"}
     if st.kind in ("gather", "split"):
-        return {"module": f"bnn_{st.kind}", "params": [("IN_W", st.src.width),
-                                                       ("OUT_W", st.dst.width)],
-                "comment": f"width {st.src.width} -> {st.dst.width}"}
+        return {
+            "module": f"bnn_{st.kind}",
+            "params": [("IN_W", st.src.width), ("OUT_W", st.dst.width)],
+            "comment": f"width {st.src.width} -> {st.dst.width}",
+        }
     assert st.kind == "output"
-    return {"module": "bnn_scores_out", "params": [("PE", st.src.elems),
-                                                   ("SCORE_BITS", SCORE_BITS),
-                                                   ("CLASSES", st.dst.words_per_image)],
-            "comment": "scores to AXI-Stream"}
+    return {
+        "module": "bnn_scores_out",
+        "params": [
+            ("PE", st.src.elems),
+            ("SCORE_BITS", SCORE_BITS),
+            ("CLASSES", st.dst.words_per_image),
+        ],
+        "comment": "scores to AXI-Stream",
+    }
 
 
 def write_rtl_project(model: ir.Model, folding: Folding, out: Path) -> Plan:
@@ -143,27 +195,57 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path) -> Plan:
             mask = st.params["and_mask"]
             files["and_mask"] = f"{st.layer.name}_and_mask.mem"  # type: ignore[union-attr]
             (out / "mem" / files["and_mask"]).write_text(
-                _mem_lines([_lanes(row, 1) for row in mask], st.src.elems))
+                _mem_lines([_lanes(row, 1) for row in mask], st.src.elems)
+            )
         inst = instance(st, "mem", files)
         inst.update(name=st.name, src=st.src.name, dst=st.dst.name)
         instances.append(inst)
     depths = fifo_depths(plan)
-    streams = [{"name": s.name, "width": s.width, "elems": s.elems, "bits": s.bits,
-                "words_per_image": s.words_per_image, "depth": depths[s.name]}
-               for s in plan.streams]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(resource_dir("templates") / "rtl"),
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined, autoescape=False)
-    (out / "bnn_top.sv").write_text(env.get_template("top.sv.j2").render(
-        version=__version__, source=model.source_file or "model", in_axi_bits=plan.in_axi_bits,
-        streams=streams, first=plan.input_stream.name, first_width=plan.input_stream.width,
-        instances=instances))
+    streams = [
+        {
+            "name": s.name,
+            "width": s.width,
+            "elems": s.elems,
+            "bits": s.bits,
+            "words_per_image": s.words_per_image,
+            "depth": depths[s.name],
+        }
+        for s in plan.streams
+    ]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_dir("templates") / "rtl"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    (out / "bnn_top.sv").write_text(
+        env.get_template("top.sv.j2").render(
+            version=__version__,
+            source=model.source_file or "model",
+            in_axi_bits=plan.in_axi_bits,
+            streams=streams,
+            first=plan.input_stream.name,
+            first_width=plan.input_stream.width,
+            instances=instances,
+        )
+    )
     for name in LIBRARY:
         shutil.copy(resource_dir("hw") / "rtl" / name, out / name)
     (out / "files.f").write_text("".join(f"{n}\n" for n in (*LIBRARY, "bnn_top.sv")))
-    (out / "design.json").write_text(json.dumps({
-        "top": "bnn_top", "in_axi_bits": plan.in_axi_bits, "classes": plan.classes,
-        "in_words_per_image": plan.input_stream.words_per_image,
-        "streams": [s["name"] for s in streams], "sources": [*LIBRARY, "bnn_top.sv"],
-    }, indent=2) + "\n")
+    (out / "design.json").write_text(
+        json.dumps(
+            {
+                "top": "bnn_top",
+                "in_axi_bits": plan.in_axi_bits,
+                "classes": plan.classes,
+                "in_words_per_image": plan.input_stream.words_per_image,
+                "streams": [s["name"] for s in streams],
+                "sources": [*LIBRARY, "bnn_top.sv"],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return plan

