@@ -79,14 +79,6 @@ def chunks_to_words(data: np.ndarray, width: int) -> list[int]:
     ]
 
 
-def pack_elems(values: np.ndarray, bits: int) -> int:
-    """Elements (LSB first) into one integer word, two's complement fields."""
-    word = 0
-    for j, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (j * bits)
-    return word
-
-
 def run_cases(
     cases: list[Case], inputs: list[list[int]], reps: list[int], folder: Path
 ) -> list[list[int]]:

@@ -10,7 +10,8 @@ import numpy as np
 from bnn_hls import golden, ir
 from bnn_hls.backends.plan import weight_words
 
-from .kernel_harness import Case, pack_elems, run_cases
+from .kernel_harness import Case, run_cases
+from .kernel_models import POOL_CONFIGS, WINDOW_CONFIGS, pack_elems, pool_words, window_words
 
 
 def c_array(values: np.ndarray, fmt: str = "{}") -> str:
@@ -21,39 +22,21 @@ def c_array(values: np.ndarray, fmt: str = "{}") -> str:
 
 def test_sliding_window(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    configs = [  # (IH, IW, C, SIMD, ELEM, KH, KW, SH, SW, PT, PL, PB, PR, pad)
-        (5, 5, 4, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1, 0),
-        (6, 7, 3, 3, 8, 3, 2, 2, 1, 0, 1, 1, 0, 0),
-        (4, 4, 6, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 1),
-        (7, 5, 2, 2, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1),
-        (3, 3, 5, 5, 1, 3, 3, 1, 1, 2, 2, 2, 2, 0),
-        (5, 6, 8, 4, 8, 1, 1, 2, 3, 0, 0, 0, 0, 0),
-    ]
-    cases, inputs, expected, reps = [], [], [], []
-    for ih, iw, c, simd, elem, kh, kw, sh, sw, pt, pl, pb, pr, pad in configs:
-        n = 2
-        if elem == 1:
-            x = rng.integers(0, 2, (n, ih, iw, c))
-        else:
-            x = rng.integers(-128, 128, (n, ih, iw, c))
-        pad_elem = (1 if pad else 0) if elem == 1 else 0
-        xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_elem)
-        cols = golden.im2col(xp, (kh, kw), (sh, sw))  # (n, OH, OW, kh*kw*c)
-        width = simd * elem
-        words_in = [pack_elems(g, elem) for g in x.reshape(-1, simd)]
-        words_out = [pack_elems(g, elem) for g in cols.reshape(-1, simd)]
-        pad_word = f"ap_uint<{width}>(-1)" if pad and elem == 1 else "0"
+    cases, built = [], []
+    for cfg in WINDOW_CONFIGS:
+        words = window_words(cfg, rng)
+        t, left, b, r = cfg.pads
+        pad_word = f"ap_uint<{words.in_width}>(-1)" if cfg.pad_ones and cfg.elem == 1 else "0"
         call = (
-            f"bnn::sliding_window<{ih}, {iw}, {c}, {simd}, {elem}, {kh}, {kw}, {sh}, {sw}, "
-            f"{pt}, {pl}, {pb}, {pr}>(in, out, {pad_word}, reps);"
+            f"bnn::sliding_window<{cfg.ih}, {cfg.iw}, {cfg.c}, {cfg.simd}, {cfg.elem}, "
+            f"{cfg.kh}, {cfg.kw}, {cfg.sh}, {cfg.sw}, {t}, {left}, {b}, {r}>(in, out, "
+            f"{pad_word}, reps);"
         )
-        cases.append(Case("", call, width, width))
-        inputs.append(words_in)
-        expected.append(words_out)
-        reps.append(n)
-    outputs = run_cases(cases, inputs, reps, tmp_path)
-    for i, (got, want) in enumerate(zip(outputs, expected)):
-        assert got == want, f"config {configs[i]}"
+        cases.append(Case("", call, words.in_width, words.out_width))
+        built.append(words)
+    outputs = run_cases(cases, [w.inputs for w in built], [2] * len(cases), tmp_path)
+    for cfg, got, words in zip(WINDOW_CONFIGS, outputs, built):
+        assert got == words.expected, f"config {cfg}"
 
 
 def mvtu_case(
@@ -119,32 +102,20 @@ def test_mvtu_foldings(tmp_path: Path) -> None:
 
 def test_maxpool_bits(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
-    configs = [(4, 4, 8, 4, 2), (5, 7, 6, 3, 2), (6, 6, 4, 4, 3), (4, 4, 2, 1, 2)]
-    cases, inputs, expected = [], [], []
-    for ih, iw, c, pe, k in configs:
-        n = 2
-        x = rng.integers(0, 2, (n, ih, iw, c))
-        and_ch = rng.integers(0, 2, c).astype(bool)
-        layer = ir.MaxPool(
-            "p",
-            (ih, iw, c),
-            (ih // k, iw // k, c),
-            kernel=(k, k),
-            stride=(k, k),
-            and_channels=and_ch,
-        )
-        want = golden.maxpool(layer, x)
+    cases, built = [], []
+    for cfg in POOL_CONFIGS:
+        ih, iw, c, pe, k = cfg
+        words, and_ch = pool_words(cfg, rng)
         mask_words = [pack_elems(g, 1) for g in and_ch.astype(int).reshape(-1, pe)]
         decls = (
             f"static const ap_uint<{pe}> MASK[{c // pe}] = {{{', '.join(map(str, mask_words))}}};"
         )
         call = f"bnn::maxpool_bits<{ih}, {iw}, {c}, {pe}, {k}>(in, out, MASK, reps);"
         cases.append(Case(decls, call, pe, pe))
-        inputs.append([pack_elems(g, 1) for g in x.reshape(-1, pe)])
-        expected.append([pack_elems(g, 1) for g in want.reshape(-1, pe)])
-    outputs = run_cases(cases, inputs, [2] * len(cases), tmp_path)
-    for cfg, got, want in zip(configs, outputs, expected):
-        assert got == want, f"config {cfg}"
+        built.append(words)
+    outputs = run_cases(cases, [w.inputs for w in built], [2] * len(cases), tmp_path)
+    for cfg, got, words in zip(POOL_CONFIGS, outputs, built):
+        assert got == words.expected, f"config {cfg}"
 
 
 def test_width_converters_and_label(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ class Harness:
                         "backpressure": backpressure,
                         "images": images,
                         "error": f"no data moved for {WATCHDOG_CYCLES} cycles after "
-                        f"{len(received) // 4} of {total} scores; "
+                        f"{len(monitor.out_cycles)} of {total} scores; "
                         + _stall_report(dut, self.names),
                     }
                 continue

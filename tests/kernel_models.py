@@ -1,0 +1,101 @@
+"""Numpy models of single kernels as stream words, shared by the HLS (g++) and RTL (Verilator)
+kernel tests: each returns the input words, the expected output words and the widths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnn_hls import golden, ir
+
+
+def pack_elems(values: np.ndarray, bits: int) -> int:
+    """Elements (LSB first) into one integer word, two's complement fields."""
+    word = 0
+    for j, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (j * bits)
+    return word
+
+
+@dataclass
+class Words:
+    inputs: list[int]
+    expected: list[int]
+    in_width: int
+    out_width: int
+
+
+@dataclass
+class WindowCfg:
+    ih: int
+    iw: int
+    c: int
+    simd: int
+    elem: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    pads: tuple[int, int, int, int]
+    pad_ones: int
+
+
+WINDOW_CONFIGS = [
+    WindowCfg(5, 5, 4, 2, 1, 3, 3, 1, 1, (1, 1, 1, 1), 0),
+    WindowCfg(6, 7, 3, 3, 8, 3, 2, 2, 1, (0, 1, 1, 0), 0),
+    WindowCfg(4, 4, 6, 1, 1, 2, 2, 2, 2, (0, 0, 0, 0), 1),
+    WindowCfg(7, 5, 2, 2, 1, 3, 3, 2, 2, (1, 1, 1, 1), 1),
+    WindowCfg(3, 3, 5, 5, 1, 3, 3, 1, 1, (2, 2, 2, 2), 0),
+    WindowCfg(5, 6, 8, 4, 8, 1, 1, 2, 3, (0, 0, 0, 0), 0),
+]
+
+
+def window_words(cfg: WindowCfg, rng: np.random.Generator, images: int = 2) -> Words:
+    shape = (images, cfg.ih, cfg.iw, cfg.c)
+    x = rng.integers(0, 2, shape) if cfg.elem == 1 else rng.integers(-128, 128, shape)
+    pad_elem = (1 if cfg.pad_ones else 0) if cfg.elem == 1 else 0
+    t, left, b, r = cfg.pads
+    xp = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=pad_elem)
+    cols = golden.im2col(xp, (cfg.kh, cfg.kw), (cfg.sh, cfg.sw))
+    width = cfg.simd * cfg.elem
+    return Words(
+        [pack_elems(g, cfg.elem) for g in x.reshape(-1, cfg.simd)],
+        [pack_elems(g, cfg.elem) for g in cols.reshape(-1, cfg.simd)],
+        width,
+        width,
+    )
+
+
+POOL_CONFIGS = [(4, 4, 8, 4, 2), (5, 7, 6, 3, 2), (6, 6, 4, 4, 3), (4, 4, 2, 1, 2)]
+
+
+def pool_words(
+    cfg: tuple[int, int, int, int, int], rng: np.random.Generator, images: int = 2
+) -> tuple[Words, np.ndarray]:
+    """Words and the AND mask (bool per channel)."""
+    ih, iw, c, pe, k = cfg
+    x = rng.integers(0, 2, (images, ih, iw, c))
+    and_ch = rng.integers(0, 2, c).astype(bool)
+    layer = ir.MaxPool(
+        "p", (ih, iw, c), (ih // k, iw // k, c), kernel=(k, k), stride=(k, k), and_channels=and_ch
+    )
+    want = golden.maxpool(layer, x)
+    return Words(
+        [pack_elems(g, 1) for g in x.reshape(-1, pe)],
+        [pack_elems(g, 1) for g in want.reshape(-1, pe)],
+        pe,
+        pe,
+    ), and_ch
+
+
+def convert_words(in_w: int, out_w: int, words: int, rng: np.random.Generator) -> Words:
+    """Gather (out_w = k * in_w) or split (in_w = k * out_w) of a random bit stream."""
+    total_bits = in_w * words
+    bits = rng.integers(0, 2, total_bits)
+    return Words(
+        [pack_elems(g, 1) for g in bits.reshape(-1, in_w)],
+        [pack_elems(g, 1) for g in bits.reshape(-1, out_w)],
+        in_w,
+        out_w,
+    )

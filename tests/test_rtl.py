@@ -1,0 +1,193 @@
+"""RTL backend: every kernel alone (random gaps and backpressure) against its numpy model, and
+whole models in Verilator through the cocotb accelerator testbench, bit-exact against the
+golden model, with the analytic cycle model equal to the measured cycles per image."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bnn_hls import golden
+from bnn_hls.backends.hls import device_inputs, pack_device_inputs
+from bnn_hls.backends.rtl import write_rtl_project
+from bnn_hls.compiler import compile_file
+from bnn_hls.estimate import initiation_interval
+from bnn_hls.folding import default_folding
+from bnn_hls.modelgen import build_bnn
+from bnn_hls.resources import resource_dir
+from bnn_hls.rtlsim.runner import RtlSim, run_unit
+from bnn_hls.verify import random_inputs
+
+from .conftest import DIGITS, TFC_MNIST, run_cli
+from .hls_helpers import random_folding
+from .kernel_models import (
+    POOL_CONFIGS,
+    WINDOW_CONFIGS,
+    convert_words,
+    pack_elems,
+    pool_words,
+    window_words,
+)
+from .strategies import ModelSpec, model_specs
+
+RTL = resource_dir("hw") / "rtl"
+
+
+@pytest.mark.parametrize("index", range(len(WINDOW_CONFIGS)))
+def test_window_unit(tmp_path: Path, index: int) -> None:
+    cfg = WINDOW_CONFIGS[index]
+    words = window_words(cfg, np.random.default_rng(index))
+    t, left, b, r = cfg.pads
+    params = {
+        "IH": cfg.ih,
+        "IW": cfg.iw,
+        "C": cfg.c,
+        "SIMD": cfg.simd,
+        "ELEM": cfg.elem,
+        "KH": cfg.kh,
+        "KW": cfg.kw,
+        "SH": cfg.sh,
+        "SW": cfg.sw,
+        "PT": t,
+        "PL": left,
+        "PB": b,
+        "PR": r,
+        "PAD_ONES": cfg.pad_ones if cfg.elem == 1 else 0,
+        "W": words.in_width,
+    }
+    assert run_unit(
+        "bnn_swg", [RTL / "bnn_swg.sv"], params, words.inputs, words.expected, tmp_path, seed=index
+    ), (tmp_path / "sim.log").read_text()[-3000:]
+
+
+@pytest.mark.parametrize("index", range(len(POOL_CONFIGS)))
+def test_pool_unit(tmp_path: Path, index: int) -> None:
+    cfg = POOL_CONFIGS[index]
+    ih, iw, c, pe, k = cfg
+    words, and_ch = pool_words(cfg, np.random.default_rng(index))
+    mask = [pack_elems(g, 1) for g in and_ch.astype(int).reshape(-1, pe)]
+    (tmp_path / "mask.mem").write_text("".join(f"{m:x}\n" for m in mask))
+    params = {"IH": ih, "IW": iw, "C": c, "PE": pe, "K": k, "AND_MASK_FILE": '"mask.mem"'}
+    assert run_unit(
+        "bnn_pool",
+        [RTL / "bnn_pool.sv"],
+        params,
+        words.inputs,
+        words.expected,
+        tmp_path,
+        seed=index,
+    ), (tmp_path / "sim.log").read_text()[-3000:]
+
+
+@pytest.mark.parametrize(
+    "module,in_w,out_w,n",
+    [
+        ("bnn_gather", 4, 12, 12),
+        ("bnn_gather", 16, 160, 20),
+        ("bnn_split", 12, 4, 6),
+        ("bnn_split", 96, 32, 5),
+        ("bnn_fifo", 9, 9, 40),
+    ],
+)
+def test_stream_units(tmp_path: Path, module: str, in_w: int, out_w: int, n: int) -> None:
+    words = convert_words(in_w, out_w, n, np.random.default_rng(in_w))
+    params = {"W": in_w, "DEPTH": 3} if module == "bnn_fifo" else {"IN_W": in_w, "OUT_W": out_w}
+    assert run_unit(
+        module,
+        [RTL / f"{module}.sv"],
+        params,
+        words.inputs,
+        words.expected,
+        tmp_path,
+        gap=0.5,
+        stall=0.5,
+    ), (tmp_path / "sim.log").read_text()[-3000:]
+
+
+def simulate(path: Path, folder: Path, n: int, folding=None, seed: int = 1):  # type: ignore[no-untyped-def]
+    c = compile_file(path)
+    fold = folding(c.model) if callable(folding) else default_folding(c.model)
+    plan = write_rtl_project(c.model, fold, folder / "rtl")
+    x = random_inputs(c.model.input, n, seed=seed)
+    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    res = RtlSim(folder / "rtl", folder / "build").run(words, golden.run(c.model, x).acc, seed)
+    return res, initiation_interval(plan)
+
+
+def check_model(path: Path, folder: Path, n: int, folding=None, seed: int = 1) -> None:  # type: ignore[no-untyped-def]
+    res, model_ii = simulate(path, folder, n, folding, seed)
+    assert res.scores_ok, res.runs
+    assert len(res.runs) == 2  # plain, then random gaps and backpressure
+    assert res.runs[0]["cycles_per_image"] == model_ii, (res.runs[0], model_ii)
+
+
+@pytest.mark.parametrize(
+    "path,n",
+    [
+        (DIGITS / "digits_mlp.onnx", 12),
+        (DIGITS / "digits_cnn.onnx", 8),
+        (TFC_MNIST / "tfc_mnist.onnx", 20),
+    ],
+    ids=lambda p: str(p),
+)
+def test_examples_rtlsim(tmp_path: Path, path: Path, n: int) -> None:
+    check_model(path, tmp_path, n)
+
+
+@pytest.mark.slow
+def test_cnv_rtlsim(reference_dir: Path, tmp_path: Path) -> None:
+    check_model(reference_dir / "cnv.onnx", tmp_path, 4)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(spec=model_specs(), fold_seed=st.integers(0, 1000))
+def test_random_models_rtlsim(spec: ModelSpec, fold_seed: int, tmp_path: Path) -> None:
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    model = build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs())  # type: ignore[arg-type]
+    onnx.save(model, folder / "m.onnx")
+    rng = np.random.default_rng(fold_seed)
+    res, model_ii = simulate(folder / "m.onnx", folder, 8, lambda m: random_folding(m, rng))
+    assert res.scores_ok, res.runs
+    measured = res.runs[0]["cycles_per_image"]
+    # equal when a matrix-vector unit is the bottleneck; otherwise within the documented bound
+    assert model_ii <= measured <= 1.25 * model_ii + 16, (measured, model_ii)
+
+
+def test_watchdog_names_where_data_stopped(tmp_path: Path) -> None:
+    c = compile_file(DIGITS / "digits_cnn.onnx")
+    plan = write_rtl_project(c.model, default_folding(c.model), tmp_path / "rtl")
+    x = random_inputs(c.model.input, 3, seed=0)
+    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    expected = golden.run(c.model, x).acc
+    # promise three images but send only two: the pipeline runs dry
+    short = words[: len(words) * 2 // 3]
+    import os
+
+    os.environ["BNN_TB_WATCHDOG"] = "3000"
+    try:
+        res = RtlSim(tmp_path / "rtl", tmp_path / "build").run(short, expected)
+    finally:
+        del os.environ["BNN_TB_WATCHDOG"]
+    err = res.runs[0]["error"]
+    assert "no data moved for 3000 cycles after 20 of 30 scores" in err
+    assert "empty streams" in err and "s_in" in err
+
+
+def test_verify_level_rtlsim_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(
+        ["verify", DIGITS / "digits_mlp.onnx", "--level", "rtlsim", "--random", "10"], capsys
+    )
+    assert code == 0, out + err
+    assert "rtlsim integer scores equal to the golden model: 10/10" in out
+    assert "measured" in out and "images/s" in out
