@@ -3,6 +3,7 @@ testbench on a batch."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -111,7 +112,8 @@ class RtlSim:
         }
         t0 = time.perf_counter()
         log.info("running the RTL simulation on %d images...", len(expected))
-        try:
+        # the runner exits when the testbench failed; the result file says why
+        with contextlib.suppress(SystemExit):
             runner.test(
                 test_module="bnn_hls.rtlsim.tb_accel",
                 hdl_toplevel="bnn_top",
@@ -122,8 +124,6 @@ class RtlSim:
                 extra_env=env,
                 log_file=self.build_dir / "sim.log",
             )
-        except SystemExit:  # the runner exits when the testbench failed; the result says why
-            pass
         sim_s = time.perf_counter() - t0
         if not result.exists():
             tail = (self.build_dir / "sim.log").read_text()[-3000:]

@@ -21,7 +21,8 @@ WATCHDOG_CYCLES = 5000
 
 @cocotb.test()
 async def unit(dut) -> None:  # type: ignore[no-untyped-def]
-    data = json.loads(open(os.environ["BNN_TB_DATA"]).read())
+    with open(os.environ["BNN_TB_DATA"]) as f:
+        data = json.load(f)
     inputs = [int(h, 16) for h in data["inputs"]]
     expected = [int(h, 16) for h in data["expected"]]
     gap, stall = float(data.get("gap", 0.3)), float(data.get("stall", 0.3))
@@ -32,7 +33,8 @@ async def unit(dut) -> None:  # type: ignore[no-untyped-def]
     dut.m_ready.value = 0
     await ClockCycles(dut.clk, 4)
     dut.rst_n.value = 1
-    sent, received = 0, []
+    sent = 0
+    received: list[int] = []
     driving, ready = False, False
     idle = 0
     while len(received) < len(expected) or sent < len(inputs):
