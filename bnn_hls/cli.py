@@ -185,6 +185,7 @@ def run_rtlsim(c: Any, folding: Any, x: np.ndarray, args: argparse.Namespace) ->
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from .backends.hls import write_hls_project
+    from .backends.rtl import write_rtl_project
     from .compiler import compile_file
     from .folding import folding_to_json
     from .output import check_output_dir, write_folder
@@ -204,6 +205,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         write_hls_project(
             c.model, folding, folder / "hls", flavor=args.hls_flavor, csim_inputs=samples
         )
+        write_rtl_project(c.model, folding, folder / "rtl")
         (folder / "folding.json").write_text(json.dumps(folding_to_json(folding), indent=2) + "\n")
         (folder / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
         (folder / "report.txt").write_text(format_report(rep) + "\n")
@@ -219,8 +221,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     else:
         print(format_report(rep))
         print(
-            f"\nwrote {out}/: hls/ (HLS project: top.cpp, hls.tcl, ...), ir/, folding.json, "
-            "report.json, report.txt"
+            f"\nwrote {out}/: hls/ (HLS project: top.cpp, hls.tcl, ...), rtl/ (SystemVerilog), "
+            "ir/, folding.json, report.json, report.txt"
         )
     return EXIT_OK
 

@@ -25,11 +25,11 @@ module bnn_mvtu #(
     parameter int CC = 1,
     parameter int IN_W = SIMD * IN_BITS,
     parameter int OUT_W = PE,
-    parameter string WEIGHTS_FILE = "",
-    parameter string THRESHOLDS_FILE = "",
-    parameter string CORRECTION_FILE = "",
-    parameter string ROW_CLASS_FILE = "",
-    parameter string COL_CLASS_FILE = ""
+    parameter WEIGHTS_FILE = "",
+    parameter THRESHOLDS_FILE = "",
+    parameter CORRECTION_FILE = "",
+    parameter ROW_CLASS_FILE = "",
+    parameter COL_CLASS_FILE = ""
 ) (
     input  logic             clk,
     input  logic             rst_n,
@@ -55,18 +55,24 @@ module bnn_mvtu #(
   // parameter memories (generated .mem files, one word per line in hex)
   logic [PE*SIMD-1:0] wmem[NF*SF];
   logic [PE*T_BITS-1:0] tmem[NF];
+  /* verilator lint_off UNDRIVEN */  // loaded only when the layer has a border correction
   logic [PE*CORR_BITS-1:0] cmem[RC*CC*NF];
   logic [RCW-1:0] rowcls[OH];
   logic [CCW-1:0] colcls[OW];
-  initial begin
-    $readmemh(WEIGHTS_FILE, wmem);
-    if (SCORES == 0) $readmemh(THRESHOLDS_FILE, tmem);
-    if (BORDER != 0) begin
-      $readmemh(CORRECTION_FILE, cmem);
-      $readmemh(ROW_CLASS_FILE, rowcls);
-      $readmemh(COL_CLASS_FILE, colcls);
+  /* verilator lint_on UNDRIVEN */
+  initial $readmemh(WEIGHTS_FILE, wmem);
+  generate
+    if (SCORES == 0) begin : g_thresholds
+      initial $readmemh(THRESHOLDS_FILE, tmem);
     end
-  end
+    if (BORDER != 0) begin : g_border
+      initial begin
+        $readmemh(CORRECTION_FILE, cmem);
+        $readmemh(ROW_CLASS_FILE, rowcls);
+        $readmemh(COL_CLASS_FILE, colcls);
+      end
+    end
+  endgenerate
 
   wire en = !m_valid || m_ready;  // the pipeline moves unless the output is blocked
 
@@ -134,27 +140,33 @@ module bnn_mvtu #(
   end
 
   // ---- stage B: per-PE contribution and accumulation ---------------------------------------
+  // One PE's contribution of a SIMD word: the terms (XNOR bits, or +-x), summed as a balanced
+  // adder tree (a chain of SIMD adders would cost a carry chain per term).
   function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
                                                         input logic [SIMD-1:0] w);
-    logic signed [A_W-1:0] sum;
+    logic signed [A_W-1:0] terms[SIMD];
     logic match;
-    sum = '0;
     for (int s = 0; s < SIMD; s++) begin
       if (INT_IN != 0) begin
-        if (w[s]) sum = sum + A_W'($signed(x[s*IN_BITS+:IN_BITS]));
-        else sum = sum - A_W'($signed(x[s*IN_BITS+:IN_BITS]));
+        terms[s] = w[s] ? A_W'($signed(x[s*IN_BITS+:IN_BITS])) :
+            -A_W'($signed(x[s*IN_BITS+:IN_BITS]));
       end else begin
-        match = ~(x[s] ^ w[s]);
-        sum = sum + A_W'(match);  // popcount of the XNOR
+        match = ~(x[s] ^ w[s]);  // 1 bit wide: the XNOR must not be widened first
+        terms[s] = A_W'(match);
       end
     end
-    return sum;
+    for (int span = 1; span < SIMD; span = span * 2) begin
+      for (int s = 0; s + span < SIMD; s = s + 2 * span) terms[s] = terms[s] + terms[s+span];
+    end
+    contribution = terms[0];
   endfunction
 
   logic signed [A_W-1:0] acc[PE];
   logic signed [A_W-1:0] b_acc[PE];
   logic b_valid;
+  /* verilator lint_off UNUSEDSIGNAL */  // unused by a scores (last) layer
   logic [PE*T_BITS-1:0] b_t;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [PE*CORR_BITS-1:0] b_corr;
 
   always_ff @(posedge clk) begin
@@ -180,7 +192,7 @@ module bnn_mvtu #(
     logic signed [A_W-1:0] v;
     v = (INT_IN != 0) ? a : (a <<< 1) - A_W'(K);
     if (BORDER != 0) v = v + A_W'($signed(corr));
-    return v;
+    final_value = v;
   endfunction
 
   always_ff @(posedge clk) begin

@@ -7,7 +7,7 @@ module bnn_pool #(
     parameter int C = 8,
     parameter int PE = 8,
     parameter int K = 2,
-    parameter string AND_MASK_FILE = ""
+    parameter AND_MASK_FILE = ""
 ) (
     input  logic          clk,
     input  logic          rst_n,
@@ -21,7 +21,9 @@ module bnn_pool #(
   localparam int CW = C / PE;
   localparam int OH = IH / K;
   localparam int OW = IW / K;
-  localparam int CNT = 24;
+  localparam int CNT = 32;
+  localparam int SAW = (OW * CW > 1) ? $clog2(OW * CW) : 1;  // accumulator address
+  localparam int MAW = (CW > 1) ? $clog2(CW) : 1;  // mask address
 
   logic [PE-1:0] and_mask[CW];
   initial $readmemh(AND_MASK_FILE, and_mask);
@@ -32,21 +34,25 @@ module bnn_pool #(
   wire en = !m_valid || m_ready;
   assign s_ready = en;
   wire take = s_valid && en;
-  localparam logic [CNT-1:0] KK = CNT'(K);
-  localparam logic [CNT-1:0] CWW = CNT'(CW);
-  wire used = (y < CNT'(OH * K)) && (x < CNT'(OW * K));
-  wire [CNT-1:0] slot = (x / KK) * CWW + cw;
-  wire first = (y % KK == '0) && (x % KK == '0);
+  wire used = (y < OH * K) && (x < OW * K);
+  /* verilator lint_off UNUSEDSIGNAL */  // only the low SAW bits address the accumulators
+  wire [CNT-1:0] slot_index = (x / K) * CW + cw;
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [SAW-1:0] slot = SAW'(slot_index);
+  wire [MAW-1:0] mask_index = MAW'(cw);
+  wire first = (y % K == 0) && (x % K == 0);
   wire [PE-1:0] any_new = first ? s_data : (any_acc[slot] | s_data);
   wire [PE-1:0] all_new = first ? s_data : (all_acc[slot] & s_data);
-  wire done = (y % KK == KK - 1'b1) && (x % KK == KK - 1'b1);
+  wire done = (y % K == K - 1) && (x % K == K - 1);
 
   always_ff @(posedge clk) begin
     if (take && used) begin
       any_acc[slot] <= any_new;
       all_acc[slot] <= all_new;
     end
-    if (take && used && done) m_data <= (any_new & ~and_mask[cw]) | (all_new & and_mask[cw]);
+    if (take && used && done) begin
+      m_data <= (any_new & ~and_mask[mask_index]) | (all_new & and_mask[mask_index]);
+    end
   end
 
   always_ff @(posedge clk) begin

@@ -40,7 +40,8 @@ module bnn_swg #(
   localparam int OW = (IW + PL + PR - KW) / SW + 1;
   localparam int ROWW = IW * CW;
   localparam int TAPS = KH * KW * CW;  // words per window
-  localparam int CNT = 24;  // counter width, ample for any on-chip image
+  localparam int CNT = 32;  // counters are 32-bit, like the int arithmetic on them
+  localparam int LAW = (R * ROWW > 1) ? $clog2(R * ROWW) : 1;  // line buffer address
 
   logic [W-1:0] line[R*ROWW];
   logic [CNT-1:0] oy, loaded, col, wslot;  // output row, rows loaded, word in row, write slot
@@ -50,19 +51,23 @@ module bnn_swg #(
   function automatic int need_rows(input int row);  // input rows output rows 0..row need
     int n;
     n = row * SH - PT + KH;
-    return (n > IH) ? IH : n;
+    need_rows = (n > IH) ? IH : n;
   endfunction
 
-  // emit address
+  // emit address (all int arithmetic; the values are small and non-negative except y, x)
   wire [CNT-1:0] ky = tap / (KW * CW);
   wire [CNT-1:0] kx = (tap / CW) % KW;
   wire [CNT-1:0] cw = tap % CW;
-  wire signed [CNT:0] y = $signed({1'b0, oy}) * SH - PT + $signed({1'b0, ky});
-  wire signed [CNT:0] x = $signed({1'b0, ox}) * SW - PL + $signed({1'b0, kx});
+  wire signed [CNT-1:0] y = $signed(oy) * SH - PT + $signed(ky);
+  wire signed [CNT-1:0] x = $signed(ox) * SW - PL + $signed(kx);
   wire in_image = (y >= 0) && (y < IH) && (x >= 0) && (x < IW);
-  wire [CNT-1:0] y_slot = in_image ? CNT'(y) % R : '0;
-  wire [CNT-1:0] x_pos = in_image ? CNT'(x) : '0;
-  wire [W-1:0] tap_word = in_image ? line[y_slot*ROWW+x_pos*CW+cw] : {W{PAD_ONES[0]}};
+  wire [CNT-1:0] y_slot = in_image ? $unsigned(y) % R : '0;
+  wire [CNT-1:0] x_pos = in_image ? $unsigned(x) : '0;
+  /* verilator lint_off UNUSEDSIGNAL */  // only the low LAW bits address the buffer
+  wire [CNT-1:0] read_addr = y_slot * ROWW + x_pos * CW + cw;
+  wire [CNT-1:0] write_addr = wslot * ROWW + col;
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [W-1:0] tap_word = in_image ? line[LAW'(read_addr)] : {W{PAD_ONES[0]}};
 
   wire last_oy = oy == CNT'(OH - 1);
   wire [CNT-1:0] load_limit = (last_oy || emitted) ? CNT'(IH) : CNT'(need_rows(int'(oy) + 1));
@@ -78,7 +83,7 @@ module bnn_swg #(
       (loaded + CNT'(row_done) == CNT'(IH));
 
   always_ff @(posedge clk) begin
-    if (load) line[wslot*ROWW+col] <= s_data;
+    if (load) line[LAW'(write_addr)] <= s_data;
   end
 
   always_ff @(posedge clk) begin

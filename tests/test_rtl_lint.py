@@ -1,0 +1,54 @@
+"""Verilator lint (--lint-only -Wall) of the RTL library and of generated tops is clean."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bnn_hls.resources import resource_dir
+from bnn_hls.rtlsim.runner import tool_env
+
+from .conftest import DIGITS, run_cli
+
+LIBRARY = ["bnn_fifo", "bnn_mvtu", "bnn_swg", "bnn_pool", "bnn_gather", "bnn_split"]
+
+
+def lint(files: list[Path], top: str, cwd: Path) -> str:
+    import os
+
+    env = {**os.environ, **tool_env()}
+    env.pop("VERILATOR_ROOT", None)
+    res = subprocess.run(
+        ["verilator", "--lint-only", "-Wall", "--top-module", top, *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+    return res.stdout + res.stderr if res.returncode else ""
+
+
+@pytest.mark.parametrize("module", LIBRARY)
+def test_library_module_lint_clean(module: str, tmp_path: Path) -> None:
+    rtl = resource_dir("hw") / "rtl"
+    assert lint([rtl / f"{module}.sv"], module, tmp_path) == ""
+
+
+def test_scores_out_lint_clean(tmp_path: Path) -> None:
+    rtl = resource_dir("hw") / "rtl"
+    assert lint([rtl / "bnn_scores_out.sv", rtl / "bnn_split.sv"], "bnn_scores_out", tmp_path) == ""
+
+
+@pytest.mark.parametrize("model", ["digits_cnn", "digits_mlp"])
+def test_generated_top_lint_clean(
+    model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, _, err = run_cli(["compile", DIGITS / f"{model}.onnx", "-o", out], capsys)
+    assert code == 0, err
+    rtl = out / "rtl"
+    files = [rtl / name for name in (rtl / "files.f").read_text().split()]
+    assert lint(files, "bnn_top", rtl) == ""
