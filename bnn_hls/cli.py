@@ -183,6 +183,86 @@ def run_rtlsim(c: Any, folding: Any, x: np.ndarray, args: argparse.Namespace) ->
         return res.scores
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Yosys resources per stage and in total, next to the xc7z020 budget; cycles and FPS."""
+    import tempfile
+
+    from .backends.rtl import write_rtl_project
+    from .compiler import compile_file
+    from .estimate import CLOCK_HZ, initiation_interval
+    from .synth import XC7Z020, Resources, estimate_rtl
+
+    c = compile_file(args.model)
+    folding = choose_folding(c, args)
+    with tempfile.TemporaryDirectory(prefix="bnn-hls-estimate-") as tmp:
+        plan = write_rtl_project(c.model, folding, Path(tmp) / "rtl")
+        log.warning(
+            "synthesising %d stages with Yosys (cached per stage; the first run of a "
+            "large layer takes minutes)",
+            len(plan.stages) + len(plan.streams) - 2,
+        )
+        stages = estimate_rtl(Path(tmp) / "rtl", plan, use_cache=not args.no_cache)
+    total = Resources()
+    for st in stages:
+        total = total + st.resources
+    ii = initiation_interval(plan)
+    doc = {
+        "stages": [
+            {
+                "name": s.name,
+                "module": s.module,
+                "layer": s.layer,
+                "cycles": s.cycles,
+                "lut": s.resources.lut,
+                "ff": s.resources.ff,
+                "bram36": s.resources.bram36,
+                "dsp": s.resources.dsp,
+                "cached": s.cached,
+            }
+            for s in stages
+        ],
+        "total": {
+            "lut": total.lut,
+            "ff": total.ff,
+            "bram36": total.bram36,
+            "dsp": total.dsp,
+            "lutram": total.lutram,
+        },
+        "budget_xc7z020": XC7Z020,
+        "utilisation": {k: round(getattr(total, k) / v, 4) for k, v in XC7Z020.items()},
+        "cycles_per_image": ii,
+        "images_per_second_at_100MHz": CLOCK_HZ / ii,
+        "folding": {k: {"pe": v.pe, "simd": v.simd} for k, v in folding.items()},
+        "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results",
+    }
+    if args.json:
+        _print_json(doc)
+        return EXIT_OK
+    print(
+        f"{'stage':<26} {'module':<15} {'cycles':>9} {'LUT':>7} {'FF':>7} {'BRAM36':>7} {'DSP':>4}"
+    )
+    for s in stages:
+        r = s.resources
+        print(
+            f"{s.name:<26} {s.module:<15} {s.cycles or '':>9} {r.lut:>7} {r.ff:>7} "
+            f"{r.bram36:>7.1f} {r.dsp:>4}"
+        )
+    print(
+        f"{'total':<26} {'':<15} {ii:>9} {total.lut:>7} {total.ff:>7} {total.bram36:>7.1f} "
+        f"{total.dsp:>4}"
+    )
+    print(
+        f"{'xc7z020 budget':<26} {'':<15} {'':>9} {XC7Z020['lut']:>7} {XC7Z020['ff']:>7} "
+        f"{XC7Z020['bram36']:>7} {XC7Z020['dsp']:>4}"
+    )
+    print(
+        f"\ncycles per image (analytic, = slowest stage): {ii:,}; at 100 MHz: "
+        f"{CLOCK_HZ / ii:,.0f} images/s"
+    )
+    print("resources: Yosys synth_xilinx estimates of the generated RTL (not Vivado)")
+    return EXIT_OK
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from .backends.hls import write_hls_project
     from .backends.rtl import write_rtl_project
@@ -303,9 +383,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_verify)
 
     sp = sub.add_parser(
+        "estimate",
+        help="resources (Yosys) and cycles per layer and in total",
+        description="Synthesise the generated RTL stage by stage with Yosys (synth_xilinx "
+        "-family xc7) and show LUT/FF/BRAM/DSP next to the xc7z020 budget, with cycles and "
+        "images/s from the analytic model.",
+    )
+    common(sp)
+    backend_options(sp)
+    sp.add_argument("--no-cache", action="store_true", help="ignore cached per-stage results")
+    sp.set_defaults(func=cmd_estimate)
+
+    sp = sub.add_parser(
         "compile",
-        help="compile a model into an output folder",
-        description="Compile the model and write the IR and a report to DIR.",
+        help="compile a model into an output folder: HLS project, RTL, IR, report",
+        description="Compile the model and write the HLS project, the RTL, the IR and a "
+        "report to DIR.",
     )
     common(sp)
     sp.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")

@@ -110,6 +110,88 @@ def test_stream_units(tmp_path: Path, module: str, in_w: int, out_w: int, n: int
     ), (tmp_path / "sim.log").read_text()[-3000:]
 
 
+def test_label_unit(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.integers(-50, 50, (6, 10))
+    scores[2, 3] = scores[2, 8] = 99  # a tie: the lower index wins
+    inputs = [pack_elems(g, 32) for g in scores.reshape(-1, 5)]
+    expected = [int(v) for v in np.argmax(scores, axis=1)]
+    params = {"CLASSES": 10, "PE": 5, "SCORE_BITS": 32}
+    assert run_unit("bnn_label", [RTL / "bnn_label.sv"], params, inputs, expected, tmp_path), (
+        tmp_path / "sim.log"
+    ).read_text()[-3000:]
+
+
+@pytest.mark.parametrize(
+    "k,o,simd,pe,int_in,scores",
+    [
+        (12, 6, 1, 1, False, False),
+        (12, 6, 12, 6, False, False),
+        (12, 6, 4, 3, False, True),
+        (70, 5, 7, 5, False, False),
+        (27, 8, 3, 2, True, False),
+        (16, 10, 2, 5, True, True),
+    ],
+)
+def test_mvtu_unit(
+    tmp_path: Path, k: int, o: int, simd: int, pe: int, int_in: bool, scores: bool
+) -> None:
+    from bnn_hls import ir
+    from bnn_hls.backends.rtl import _lanes, _mem_lines
+
+    rng = np.random.default_rng(k * o + simd)
+    w_bits = rng.integers(0, 2, (o, k)).astype(np.uint8)
+    layer = ir.Dense(
+        "d",
+        (k,),
+        (o,),
+        weights=w_bits,
+        input_kind="int" if int_in else "bit",
+        input_range=(-128, 127),
+    )
+    in_bits = 8 if int_in else 1
+    x = rng.integers(-128, 128, (3, k)) if int_in else rng.integers(0, 2, (3, k))
+    acc = golden.dense(layer, x)
+    lo, hi = layer.out_range()
+    acc_bits = ir.signed_bits(lo, hi)
+    a_w = acc_bits + 2
+    thresholds = rng.integers(lo, hi + 2, o)
+    nf, sf = o // pe, k // simd
+    tiles = w_bits.reshape(nf, pe, sf, simd)
+    (tmp_path / "w.mem").write_text(
+        _mem_lines(
+            [_lanes(tiles[n, :, s, :].reshape(-1), 1) for n in range(nf) for s in range(sf)],
+            pe * simd,
+        )
+    )
+    (tmp_path / "t.mem").write_text(
+        _mem_lines([_lanes(thresholds[n * pe : (n + 1) * pe], a_w) for n in range(nf)], pe * a_w)
+    )
+    params = {
+        "K": k,
+        "O": o,
+        "SIMD": simd,
+        "PE": pe,
+        "INT_IN": int(int_in),
+        "IN_BITS": in_bits,
+        "ACC_BITS": acc_bits,
+        "SCORES": int(scores),
+        "SCORE_BITS": 32,
+        "IN_W": simd * in_bits,
+        "OUT_W": pe * 32 if scores else pe,
+        "WEIGHTS_FILE": '"w.mem"',
+        "THRESHOLDS_FILE": '"t.mem"',
+    }
+    inputs = [pack_elems(g, in_bits) for g in x.reshape(-1, simd)]
+    if scores:
+        expected = [pack_elems(g, 32) for g in acc.reshape(-1, pe)]
+    else:
+        expected = [pack_elems(g, 1) for g in (acc >= thresholds).astype(int).reshape(-1, pe)]
+    assert run_unit("bnn_mvtu", [RTL / "bnn_mvtu.sv"], params, inputs, expected, tmp_path), (
+        tmp_path / "sim.log"
+    ).read_text()[-3000:]
+
+
 def simulate(path: Path, folder: Path, n: int, folding=None, seed: int = 1):  # type: ignore[no-untyped-def]
     c = compile_file(path)
     fold = folding(c.model) if callable(folding) else default_folding(c.model)

@@ -12,7 +12,7 @@ from bnn_hls.rtlsim.runner import tool_env
 
 from .conftest import DIGITS, run_cli
 
-LIBRARY = ["bnn_fifo", "bnn_mvtu", "bnn_swg", "bnn_pool", "bnn_gather", "bnn_split"]
+LIBRARY = ["bnn_fifo", "bnn_mvtu", "bnn_swg", "bnn_pool", "bnn_gather", "bnn_split", "bnn_label"]
 
 
 def lint(files: list[Path], top: str, cwd: Path) -> str:

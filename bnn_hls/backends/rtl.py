@@ -46,6 +46,7 @@ LIBRARY = (
     "bnn_gather.sv",
     "bnn_split.sv",
     "bnn_scores_out.sv",
+    "bnn_label.sv",
 )
 
 
@@ -178,28 +179,41 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def stage_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
+    """The .mem files of one stage: key -> (words, width)."""
+    if st.kind == "mvtu":
+        return mvtu_memories(st)
+    if st.kind == "pool":
+        mask = st.params["and_mask"]
+        return {"and_mask": ([_lanes(row, 1) for row in mask], st.src.elems)}
+    return {}
+
+
+def stage_instances(plan: Plan) -> list[tuple[Stage, dict[str, Any]]]:
+    """Every stage but the input adapter, with its module, parameters and memory file names."""
+    result = []
+    for st in plan.stages:
+        if st.kind == "input":
+            continue
+        layer_name = st.layer.name if st.layer is not None else st.name
+        files = {key: f"{layer_name}_{key}.mem" for key in stage_memories(st)}
+        inst = instance(st, "mem", files)
+        inst.update(
+            name=st.name, src=st.src.name, dst=st.dst.name, mem_files=sorted(files.values())
+        )
+        result.append((st, inst))
+    return result
+
+
 def write_rtl_project(model: ir.Model, folding: Folding, out: Path) -> Plan:
     plan = build_plan(model, folding)
     out.mkdir(parents=True, exist_ok=True)
     (out / "mem").mkdir(exist_ok=True)
-    instances = []
     for st in plan.stages:
-        if st.kind == "input":
-            continue
-        files: dict[str, str] = {}
-        if st.kind == "mvtu":
-            for key, (words, width) in mvtu_memories(st).items():
-                files[key] = f"{st.layer.name}_{key}.mem"  # type: ignore[union-attr]
-                (out / "mem" / files[key]).write_text(_mem_lines(words, width))
-        elif st.kind == "pool":
-            mask = st.params["and_mask"]
-            files["and_mask"] = f"{st.layer.name}_and_mask.mem"  # type: ignore[union-attr]
-            (out / "mem" / files["and_mask"]).write_text(
-                _mem_lines([_lanes(row, 1) for row in mask], st.src.elems)
-            )
-        inst = instance(st, "mem", files)
-        inst.update(name=st.name, src=st.src.name, dst=st.dst.name)
-        instances.append(inst)
+        for key, (words, width) in stage_memories(st).items():
+            layer_name = st.layer.name if st.layer is not None else st.name
+            (out / "mem" / f"{layer_name}_{key}.mem").write_text(_mem_lines(words, width))
+    instances = [inst for _, inst in stage_instances(plan)]
     depths = fifo_depths(plan)
     streams = [
         {

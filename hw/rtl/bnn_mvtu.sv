@@ -54,8 +54,8 @@ module bnn_mvtu #(
 
   // parameter memories (generated .mem files, one word per line in hex)
   logic [PE*SIMD-1:0] wmem[NF*SF];
+  /* verilator lint_off UNDRIVEN */  // loaded only when the layer has thresholds / corrections
   logic [PE*T_BITS-1:0] tmem[NF];
-  /* verilator lint_off UNDRIVEN */  // loaded only when the layer has a border correction
   logic [PE*CORR_BITS-1:0] cmem[RC*CC*NF];
   logic [RCW-1:0] rowcls[OH];
   logic [CCW-1:0] colcls[OW];
@@ -148,8 +148,8 @@ module bnn_mvtu #(
     logic match;
     for (int s = 0; s < SIMD; s++) begin
       if (INT_IN != 0) begin
-        terms[s] = w[s] ? A_W'($signed(x[s*IN_BITS+:IN_BITS])) :
-            -A_W'($signed(x[s*IN_BITS+:IN_BITS]));
+        terms[s] = A_W'($signed(x[s*IN_BITS+:IN_BITS]));
+        if (!w[s]) terms[s] = -terms[s];
       end else begin
         match = ~(x[s] ^ w[s]);  // 1 bit wide: the XNOR must not be widened first
         terms[s] = A_W'(match);

