@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jinja2
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -16,3 +18,16 @@ def resource_dir(name: str) -> Path:
     if checkout.is_dir():
         return checkout
     raise FileNotFoundError(f"bnn-hls resource folder {name!r} is missing from the installation")
+
+
+def template_env(subdir: str) -> jinja2.Environment:
+    """The Jinja environment for templates/<subdir>: strict (a missing value is an error),
+    no HTML escaping, block tags leave no blank lines."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_dir("templates") / subdir),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )

@@ -88,15 +88,20 @@ def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32
     return x.reshape(shape)
 
 
-def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:
+def load_npy(path: Path, what: str) -> np.ndarray:
+    """A user's .npy file (no pickles), with a clear error when it is missing or unreadable."""
     if not path.is_file():
-        raise InputFileError(f"input file {quote_name(str(path))} does not exist")
+        raise InputFileError(f"{what} file {quote_name(str(path))} does not exist")
     try:
-        x = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except Exception as exc:
         raise InputFileError(
             f"cannot read {quote_name(str(path))} as .npy: {exc.__class__.__name__}"
         ) from None
+
+
+def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:
+    x = load_npy(path, "input")
     want = tuple(layer.onnx_shape)
     if x.ndim == len(want):
         x = x[None]
@@ -156,14 +161,7 @@ def verify_golden(
 
 
 def load_labels(path: Path, n: int) -> np.ndarray:
-    if not path.is_file():
-        raise InputFileError(f"label file {quote_name(str(path))} does not exist")
-    try:
-        y = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise InputFileError(
-            f"cannot read {quote_name(str(path))} as .npy: {exc.__class__.__name__}"
-        ) from None
+    y = load_npy(path, "label")
     if y.shape != (n,) or y.dtype.kind not in "iu":
         raise InputFileError(
             f"{quote_name(str(path))} has shape {y.shape} ({y.dtype}); expected "

@@ -99,3 +99,52 @@ def convert_words(in_w: int, out_w: int, words: int, rng: np.random.Generator) -
         in_w,
         out_w,
     )
+
+
+@dataclass
+class MvtuData:
+    layer: ir.Dense
+    thresholds: np.ndarray  # per output channel, on the +-1 accumulator
+    acc_bits: int
+    in_bits: int
+    words: Words
+
+
+def mvtu_data(
+    k: int,
+    o: int,
+    simd: int,
+    pe: int,
+    int_in: bool,
+    scores: bool,
+    rng: np.random.Generator,
+    images: int = 3,
+) -> MvtuData:
+    """A random K x O binary layer, inputs, thresholds, and the expected output words."""
+    w_bits = rng.integers(0, 2, (o, k)).astype(np.uint8)
+    layer = ir.Dense(
+        "d",
+        (k,),
+        (o,),
+        weights=w_bits,
+        input_kind="int" if int_in else "bit",
+        input_range=(-128, 127),
+    )
+    in_bits = 8 if int_in else 1
+    x = rng.integers(-128, 128, (images, k)) if int_in else rng.integers(0, 2, (images, k))
+    acc = golden.dense(layer, x)
+    lo, hi = layer.out_range()
+    thresholds = rng.integers(lo, hi + 2, o)
+    inputs = [pack_elems(g, in_bits) for g in x.reshape(-1, simd)]
+    if scores:
+        expected = [pack_elems(g, 32) for g in acc.reshape(-1, pe)]
+    else:
+        expected = [pack_elems(g, 1) for g in (acc >= thresholds).astype(int).reshape(-1, pe)]
+    out_w = pe * 32 if scores else pe
+    return MvtuData(
+        layer,
+        thresholds,
+        ir.signed_bits(lo, hi),
+        in_bits,
+        Words(inputs, expected, simd * in_bits, out_w),
+    )

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn_hls import golden, ir
 from bnn_hls.backends.plan import weight_words
 
 from .kernel_harness import Case, run_cases
-from .kernel_models import POOL_CONFIGS, WINDOW_CONFIGS, pack_elems, pool_words, window_words
+from .kernel_models import (
+    POOL_CONFIGS,
+    WINDOW_CONFIGS,
+    mvtu_data,
+    pack_elems,
+    pool_words,
+    window_words,
+)
 
 
 def c_array(values: np.ndarray, fmt: str = "{}") -> str:
@@ -42,23 +48,9 @@ def test_sliding_window(tmp_path: Path) -> None:
 def mvtu_case(
     rng: np.random.Generator, k: int, o: int, simd: int, pe: int, int_in: bool, scores: bool, n: int
 ) -> tuple[Case, list[int], list[int]]:
-    w_bits = rng.integers(0, 2, (o, k)).astype(np.uint8)
-    layer = ir.Dense(
-        "d",
-        (k,),
-        (o,),
-        weights=w_bits,
-        input_kind="int" if int_in else "bit",
-        input_range=(-128, 127),
-    )
-    in_bits = 8 if int_in else 1
-    x = rng.integers(-128, 128, (n, k)) if int_in else rng.integers(0, 2, (n, k))
-    acc = golden.dense(layer, x)
-    lo, hi = layer.out_range()
-    acc_bits = ir.signed_bits(lo, hi)
-    thresholds = rng.integers(lo, hi + 2, o)
-    words = weight_words(layer, pe, simd)
-    t_table = thresholds.reshape(o // pe, pe).T
+    d = mvtu_data(k, o, simd, pe, int_in, scores, rng, n)
+    words = weight_words(d.layer, pe, simd)
+    t_table = d.thresholds.reshape(o // pe, pe).T
     decls = (
         f"static const uint64_t W[{pe}][{words.shape[1]}][{words.shape[2]}] = "
         f"{c_array(words, '0x{:x}ULL')};\n"
@@ -69,16 +61,14 @@ def mvtu_case(
     fn = "mvtu_scores" if scores else "mvtu_threshold"
     sb = "32, " if scores else ""
     call = (
-        f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {in_bits}, "
-        f"{acc_bits}, {sb}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, reps);"
+        f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {d.in_bits}, "
+        f"{d.acc_bits}, {sb}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, reps);"
     )
-    out_w = pe * 32 if scores else pe
-    words_in = [pack_elems(g, in_bits) for g in x.reshape(-1, simd)]
-    if scores:
-        want = [pack_elems(g, 32) for g in acc.reshape(-1, pe)]
-    else:
-        want = [pack_elems(g, 1) for g in (acc >= thresholds).astype(int).reshape(-1, pe)]
-    return Case(decls, call, simd * in_bits, out_w), words_in, want
+    return (
+        Case(decls, call, d.words.in_width, d.words.out_width),
+        d.words.inputs,
+        d.words.expected,
+    )
 
 
 def test_mvtu_foldings(tmp_path: Path) -> None:

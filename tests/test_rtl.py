@@ -30,6 +30,7 @@ from .kernel_models import (
     POOL_CONFIGS,
     WINDOW_CONFIGS,
     convert_words,
+    mvtu_data,
     pack_elems,
     pool_words,
     window_words,
@@ -136,28 +137,12 @@ def test_label_unit(tmp_path: Path) -> None:
 def test_mvtu_unit(
     tmp_path: Path, k: int, o: int, simd: int, pe: int, int_in: bool, scores: bool
 ) -> None:
-    from bnn_hls import ir
     from bnn_hls.backends.rtl import _lanes, _mem_lines
 
-    rng = np.random.default_rng(k * o + simd)
-    w_bits = rng.integers(0, 2, (o, k)).astype(np.uint8)
-    layer = ir.Dense(
-        "d",
-        (k,),
-        (o,),
-        weights=w_bits,
-        input_kind="int" if int_in else "bit",
-        input_range=(-128, 127),
-    )
-    in_bits = 8 if int_in else 1
-    x = rng.integers(-128, 128, (3, k)) if int_in else rng.integers(0, 2, (3, k))
-    acc = golden.dense(layer, x)
-    lo, hi = layer.out_range()
-    acc_bits = ir.signed_bits(lo, hi)
-    a_w = acc_bits + 2
-    thresholds = rng.integers(lo, hi + 2, o)
+    d = mvtu_data(k, o, simd, pe, int_in, scores, np.random.default_rng(k * o + simd))
+    a_w = d.acc_bits + 2
     nf, sf = o // pe, k // simd
-    tiles = w_bits.reshape(nf, pe, sf, simd)
+    tiles = d.layer.weights.reshape(nf, pe, sf, simd)
     (tmp_path / "w.mem").write_text(
         _mem_lines(
             [_lanes(tiles[n, :, s, :].reshape(-1), 1) for n in range(nf) for s in range(sf)],
@@ -165,7 +150,7 @@ def test_mvtu_unit(
         )
     )
     (tmp_path / "t.mem").write_text(
-        _mem_lines([_lanes(thresholds[n * pe : (n + 1) * pe], a_w) for n in range(nf)], pe * a_w)
+        _mem_lines([_lanes(d.thresholds[n * pe : (n + 1) * pe], a_w) for n in range(nf)], pe * a_w)
     )
     params = {
         "K": k,
@@ -173,20 +158,16 @@ def test_mvtu_unit(
         "SIMD": simd,
         "PE": pe,
         "INT_IN": int(int_in),
-        "IN_BITS": in_bits,
-        "ACC_BITS": acc_bits,
+        "IN_BITS": d.in_bits,
+        "ACC_BITS": d.acc_bits,
         "SCORES": int(scores),
         "SCORE_BITS": 32,
-        "IN_W": simd * in_bits,
-        "OUT_W": pe * 32 if scores else pe,
+        "IN_W": d.words.in_width,
+        "OUT_W": d.words.out_width,
         "WEIGHTS_FILE": '"w.mem"',
         "THRESHOLDS_FILE": '"t.mem"',
     }
-    inputs = [pack_elems(g, in_bits) for g in x.reshape(-1, simd)]
-    if scores:
-        expected = [pack_elems(g, 32) for g in acc.reshape(-1, pe)]
-    else:
-        expected = [pack_elems(g, 1) for g in (acc >= thresholds).astype(int).reshape(-1, pe)]
+    inputs, expected = d.words.inputs, d.words.expected
     assert run_unit("bnn_mvtu", [RTL / "bnn_mvtu.sv"], params, inputs, expected, tmp_path), (
         tmp_path / "sim.log"
     ).read_text()[-3000:]

@@ -9,13 +9,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 
 from .. import __version__, golden, ir
 from ..folding import Folding
 from ..packing import pack_words
-from ..resources import resource_dir
+from ..resources import resource_dir, template_env
 from .plan import SCORE_BITS, Plan, Stage, build_plan
 
 log = logging.getLogger(__name__)
@@ -173,14 +172,7 @@ def write_hls_project(
     packed words and golden scores are shipped for the tool's C simulation."""
     plan = build_plan(model, folding)
     out.mkdir(parents=True, exist_ok=True)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resource_dir("templates") / "hls"),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
+    env = template_env("hls")
     contexts = [stage_context(st) for st in plan.stages]
     for ctx in contexts:
         if "prefix" in ctx:

@@ -9,12 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 
 from .. import __version__, ir
 from ..folding import Folding
-from ..resources import resource_dir
+from ..resources import resource_dir, template_env
 from .plan import SCORE_BITS, Plan, Stage, build_plan
 
 FIFO_DEPTH = 2
@@ -226,14 +225,7 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path) -> Plan:
         }
         for s in plan.streams
     ]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resource_dir("templates") / "rtl"),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
+    env = template_env("rtl")
     (out / "bnn_top.sv").write_text(
         env.get_template("top.sv.j2").render(
             version=__version__,
