@@ -431,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bnn-hls: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output was piped into a program that stopped reading
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except MemoryError:
         print("bnn-hls: error: out of memory (try fewer inputs)", file=sys.stderr)
         return EXIT_USER_ERROR
