@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .packing import apply_float_op
+
 OP_KINDS = ("add", "sub", "rsub", "mul", "div", "bn")
 BN_KEYS = ("scale", "bias", "mean", "var")
 
@@ -35,20 +37,7 @@ class FloatOp:
         self.params = {k: np.asarray(v, dtype=np.float32) for k, v in self.params.items()}
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        p = self.params
-        if self.kind == "add":
-            return x + p["a"]
-        if self.kind == "sub":
-            return x - p["a"]
-        if self.kind == "rsub":
-            return p["a"] - x
-        if self.kind == "mul":
-            return x * p["a"]
-        if self.kind == "div":
-            return x / p["a"]
-        std = np.sqrt(p["var"] + np.float32(self.eps)).astype(np.float32)
-        return ((x - p["mean"]) / std * p["scale"] + p["bias"]).astype(np.float32)
+        return apply_float_op(self.kind, self.params, self.eps, x)
 
     def affine64(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
         """The op as y = a * x + b per channel, in float64 (for reasoning, never for results)."""

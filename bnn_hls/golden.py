@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ir
 from .floatops import apply_ops
-from .frontend.qonnx_ops import round_mode
+from .packing import quantise_input
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +70,7 @@ def run_layer(layer: ir.Layer, v: np.ndarray, method: str = "blas") -> np.ndarra
 
 # --- host-side input quantiser ---------------------------------------------------------------
 def input_quant(layer: ir.InputQuant, x: np.ndarray, method: str = "") -> np.ndarray:
-    n = x.shape[0]
-    y = layer.host_float(x)
-    if layer.layout == "nchw_to_nhwc":
-        y = y.transpose(0, 2, 3, 1)
-    y = np.ascontiguousarray(y).reshape((n, *layer.out_shape))
-    if layer.mode == "bipolar":
-        return (y >= 0).astype(np.uint8)
-    scale, zp = np.float32(layer.scale), np.float32(layer.zero_point)
-    lo, hi = layer.qrange()
-    q = round_mode((y / scale + zp).astype(np.float32), layer.rounding)
-    q = np.clip(q, lo, hi)
-    return q.astype(np.int64) - round(layer.zero_point)
+    return quantise_input(x, layer.host_spec())
 
 
 # --- linear layers ---------------------------------------------------------------------------

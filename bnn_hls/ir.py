@@ -102,24 +102,28 @@ class InputQuant(Layer):
         probe = np.arange(size, dtype=np.float64).reshape(1, *self.onnx_shape)
         return InputQuant(**{**self.__dict__, "host_ops": []}).host_float(probe).reshape(-1)
 
+    def host_spec(self) -> dict[str, Any]:
+        """The host-side quantiser as plain data (what packing.quantise_input and the board
+        driver's model.json use)."""
+        return {
+            "onnx_shape": list(self.onnx_shape),
+            "device_shape": list(self.out_shape),
+            "host_ops": [op.to_json() for op in self.host_ops],
+            "layout_steps": [[i, k, list(a)] for i, k, a in self.layout_steps],
+            "layout": self.layout,
+            "mode": self.mode,
+            "bits": self.out_bits(),
+            "scale": self.scale,
+            "zero_point": self.zero_point,
+            "qrange": list(self.qrange()),
+            "rounding": self.rounding,
+        }
+
     def host_float(self, x: np.ndarray) -> np.ndarray:
         """The host's float32 preprocessing: host ops and layout steps in the model's order."""
-        n = x.shape[0]
-        y = np.asarray(x, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+        from .packing import host_preprocess
 
-        def steps_at(i: int, y: np.ndarray) -> np.ndarray:
-            for index, kind, arg in self.layout_steps:
-                if index == i:
-                    y = (
-                        y.reshape((n, *arg))
-                        if kind == "reshape"
-                        else y.transpose((0, *(a + 1 for a in arg)))
-                    )
-            return y
-
-        for i, op in enumerate(self.host_ops):
-            y = op.apply(steps_at(i, y))
-        return steps_at(len(self.host_ops), y)
+        return host_preprocess(x, self.host_spec())
 
     def qrange(self) -> tuple[int, int]:
         if self.signed:

@@ -1,5 +1,7 @@
-"""Stream packing shared by the golden-model checks, the C-sim and RTL-sim harnesses and the
-board driver. numpy only (1.x and 2.x); the deployment folder carries this same file.
+"""Host-side data handling shared by the compiler (golden model), the C-sim and RTL-sim
+harnesses and the board driver: the input quantiser, the stream packing, the score unpacking
+and the float ops applied to scores. numpy only (1.x and 2.x); the deployment folder carries
+this same file to the board.
 
 Input words: an image's elements in stream order (NHWC, channel fastest), `elems_per_word`
 per word, element j of a word at bits [j * bits, (j + 1) * bits) in two's complement (binary
@@ -9,7 +11,91 @@ Output words: one 32-bit little-endian signed score per class.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+ROUNDING_MODES = ("ROUND", "FLOOR", "CEIL", "ROUND_TO_ZERO")
+
+
+def round_mode(x: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "ROUND":
+        return np.round(x)  # half to even, as ONNX Round and QONNX's ROUND
+    if mode == "FLOOR":
+        return np.floor(x)
+    if mode == "CEIL":
+        return np.ceil(x)
+    if mode == "ROUND_TO_ZERO":
+        return np.trunc(x)
+    raise ValueError(f"unknown rounding mode {mode}")
+
+
+def apply_float_op(kind: str, params: dict[str, Any], eps: float, x: np.ndarray) -> np.ndarray:
+    """One elementwise float32 op, in ONNX's order of operations (see floatops.FloatOp)."""
+    x = np.asarray(x, dtype=np.float32)
+    p = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+    if kind == "add":
+        return x + p["a"]
+    if kind == "sub":
+        return x - p["a"]
+    if kind == "rsub":
+        return p["a"] - x
+    if kind == "mul":
+        return x * p["a"]
+    if kind == "div":
+        return x / p["a"]
+    if kind == "bn":
+        std = np.sqrt(p["var"] + np.float32(eps)).astype(np.float32)
+        return ((x - p["mean"]) / std * p["scale"] + p["bias"]).astype(np.float32)
+    raise ValueError(f"unknown float op {kind}")
+
+
+def apply_float_ops(x: np.ndarray, ops: list[dict[str, Any]]) -> np.ndarray:
+    y = np.asarray(x, dtype=np.float32)
+    with np.errstate(all="ignore"):
+        for op in ops:
+            y = apply_float_op(op["kind"], op["params"], float(op.get("eps", 0.0)), y)
+    return y
+
+
+def host_preprocess(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """The input quantiser's float part: host ops and layout steps in the model's order."""
+    n = x.shape[0]
+    y = np.asarray(x, dtype=np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
+    steps = spec.get("layout_steps", [])
+
+    def steps_at(i: int, y: np.ndarray) -> np.ndarray:
+        for index, kind, arg in steps:
+            if index == i:
+                y = (
+                    y.reshape((n, *arg))
+                    if kind == "reshape"
+                    else y.transpose((0, *(a + 1 for a in arg)))
+                )
+        return y
+
+    ops = spec.get("host_ops", [])
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(ops):
+            y = apply_float_op(op["kind"], op["params"], float(op.get("eps", 0.0)), steps_at(i, y))
+    return steps_at(len(ops), y)
+
+
+def quantise_input(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """Model inputs (N, *onnx input shape) -> device values (N, *device shape): integers
+    v = clip(round(x / scale + zero_point)) - zero_point, or bits x >= 0."""
+    n = x.shape[0]
+    y = host_preprocess(x, spec)
+    if spec["layout"] == "nchw_to_nhwc":
+        y = y.transpose(0, 2, 3, 1)
+    y = np.ascontiguousarray(y).reshape((n, *spec["device_shape"]))
+    if spec["mode"] == "bipolar":
+        return (y >= 0).astype(np.uint8)
+    scale, zp = np.float32(spec["scale"]), np.float32(spec["zero_point"])
+    lo, hi = spec["qrange"]
+    q = round_mode((y / scale + zp).astype(np.float32), spec["rounding"])
+    q = np.clip(q, lo, hi)
+    return q.astype(np.int64) - round(float(spec["zero_point"]))
 
 
 def pack_words(values: np.ndarray, elems_per_word: int, bits: int, word_bytes: int) -> np.ndarray:

@@ -12,28 +12,16 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..packing import ROUNDING_MODES, round_mode
 from .attrs import attr_int, attr_str
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
-ROUNDING_MODES = ("ROUND", "FLOOR", "CEIL", "ROUND_TO_ZERO")
 
 
 def quant_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
     if signed:
         return -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
     return 0, (1 << bits) - 1 - int(narrow)
-
-
-def round_mode(x: np.ndarray, mode: str) -> np.ndarray:
-    if mode == "ROUND":
-        return np.round(x)  # half to even, as ONNX Round
-    if mode == "FLOOR":
-        return np.floor(x)
-    if mode == "CEIL":
-        return np.ceil(x)
-    if mode == "ROUND_TO_ZERO":
-        return np.trunc(x)
-    raise ValueError(mode)
 
 
 def bipolar_quant(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
