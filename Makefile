@@ -23,6 +23,13 @@ $(STAMP): setup.cfg pyproject.toml
 	@command -v tclsh >/dev/null || (apt-get update -qq && apt-get install -y -qq tcl)
 	@touch $@
 
+# the board's Python packages (pynq 3.0.1 pins numpy < 2): a second venv for the driver tests
+PYNQ_VENV := .venv-pynq
+$(PYNQ_VENV)/.installed:
+	@test -x $(PYNQ_VENV)/bin/python || $(PYTHON) -m venv $(PYNQ_VENV)
+	$(PYNQ_VENV)/bin/python -m pip install --quiet pynq==3.0.1
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/bnn-hls inspect $(DEMO_MODEL)
 	$(BIN)/bnn-hls compile $(DEMO_MODEL) -o $(DEMO_OUT) --force
@@ -39,7 +46,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy bnn_hls
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(PYNQ_VENV)/.installed
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint typecheck pytest

@@ -263,6 +263,59 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    """The PYNQ-Z2 build folder: HLS project, Vivado Tcl, build.sh, deploy/ for the board."""
+    import subprocess
+
+    from .backends.vivado import tools_available, write_build_folder
+    from .compiler import compile_file
+    from .output import check_output_dir, write_folder
+    from .verify import load_inputs, load_labels, random_inputs
+
+    if args.ip != "hls":
+        raise ModelError(
+            "--ip rtl (the RTL packaged as Vivado IP) is not supported yet",
+            hint="use --ip hls; the RTL is simulated and estimated with "
+            "`bnn-hls verify --level rtlsim` and `bnn-hls estimate`",
+        )
+    out = Path(args.output)
+    check_output_dir(out, args.force)
+    c = compile_file(args.model)
+    folding = choose_folding(c, args)
+    if args.test_inputs:
+        images = load_inputs(Path(args.test_inputs), c.model.input)
+    else:
+        images = random_inputs(c.model.input, 64, seed=0, dtype=c.info.input_dtype)
+    labels = load_labels(Path(args.test_labels), len(images)) if args.test_labels else None
+
+    def fill(folder: Path) -> None:
+        write_build_folder(
+            c.model, folding, folder, flavor=args.hls_flavor, images=images, labels=labels
+        )
+
+    write_folder(out, args.force, fill)
+    missing = tools_available(args.hls_flavor)
+    print(
+        f"wrote {out}/: hls/ (HLS project), vivado/build_bd.tcl, build.sh, Makefile, "
+        "deploy/ (driver, notebook, model.json, test set)"
+    )
+    if not args.run:
+        tools = ", ".join(missing) if missing else "the Xilinx tools"
+        print(f"next: cd {out} && ./build.sh   (needs {tools} on PATH)")
+        return EXIT_OK
+    if missing:
+        print(
+            f"--run: {', '.join(missing)} not found on PATH; run these on a machine with "
+            f"the tools:\n  cd {out}\n  ./build.sh"
+        )
+        return EXIT_OK
+    proc = subprocess.run(["bash", "build.sh"], cwd=out, check=False)
+    if proc.returncode != 0:
+        print(f"build failed: see {out}/logs/", file=sys.stderr)
+        return 1
+    return EXIT_OK
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from .backends.hls import write_hls_project
     from .backends.rtl import write_rtl_project
@@ -393,6 +446,35 @@ def build_parser() -> argparse.ArgumentParser:
     backend_options(sp)
     sp.add_argument("--no-cache", action="store_true", help="ignore cached per-stage results")
     sp.set_defaults(func=cmd_estimate)
+
+    sp = sub.add_parser(
+        "build",
+        help="a PYNQ-Z2 build folder: HLS project, Vivado block design, bitstream script, "
+        "deploy/ with the driver and notebook",
+        description="Write a self-contained build folder for the board: the HLS project, the "
+        "Vivado block-design Tcl, build.sh/Makefile (HLS, then Vivado, to bnn.bit + bnn.hwh) "
+        "and deploy/ (driver, notebook, model.json, test set). --run runs build.sh when the "
+        "tools are on PATH.",
+    )
+    sp.add_argument("model", help="ONNX or QONNX file")
+    sp.add_argument("--board", choices=["pynq-z2"], default="pynq-z2")
+    sp.add_argument("-o", "--output", required=True, metavar="DIR", help="build folder")
+    sp.add_argument(
+        "--ip",
+        choices=["hls", "rtl"],
+        default="hls",
+        help="the accelerator IP: the HLS backend (default)",
+    )
+    sp.add_argument(
+        "--test-inputs",
+        metavar="X.npy",
+        help="images for deploy/test_set.npz (default: 64 random inputs)",
+    )
+    sp.add_argument("--test-labels", metavar="Y.npy", help="their labels")
+    sp.add_argument("--run", action="store_true", help="run build.sh (needs the Xilinx tools)")
+    sp.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    backend_options(sp)
+    sp.set_defaults(func=cmd_build)
 
     sp = sub.add_parser(
         "compile",

@@ -143,7 +143,7 @@ def stage_context(st: Stage) -> dict[str, Any]:
 def call_line(st: Stage, plan: Plan) -> str:
     if st.kind == "input":
         return (
-            f"bnn::axis_to_stream<IN_AXI_BITS, {st.dst.width}, IN_WORDS_PER_IMAGE>(in, "
+            f"bnn::axis_to_stream<IN_AXI_BITS, {st.dst.width}, IN_WORDS_PER_IMAGE>(input_words, "
             f"{st.dst.name}, num_images);"
         )
     if st.kind in ("gather", "split"):
@@ -155,7 +155,7 @@ def call_line(st: Stage, plan: Plan) -> str:
     if st.kind == "output":
         return (
             f"bnn::scores_to_axis<{st.src.elems}, SCORE_BITS, NUM_CLASSES>({st.src.name}, "
-            "out, num_images);"
+            "output_scores, num_images);"
         )
     return f"{st.name}({st.src.name}, {st.dst.name}, num_images);"
 

@@ -58,8 +58,12 @@ class Plan:
         return [s for s in self.stages if s.kind == "mvtu"]
 
 
-def round_up8(bits: int) -> int:
-    return max(8, -(-bits // 8) * 8)
+def axi_width(bits: int) -> int:
+    """AXI-Stream width for `bits` of data: a power of two from 8 up, as the AXI DMA takes."""
+    width = 8
+    while width < bits:
+        width *= 2
+    return width
 
 
 def border_tables(layer: ir.Conv) -> BorderTables | None:
@@ -118,7 +122,7 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
     cur = Stream("s_in", simd0, in_bits, elements // simd0)
     streams = [cur]
     stages: list[Stage] = []
-    in_axi_bits = round_up8(cur.width)
+    in_axi_bits = axi_width(cur.width)
     stages.append(
         Stage(
             "input",

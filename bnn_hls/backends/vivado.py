@@ -1,0 +1,158 @@
+"""Board flow: a self-contained build folder for the PYNQ-Z2 (the HLS project, the Vivado
+block-design Tcl, build.sh / Makefile) and the deploy/ folder the board needs (driver, packing
+module, model.json, notebook, test set, README)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__, golden, ir
+from ..estimate import initiation_interval
+from ..folding import Folding
+from ..resources import resource_dir, template_env
+from .hls import FLAVORS, PART, write_hls_project
+from .plan import Plan
+
+DESIGN = "bnn"
+ACCEL_NAME = "bnn_0"
+CLOCK_MHZ = 100
+HLS_PORTS = {
+    "in": "input_words",
+    "out": "output_scores",
+    "ctrl": "s_axi_control",
+    "clk": "ap_clk",
+    "rst": "ap_rst_n",
+}
+
+
+def model_json(model: ir.Model, plan: Plan) -> dict[str, Any]:
+    s = plan.input_stream
+    return {
+        "format": "bnn-hls-deploy",
+        "version": 1,
+        "generator": f"bnn-hls {__version__}",
+        "source_file": model.source_file,
+        "input": model.input.host_spec(),
+        "stream": {
+            "elems_per_word": s.elems,
+            "elem_bits": s.bits,
+            "word_bytes": plan.in_axi_bits // 8,
+            "words_per_image": s.words_per_image,
+            "axi_bits": plan.in_axi_bits,
+            "score_bits": 32,
+        },
+        "classes": plan.classes,
+        "score_ops": [op.to_json() for op in model.scores.ops],
+        "device": {
+            "accelerator": ACCEL_NAME,
+            "dma": "dma",
+            "num_images_offset": 0x10,
+            "ap_ctrl_offset": 0x00,
+            "clock_mhz": CLOCK_MHZ,
+        },
+        "cycles_per_image_model": initiation_interval(plan),
+    }
+
+
+def test_set(model: ir.Model, images: np.ndarray, labels: np.ndarray | None) -> dict[str, Any]:
+    result = golden.run(model, images)
+    return {
+        "images": images.astype(np.float32),
+        "expected_scores": result.acc,
+        "labels": labels if labels is not None else result.labels,
+        "labels_source": np.array(
+            "true labels" if labels is not None else "the compiled model's own predictions"
+        ),
+    }
+
+
+def write_build_folder(
+    model: ir.Model,
+    folding: Folding,
+    out: Path,
+    *,
+    flavor: str = "vitis",
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+) -> Plan:
+    plan = write_hls_project(model, folding, out / "hls", flavor=flavor, csim_inputs=images[:8])
+    env = template_env("vivado")
+    tool_name, tool_cmd = FLAVORS[flavor]
+    common = {"version": __version__, "source": model.source_file or "model", "design": DESIGN}
+    (out / "vivado").mkdir(parents=True, exist_ok=True)
+    (out / "vivado" / "build_bd.tcl").write_text(
+        env.get_template("build_bd.tcl.j2").render(
+            **common,
+            part=PART,
+            clock_mhz=CLOCK_MHZ,
+            in_bits=plan.in_axi_bits,
+            ip_repo="hls/bnn_hls_prj/solution1/impl/ip",
+            accel_vlnv="bnn-hls.org:bnn:bnn_top:1.0",
+            accel_name=ACCEL_NAME,
+            accel_in=HLS_PORTS["in"],
+            accel_out=HLS_PORTS["out"],
+            accel_ctrl=HLS_PORTS["ctrl"],
+            accel_clk=HLS_PORTS["clk"],
+            accel_rst=HLS_PORTS["rst"],
+        )
+    )
+    build = out / "build.sh"
+    build.write_text(env.get_template("build.sh.j2").render(**common, ip="hls", hls_tool=tool_cmd))
+    build.chmod(build.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    (out / "Makefile").write_text(env.get_template("Makefile.j2").render(**common))
+    deploy = out / "deploy"
+    deploy.mkdir(exist_ok=True)
+    shutil.copy(resource_dir("host") / "bnn_driver.py", deploy / "bnn_driver.py")
+    shutil.copy(Path(__file__).resolve().parents[1] / "packing.py", deploy / "packing.py")
+    shutil.copy(resource_dir("host") / "notebooks" / "bnn_pynq.ipynb", deploy / "bnn_pynq.ipynb")
+    (deploy / "model.json").write_text(json.dumps(model_json(model, plan), indent=1) + "\n")
+    np.savez(deploy / "test_set.npz", **test_set(model, images, labels))
+    (deploy / "README.md").write_text(DEPLOY_README.format(design=DESIGN))
+    (out / "README.md").write_text(
+        BUILD_README.format(design=DESIGN, tool=tool_name, tool_cmd=tool_cmd)
+    )
+    return plan
+
+
+def tools_available(flavor: str) -> list[str]:
+    """The tools build.sh needs that are not on PATH."""
+    needed = [FLAVORS[flavor][1], "vivado"]
+    return [t for t in needed if shutil.which(t) is None]
+
+
+BUILD_README = """# Build folder for the PYNQ-Z2
+
+Needs {tool} and Vivado of the same release (2022.1 matches the PYNQ 3.0.1 image) on PATH.
+
+    ./build.sh      # or: make
+
+1. `hls/`: `{tool_cmd} -f hls.tcl` synthesises the accelerator and exports it as IP
+   (log: logs/hls.log).
+2. `vivado/build_bd.tcl`: the block design (Zynq PS7 at 100 MHz, AXI DMA, the accelerator,
+   SmartConnects, resets, interrupts), implementation and bitstream (log: logs/vivado.log).
+3. `deploy/{design}.bit` and `deploy/{design}.hwh` appear next to the driver; copy `deploy/` to
+   the board and open `bnn_pynq.ipynb`.
+"""
+
+DEPLOY_README = """# bnn-hls deployment folder (PYNQ-Z2, PYNQ 3.0.x)
+
+- `{design}.bit`, `{design}.hwh`: the overlay (written by the build folder's `build.sh`)
+- `bnn_driver.py`: `BnnAccelerator` (numpy + pynq), `packing.py`: the input quantiser and
+  stream packing the compiler itself uses
+- `model.json`: stream formats, the input quantiser, the host-side score ops
+- `test_set.npz`: test images, labels and the compiler's expected integer scores
+- `bnn_pynq.ipynb`: classify the test set, show a grid of predictions, measure throughput
+
+Copy this folder to the board (e.g. `scp -r deploy xilinx@pynq:jupyter_notebooks/bnn`) and run
+the notebook, or in Python:
+
+    from bnn_driver import BnnAccelerator
+    accel = BnnAccelerator(".")
+    accel.predict_labels(images)
+"""

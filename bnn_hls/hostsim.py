@@ -1,0 +1,57 @@
+"""Simulated devices for the board driver (host/bnn_driver.py): the C simulation of the
+generated HLS C++ and the Verilator simulation of the generated RTL take the same packed words
+and return the same score bytes as the DMA on the board."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .csim import CSim
+
+
+class CsimDevice:
+    fclk_mhz = 100.0
+
+    def __init__(self, hls_dir: Path) -> None:
+        self.sim = CSim(Path(hls_dir), Path(tempfile.mkdtemp(prefix="bnn-csim-dev-")))
+        self.sim.build()
+        self.classes: int | None = None
+
+    def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
+        classes = out_bytes // (4 * images)
+        return self.sim.run(words, images, classes).astype("<i4").tobytes()
+
+
+class RtlsimDevice:
+    fclk_mhz = 100.0
+
+    def __init__(self, rtl_dir: Path) -> None:
+        from .rtlsim.runner import RtlSim
+
+        self.sim = RtlSim(Path(rtl_dir), Path(tempfile.mkdtemp(prefix="bnn-rtl-dev-")))
+
+    def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
+        classes = out_bytes // (4 * images)
+        # the testbench needs expected scores for its checks; the device only returns scores
+        res = self.sim.run(words, np.zeros((images, classes), np.int64), backpressure=False)
+        if res.scores is None:
+            raise RuntimeError(f"the RTL simulation returned no scores: {res.runs}")
+        return res.scores.astype("<i4").tobytes()
+
+
+def device_from_env() -> CsimDevice | RtlsimDevice | None:
+    """BNN_SIM_DEVICE=csim:<hls dir> or rtlsim:<rtl dir> (used by the notebook in CI)."""
+    value = os.environ.get("BNN_SIM_DEVICE", "")
+    if not value:
+        return None
+    kind, _, folder = value.partition(":")
+    if kind == "csim":
+        return CsimDevice(Path(folder))
+    if kind == "rtlsim":
+        return RtlsimDevice(Path(folder))
+    raise ValueError(f"BNN_SIM_DEVICE={json.dumps(value)}: expected csim:DIR or rtlsim:DIR")
