@@ -161,6 +161,20 @@ def test_vivado_tcl_dry_run(build_dir: Path, board: str) -> None:
     assert [Path(c[-1]).name for c in copies] == ["bnn.bit", "bnn.hwh"]
 
 
+@pytest.mark.parametrize("name", ["digits_mlp", "cnv"])
+def test_build_other_models(
+    name: str, reference_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = DIGITS / f"{name}.onnx" if name.startswith("digits") else reference_dir / f"{name}.onnx"
+    code, _, err = run_cli(["build", model, "-o", tmp_path / "b"], capsys)
+    assert code == 0, err
+    calls = tcl_calls(tmp_path / "b" / "vivado" / "build_bd.tcl", "")
+    assert any(c[0] == "create_bd_cell" and c[-1] == "bnn_0" for c in calls)
+    spec = json.loads((tmp_path / "b" / "deploy" / "model.json").read_text())
+    props = " ".join(" ".join(c) for c in calls if c[0] == "set_property")
+    assert f"CONFIG.c_m_axis_mm2s_tdata_width {spec['stream']['axi_bits']}" in props
+
+
 def test_build_run_without_tools(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,14 +233,24 @@ def test_driver_on_rtlsim(build_dir: Path, tmp_path: Path) -> None:
     assert np.array_equal(scores, data["expected_scores"][:12])
 
 
-def test_notebook_runs_against_csim(build_dir: Path) -> None:
+@pytest.mark.parametrize("level", ["csim", "rtlsim"])
+def test_notebook_runs_against_simulators(build_dir: Path, tmp_path: Path, level: str) -> None:
     import nbformat
     from nbclient import NotebookClient
 
     deploy = build_dir / "deploy"
     nb = nbformat.read(deploy / "bnn_pynq.ipynb", as_version=4)
     env_before = os.environ.get("BNN_SIM_DEVICE")
-    os.environ["BNN_SIM_DEVICE"] = f"csim:{build_dir / 'hls'}"
+    if level == "csim":
+        os.environ["BNN_SIM_DEVICE"] = f"csim:{build_dir / 'hls'}"
+    else:
+        from bnn_hls.backends.rtl import write_rtl_project
+        from bnn_hls.compiler import compile_file
+        from bnn_hls.folding import default_folding
+
+        c = compile_file(DIGITS / "digits_cnn.onnx")
+        write_rtl_project(c.model, default_folding(c.model), tmp_path / "rtl")
+        os.environ["BNN_SIM_DEVICE"] = f"rtlsim:{tmp_path / 'rtl'}"
     try:
         NotebookClient(
             nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(deploy)}}
@@ -234,6 +258,8 @@ def test_notebook_runs_against_csim(build_dir: Path) -> None:
     finally:
         if env_before is None:
             del os.environ["BNN_SIM_DEVICE"]
+        else:
+            os.environ["BNN_SIM_DEVICE"] = env_before
     text = "\n".join(
         o.get("text", "")
         for cell in nb.cells
