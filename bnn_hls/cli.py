@@ -272,12 +272,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .output import check_output_dir, write_folder
     from .verify import load_inputs, load_labels, random_inputs
 
-    if args.ip != "hls":
-        raise ModelError(
-            "--ip rtl (the RTL packaged as Vivado IP) is not supported yet",
-            hint="use --ip hls; the RTL is simulated and estimated with "
-            "`bnn-hls verify --level rtlsim` and `bnn-hls estimate`",
-        )
     out = Path(args.output)
     check_output_dir(out, args.force)
     c = compile_file(args.model)
@@ -290,11 +284,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     def fill(folder: Path) -> None:
         write_build_folder(
-            c.model, folding, folder, flavor=args.hls_flavor, images=images, labels=labels
+            c.model,
+            folding,
+            folder,
+            flavor=args.hls_flavor,
+            images=images,
+            labels=labels,
+            ip=args.ip,
         )
 
     write_folder(out, args.force, fill)
-    missing = tools_available(args.hls_flavor)
+    missing = tools_available(args.hls_flavor, args.ip)
     print(
         f"wrote {out}/: hls/ (HLS project), vivado/build_bd.tcl, build.sh, Makefile, "
         "deploy/ (driver, notebook, model.json, test set)"
@@ -463,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ip",
         choices=["hls", "rtl"],
         default="hls",
-        help="the accelerator IP: the HLS backend (default)",
+        help="the accelerator IP: the HLS backend exported by Vitis HLS (default), or the RTL "
+        "backend packaged by Vivado with the same ports and registers",
     )
     sp.add_argument(
         "--test-inputs",

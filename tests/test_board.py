@@ -185,11 +185,70 @@ def test_build_run_without_tools(
     assert code == 0 and "not found on PATH" in out and "./build.sh" in out
 
 
-def test_build_rtl_ip_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(
-        ["build", DIGITS / "digits_mlp.onnx", "-o", tmp_path / "b", "--ip", "rtl"], capsys
+PACKAGE_STANDINS = r"""
+set calls {}
+proc record {args} { lappend ::calls $args }
+namespace eval ipx {}
+foreach cmd {create_project add_files set_property update_compile_order ipx::package_project
+             ipx::associate_bus_interfaces ipx::create_xgui_files ipx::update_checksums
+             ipx::check_integrity ipx::save_core} {
+    proc $cmd {args} "record $cmd {*}\$args"
+}
+proc current_fileset {args} { return sources_1 }
+proc get_files {args} { return [lindex $args end] }
+proc ipx::current_core {args} { return core }
+source [lindex $argv 0]
+foreach c $calls { puts [join $c "\t"] }
+"""
+
+
+def test_build_with_rtl_ip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--ip rtl: the RTL behind the HLS IP's ports and registers, packaged by Vivado; the
+    same block design and driver."""
+    out = tmp_path / "b"
+    code, _, err = run_cli(["build", DIGITS / "digits_cnn.onnx", "-o", out, "--ip", "rtl"], capsys)
+    assert code == 0, err
+    res = subprocess.run(
+        ["tclsh", "/dev/stdin", str(out / "vivado" / "package_rtl.tcl")],
+        input=PACKAGE_STANDINS,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert code == 2 and "--ip rtl" in err and not (tmp_path / "b").exists()
+    assert res.returncode == 0, res.stderr
+    calls = [line.split("\t") for line in res.stdout.splitlines()]
+    create = next(c for c in calls if c[0] == "create_project")
+    assert "xc7z020clg400-1" in create
+    package = next(c for c in calls if c[0] == "ipx::package_project")
+    assert "bnn-hls.org" in package and "bnn" in package
+    assert ["set_property", "top", "bnn_top_axi", "sources_1"] in calls
+    buses = {c[2] for c in calls if c[0] == "ipx::associate_bus_interfaces"}
+    assert buses == {"input_words", "output_scores", "s_axi_control"}
+    assert "ipx::save_core" in [c[0] for c in calls]
+    bd = tcl_calls(out / "vivado" / "build_bd.tcl", "")
+    assert any(c[0] == "create_bd_cell" and c[-1] == "bnn_0" for c in bd)
+    assert "ip_rtl" in (out / "vivado" / "build_bd.tcl").read_text()
+    assert "package_rtl.tcl" in (out / "build.sh").read_text()
+    # the packaged top: lint-clean, and in simulation bit-exact through its AXI-Lite registers
+    from bnn_hls import golden
+    from bnn_hls.backends.hls import device_inputs, pack_device_inputs
+    from bnn_hls.backends.plan import build_plan
+    from bnn_hls.compiler import compile_file
+    from bnn_hls.folding import default_folding
+    from bnn_hls.rtlsim.runner import RtlSim
+    from bnn_hls.verify import random_inputs
+
+    from .test_rtl_lint import lint
+
+    rtl = out / "rtl"
+    files = [rtl / n for n in (rtl / "files.f").read_text().split()] + [rtl / "bnn_top_axi.sv"]
+    assert lint(files, "bnn_top_axi", rtl) == ""
+    c = compile_file(DIGITS / "digits_cnn.onnx")
+    plan = build_plan(c.model, default_folding(c.model))
+    x = random_inputs(c.model.input, 5, seed=2)
+    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    result = RtlSim(rtl, tmp_path / "sim", top="bnn_top_axi").run(words, golden.run(c.model, x).acc)
+    assert result.scores_ok and len(result.runs) == 2, result.runs
 
 
 def load_driver(deploy: Path):  # type: ignore[no-untyped-def]

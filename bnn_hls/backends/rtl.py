@@ -46,7 +46,12 @@ LIBRARY = (
     "bnn_split.sv",
     "bnn_scores_out.sv",
     "bnn_label.sv",
+    "bnn_axil_ctrl.sv",
 )
+
+
+def _mem_path(mem_dir: str, name: str) -> str:
+    return f"{mem_dir}/{name}" if mem_dir else name
 
 
 def _mem_lines(words: list[int], width: int) -> str:
@@ -124,7 +129,7 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
             ("col_class", "COL_CLASS_FILE"),
         ):
             if key in files:
-                params.append((param, f'"{mem_dir}/{files[key]}"'))
+                params.append((param, f'"{_mem_path(mem_dir, files[key])}"'))
         comment = f"{layer.name}: {layer.kind} {layer.fan_in} x {layer.out_channels}"
         return {"module": "bnn_mvtu", "params": params, "comment": comment}
     if st.kind == "window":
@@ -157,7 +162,7 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
             ("C", layer.in_shape[2]),
             ("PE", st.src.elems),
             ("K", layer.kernel[0]),
-            ("AND_MASK_FILE", f'"{mem_dir}/{files["and_mask"]}"'),
+            ("AND_MASK_FILE", f'"{_mem_path(mem_dir, files["and_mask"])}"'),
         ]
         return {"module": "bnn_pool", "params": params, "comment": f"{layer.name}: max-pool"}
     if st.kind in ("gather", "split"):
@@ -188,7 +193,7 @@ def stage_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
     return {}
 
 
-def stage_instances(plan: Plan) -> list[tuple[Stage, dict[str, Any]]]:
+def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[str, Any]]]:
     """Every stage but the input adapter, with its module, parameters and memory file names."""
     result = []
     for st in plan.stages:
@@ -196,7 +201,7 @@ def stage_instances(plan: Plan) -> list[tuple[Stage, dict[str, Any]]]:
             continue
         layer_name = st.layer.name if st.layer is not None else st.name
         files = {key: f"{layer_name}_{key}.mem" for key in stage_memories(st)}
-        inst = instance(st, "mem", files)
+        inst = instance(st, mem_dir, files)
         inst.update(
             name=st.name, src=st.src.name, dst=st.dst.name, mem_files=sorted(files.values())
         )
@@ -204,15 +209,17 @@ def stage_instances(plan: Plan) -> list[tuple[Stage, dict[str, Any]]]:
     return result
 
 
-def write_rtl_project(model: ir.Model, folding: Folding, out: Path) -> Plan:
+def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str = "mem") -> Plan:
+    """mem_dir: where the .mem files go, relative to `out` ("" puts them beside the sources,
+    as Vivado IP packaging needs: synthesis finds memory files by name only)."""
     plan = build_plan(model, folding)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "mem").mkdir(exist_ok=True)
+    (out / mem_dir).mkdir(exist_ok=True)
     for st in plan.stages:
         for key, (words, width) in stage_memories(st).items():
             layer_name = st.layer.name if st.layer is not None else st.name
-            (out / "mem" / f"{layer_name}_{key}.mem").write_text(_mem_lines(words, width))
-    instances = [inst for _, inst in stage_instances(plan)]
+            (out / mem_dir / f"{layer_name}_{key}.mem").write_text(_mem_lines(words, width))
+    instances = [inst for _, inst in stage_instances(plan, mem_dir)]
     depths = fifo_depths(plan)
     streams = [
         {
@@ -239,6 +246,11 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path) -> Plan:
     )
     for name in LIBRARY:
         shutil.copy(resource_dir("hw") / "rtl" / name, out / name)
+    (out / "bnn_top_axi.sv").write_text(
+        env.get_template("top_axi.sv.j2").render(
+            version=__version__, in_axi_bits=plan.in_axi_bits, n_streams=len(streams)
+        )
+    )
     (out / "files.f").write_text("".join(f"{n}\n" for n in (*LIBRARY, "bnn_top.sv")))
     (out / "design.json").write_text(
         json.dumps(

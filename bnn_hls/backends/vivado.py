@@ -80,8 +80,15 @@ def write_build_folder(
     flavor: str = "vitis",
     images: np.ndarray,
     labels: np.ndarray | None = None,
+    ip: str = "hls",
 ) -> Plan:
+    """ip: "hls" (the HLS backend exported by Vitis HLS) or "rtl" (the RTL backend, wrapped in
+    bnn_top_axi with the same ports and registers, packaged by vivado/package_rtl.tcl)."""
     plan = write_hls_project(model, folding, out / "hls", flavor=flavor, csim_inputs=images[:8])
+    if ip == "rtl":
+        from .rtl import write_rtl_project
+
+        write_rtl_project(model, folding, out / "rtl", mem_dir="")
     env = template_env("vivado")
     tool_name, tool_cmd = FLAVORS[flavor]
     common = {"version": __version__, "source": model.source_file or "model", "design": DESIGN}
@@ -92,7 +99,7 @@ def write_build_folder(
             part=PART,
             clock_mhz=CLOCK_MHZ,
             in_bits=plan.in_axi_bits,
-            ip_repo="hls/bnn_hls_prj/solution1/impl/ip",
+            ip_repo="hls/bnn_hls_prj/solution1/impl/ip" if ip == "hls" else "ip_rtl",
             accel_vlnv="bnn-hls.org:bnn:bnn_top:1.0",
             accel_name=ACCEL_NAME,
             accel_in=HLS_PORTS["in"],
@@ -102,8 +109,14 @@ def write_build_folder(
             accel_rst=HLS_PORTS["rst"],
         )
     )
+    if ip == "rtl":
+        (out / "vivado" / "package_rtl.tcl").write_text(
+            env.get_template("package_rtl.tcl.j2").render(
+                **common, part=PART, accel_vlnv="bnn-hls.org:bnn:bnn_top:1.0"
+            )
+        )
     build = out / "build.sh"
-    build.write_text(env.get_template("build.sh.j2").render(**common, ip="hls", hls_tool=tool_cmd))
+    build.write_text(env.get_template("build.sh.j2").render(**common, ip=ip, hls_tool=tool_cmd))
     build.chmod(build.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     (out / "Makefile").write_text(env.get_template("Makefile.j2").render(**common))
     deploy = out / "deploy"
@@ -120,9 +133,9 @@ def write_build_folder(
     return plan
 
 
-def tools_available(flavor: str) -> list[str]:
+def tools_available(flavor: str, ip: str = "hls") -> list[str]:
     """The tools build.sh needs that are not on PATH."""
-    needed = [FLAVORS[flavor][1], "vivado"]
+    needed = [FLAVORS[flavor][1], "vivado"] if ip == "hls" else ["vivado"]
     return [t for t in needed if shutil.which(t) is None]
 
 

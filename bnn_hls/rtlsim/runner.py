@@ -54,9 +54,11 @@ class RtlSimResult:
 
 
 class RtlSim:
-    def __init__(self, rtl_dir: Path, build_dir: Path) -> None:
+    def __init__(self, rtl_dir: Path, build_dir: Path, top: str = "bnn_top") -> None:
+        """top: "bnn_top", or "bnn_top_axi" for the wrapper with the HLS IP's ports."""
         self.rtl_dir = rtl_dir
         self.build_dir = build_dir
+        self.top = top
         self.design = json.loads((rtl_dir / "design.json").read_text())
 
     def _runner(self):  # type: ignore[no-untyped-def]
@@ -70,12 +72,13 @@ class RtlSim:
 
     def build(self) -> float:
         runner = self._runner()
-        sources = [self.rtl_dir / name for name in self.design["sources"]]
+        names = self.design["sources"] + (["bnn_top_axi.sv"] if self.top == "bnn_top_axi" else [])
+        sources = [self.rtl_dir / name for name in names]
         t0 = time.perf_counter()
         log.info("building the RTL simulation (Verilator)...")
         runner.build(
             sources=sources,
-            hdl_toplevel="bnn_top",
+            hdl_toplevel=self.top,
             build_dir=self.build_dir,
             build_args=[
                 "-Wno-fatal",
@@ -116,7 +119,7 @@ class RtlSim:
         with contextlib.suppress(SystemExit):
             runner.test(
                 test_module="bnn_hls.rtlsim.tb_accel",
-                hdl_toplevel="bnn_top",
+                hdl_toplevel=self.top,
                 hdl_toplevel_lang="verilog",
                 results_xml=str(self.build_dir / "results.xml"),
                 build_dir=self.build_dir,

@@ -28,40 +28,62 @@ def _setup() -> tuple[np.ndarray, np.ndarray, int]:
     return words, expected, int(expected.shape[0])
 
 
-async def _reset(dut) -> None:  # type: ignore[no-untyped-def]
-    dut.rst_n.value = 0
-    dut.s_axis_tvalid.value = 0
-    dut.m_axis_tready.value = 0
-    await ClockCycles(dut.clk, 5)
-    dut.rst_n.value = 1
-    await ClockCycles(dut.clk, 2)
+class Ports:
+    """The generated bnn_top (clk, rst_n, s_axis/m_axis, num_images) or its AXI wrapper
+    bnn_top_axi (ap_clk, ap_rst_n, input_words/output_scores, AXI-Lite s_axi_control), which
+    has the HLS IP's ports."""
+
+    def __init__(self, dut) -> None:  # type: ignore[no-untyped-def]
+        self.axi = hasattr(dut, "s_axi_control_awaddr")
+        self.clk = dut.ap_clk if self.axi else dut.clk
+        self.rst_n = dut.ap_rst_n if self.axi else dut.rst_n
+        self.src = "input_words" if self.axi else "s_axis"
+        self.dst = "output_scores" if self.axi else "m_axis"
+        self.dut = dut
+
+    def signal(self, prefix: str, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.dut, f"{prefix}_{name}")
+
+
+async def _reset(dut, ports: Ports) -> None:  # type: ignore[no-untyped-def]
+    ports.rst_n.value = 0
+    ports.signal(ports.src, "tvalid").value = 0
+    ports.signal(ports.dst, "tready").value = 0
+    await ClockCycles(ports.clk, 5)
+    ports.rst_n.value = 1
+    await ClockCycles(ports.clk, 2)
 
 
 class Monitor:
     """Counts cycles and records when input words are taken and output words leave."""
 
-    def __init__(self, dut) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, dut, ports: Ports) -> None:  # type: ignore[no-untyped-def]
         self.dut = dut
+        self.ports = ports
         self.cycle = 0
         self.first_in: int | None = None
         self.out_cycles: list[int] = []
         self.last_progress = 0
 
     async def run(self) -> None:
-        dut = self.dut
+        p = self.ports
+        in_valid, in_ready = p.signal(p.src, "tvalid"), p.signal(p.src, "tready")
+        out_valid, out_ready = p.signal(p.dst, "tvalid"), p.signal(p.dst, "tready")
         while True:
-            await RisingEdge(dut.clk)
+            await RisingEdge(p.clk)
             self.cycle += 1
-            if int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value):
+            if int(in_valid.value) and int(in_ready.value):
                 if self.first_in is None:
                     self.first_in = self.cycle
                 self.last_progress = self.cycle
-            if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value):
+            if int(out_valid.value) and int(out_ready.value):
                 self.out_cycles.append(self.cycle)
                 self.last_progress = self.cycle
 
 
 def _stall_report(dut, names: list[str]) -> str:  # type: ignore[no-untyped-def]
+    if not hasattr(dut, "dbg_valid"):
+        dut = dut.u_top  # the AXI wrapper: look inside
     valid = int(dut.dbg_valid.value)
     ready = int(dut.dbg_ready.value)
     blocked = [n for i, n in enumerate(names) if (valid >> i) & 1 and not (ready >> i) & 1]
@@ -75,16 +97,33 @@ def _stall_report(dut, names: list[str]) -> str:  # type: ignore[no-untyped-def]
 class Harness:
     """AXI-Stream drivers and the monitor, created once; batches run back to back."""
 
-    def __init__(self, dut) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, dut, ports: Ports) -> None:  # type: ignore[no-untyped-def]
         self.dut = dut
+        self.ports = ports
         self.names = json.loads(os.environ["BNN_TB_STREAMS"])
         self.source = AxiStreamSource(
-            AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst_n, reset_active_level=False
+            AxiStreamBus.from_prefix(dut, ports.src),
+            ports.clk,
+            ports.rst_n,
+            reset_active_level=False,
         )
         self.sink = AxiStreamSink(
-            AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst_n, reset_active_level=False
+            AxiStreamBus.from_prefix(dut, ports.dst),
+            ports.clk,
+            ports.rst_n,
+            reset_active_level=False,
         )
-        self.monitor = Monitor(dut)
+        self.control = None
+        if ports.axi:
+            from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+
+            self.control = AxiLiteMaster(
+                AxiLiteBus.from_prefix(dut, "s_axi_control"),
+                ports.clk,
+                ports.rst_n,
+                reset_active_level=False,
+            )
+        self.monitor = Monitor(dut, ports)
         cocotb.start_soon(self.monitor.run())
 
     async def batch(self, backpressure: bool, seed: int) -> dict[str, object]:
@@ -97,7 +136,11 @@ class Harness:
         else:
             self.source.clear_pause_generator()
             self.sink.clear_pause_generator()
-        dut.num_images.value = images
+        if self.control is not None:  # as the board driver does: num_images, then ap_start
+            await self.control.write_dword(0x10, images)
+            await self.control.write_dword(0x00, 1)
+        else:
+            dut.num_images.value = images
         monitor = self.monitor
         monitor.first_in = None
         monitor.out_cycles = []
@@ -107,7 +150,7 @@ class Harness:
         received = bytearray()
         while len(received) < 4 * total:
             if self.sink.empty():
-                await RisingEdge(dut.clk)
+                await RisingEdge(self.ports.clk)
                 if monitor.cycle - monitor.last_progress > WATCHDOG_CYCLES:
                     return {
                         "backpressure": backpressure,
@@ -144,10 +187,11 @@ class Harness:
 
 @cocotb.test()
 async def accelerator(dut) -> None:  # type: ignore[no-untyped-def]
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())  # type: ignore[arg-type]
+    ports = Ports(dut)
+    cocotb.start_soon(Clock(ports.clk, 10, unit="ns").start())  # type: ignore[arg-type]
     seed = int(os.environ.get("BNN_TB_SEED", "0"))
-    await _reset(dut)
-    harness = Harness(dut)
+    await _reset(dut, ports)
+    harness = Harness(dut, ports)
     results = [await harness.batch(False, seed)]
     if os.environ.get("BNN_TB_BACKPRESSURE", "1") == "1" and "error" not in results[0]:
         results.append(await harness.batch(True, seed + 1))
