@@ -53,6 +53,23 @@ def test_pip_install_non_editable(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out" / "hls" / "top.cpp").is_file()
     assert (tmp_path / "out" / "hls" / "bnn_mvtu.h").is_file()
+    assert (tmp_path / "out" / "rtl" / "bnn_mvtu.sv").is_file()
+    res = subprocess.run(
+        [str(exe), "build", str(DIGITS / "digits_mlp.onnx"), "-o", str(tmp_path / "board")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    for rel in (
+        "deploy/bnn_driver.py",
+        "deploy/packing.py",
+        "deploy/bnn_pynq.ipynb",
+        "vivado/build_bd.tcl",
+    ):
+        assert (tmp_path / "board" / rel).is_file(), rel
     code = (
         "from bnn_hls.resources import resource_dir; import bnn_hls; "
         "print(bnn_hls.__file__); "
