@@ -66,9 +66,10 @@ class RtlSim:
         os.environ.pop("VERILATOR_ROOT", None)
         from cocotb_tools.runner import get_runner
 
+        runner = get_runner("verilator")
         if not log.isEnabledFor(logging.DEBUG):  # the runner logs every command at INFO
             logging.getLogger("Verilator").setLevel(logging.WARNING)
-        return get_runner("verilator")
+        return runner
 
     def build(self) -> float:
         runner = self._runner()
@@ -156,9 +157,9 @@ def run_unit(
     os.environ.pop("VERILATOR_ROOT", None)
     from cocotb_tools.runner import get_runner
 
-    if not log.isEnabledFor(logging.DEBUG):
-        logging.getLogger("Verilator").setLevel(logging.WARNING)
     runner = get_runner("verilator")
+    if not log.isEnabledFor(logging.DEBUG):  # the runner logs every command at INFO
+        logging.getLogger("Verilator").setLevel(logging.WARNING)
     build = work_dir / "build"
     runner.build(
         sources=sources,
