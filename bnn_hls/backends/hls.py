@@ -115,7 +115,6 @@ def stage_context(st: Stage) -> dict[str, Any]:
         ctx["weights_text"] = _inner(_c_array(weights, "0x{:016x}ULL", 4))
         ctx["thresholds_text"] = _inner(_c_array(p["thresholds"], "{}", 16))
         if border is None:
-            ctx["row_class_text"] = ctx["col_class_text"] = "0"
             corr = np.zeros((1, 1, layer.out_channels), np.int32)
             ctx["row_class_text"] = ", ".join("0" for _ in range(oh))
             ctx["col_class_text"] = ", ".join("0" for _ in range(ow))
