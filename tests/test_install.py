@@ -23,46 +23,23 @@ def test_pip_install_non_editable(tmp_path: Path) -> None:
     src = tmp_path / "src"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(src)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    res = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", str(src)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    exe = env_dir / "bin" / "bnn-hls"
-    res = subprocess.run(
-        [str(exe), "inspect", str(DIGITS / "digits_mlp.onnx"), "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert res.returncode == 0, res.stderr
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        """A command of the fresh venv, outside the checkout; it must succeed."""
+        res = subprocess.run(
+            list(cmd), capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        return res
+
+    run(str(py), "-m", "pip", "install", "-q", str(src))
+    exe = str(env_dir / "bin" / "bnn-hls")
+    res = run(exe, "inspect", str(DIGITS / "digits_mlp.onnx"), "--json")
     assert '"integer_only": true' in res.stdout
-    res = subprocess.run(
-        [str(exe), "compile", str(DIGITS / "digits_cnn.onnx"), "-o", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert res.returncode == 0, res.stderr
-    assert (tmp_path / "out" / "hls" / "top.cpp").is_file()
-    assert (tmp_path / "out" / "hls" / "bnn_mvtu.h").is_file()
-    assert (tmp_path / "out" / "rtl" / "bnn_mvtu.sv").is_file()
-    res = subprocess.run(
-        [str(exe), "build", str(DIGITS / "digits_mlp.onnx"), "-o", str(tmp_path / "board")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert res.returncode == 0, res.stderr
+    run(exe, "compile", str(DIGITS / "digits_cnn.onnx"), "-o", str(tmp_path / "out"))
+    for rel in ("hls/top.cpp", "hls/bnn_mvtu.h", "rtl/bnn_mvtu.sv"):
+        assert (tmp_path / "out" / rel).is_file(), rel
+    run(exe, "build", str(DIGITS / "digits_mlp.onnx"), "-o", str(tmp_path / "board"))
     for rel in (
         "deploy/bnn_driver.py",
         "deploy/packing.py",
@@ -77,11 +54,7 @@ def test_pip_install_non_editable(tmp_path: Path) -> None:
         "print(sorted(p.name for p in resource_dir('hw').iterdir())); "
         "print((resource_dir('sim') / 'include' / 'hls_stream.h').is_file())"
     )
-    res = subprocess.run(
-        [str(py), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
-    )
-    assert res.returncode == 0, res.stderr
-    lines = res.stdout.splitlines()
+    lines = run(str(py), "-c", code).stdout.splitlines()
     assert "site-packages" in lines[0]
     assert "README.md" in lines[1] and "hls" in lines[1]
     assert "README.md" in lines[2] and "hls" in lines[2]
