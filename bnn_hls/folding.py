@@ -2,7 +2,8 @@
 
 Legal when PE divides the layer's outputs, SIMD divides its inputs (the input channels for a
 conv: a window is read one pixel's SIMD channels at a time), and neighbouring streams can be
-converted: a producer's word (PE) and its consumer's SIMD must divide one another.
+converted: a producer's word (PE) and its consumer's SIMD must divide one another. Each layer
+also says where its weights live: "lut" (distributed ROM) or "block" (block RAM).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ DEFAULT_MAX_SIMD_BIT = 64
 DEFAULT_MAX_SIMD_INT = 8
 
 
+ROM_STYLES = ("lut", "block")
+
+
 @dataclass(frozen=True)
 class Fold:
     pe: int
     simd: int
+    rom: str = "lut"  # where the weights live: "lut" or "block" (RAM)
 
 
 Folding = dict[str, Fold]
@@ -94,6 +99,11 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
                 f"layer {layer.name}: SIMD {fold.simd} does not divide its {domain} {what}",
                 hint=f"use one of {divisors(domain)}",
             )
+        if fold.rom not in ROM_STYLES:
+            raise ModelError(
+                f"layer {layer.name}: unknown ROM style {quote_name(str(fold.rom))}",
+                hint=f"use one of {', '.join(ROM_STYLES)}",
+            )
         if prev_pe is not None and not compatible(fold.simd, prev_pe):
             raise ModelError(
                 f"layer {layer.name}: SIMD {fold.simd} and the PE {prev_pe} of "
@@ -110,8 +120,8 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
 
 
 def load_folding(path: Path, model: ir.Model) -> Folding:
-    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3}, ...}}; layers not named keep the
-    default folding."""
+    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "block"}, ...}} ("rom" is
+    optional); layers not named keep the default folding."""
     if not path.is_file():
         raise InputFileError(f"folding file {quote_name(str(path))} does not exist")
     try:
@@ -121,15 +131,18 @@ def load_folding(path: Path, model: ir.Model) -> Folding:
             raise ValueError("expected an object")
         folding = default_folding(model)
         for name, value in layers.items():
-            folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]))
+            rom = value.get("rom", folding[name].rom if name in folding else "lut")
+            folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]), str(rom))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputFileError(
             f"cannot read folding file {quote_name(str(path))}: {exc}",
-            hint='write {"layers": {"l1_conv": {"pe": 4, "simd": 3}}}',
+            hint='write {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "lut"}}}',
         ) from None
     check_folding(model, folding)
     return folding
 
 
 def folding_to_json(folding: Folding) -> dict[str, Any]:
-    return {"layers": {k: {"pe": v.pe, "simd": v.simd} for k, v in folding.items()}}
+    return {
+        "layers": {k: {"pe": v.pe, "simd": v.simd, "rom": v.rom} for k, v in folding.items()}
+    }

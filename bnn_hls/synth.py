@@ -137,7 +137,7 @@ def synthesize(
         script = (
             f"{reads}; read_verilog -sv -defer stage_wrap.sv; hierarchy -top stage_wrap; "
             "synth_xilinx -family xc7 -top stage_wrap -flatten -noiopad; "
-            "tee -q -o stat.json stat -json"
+            "tee -q -o stat.json stat -json -top stage_wrap"
         )
         res = subprocess.run(
             [*yosys_command(), "-q", "-p", script],
@@ -150,7 +150,7 @@ def synthesize(
         if res.returncode != 0 or not (work / "stat.json").exists():
             raise RuntimeError(f"Yosys failed on {module}:\n{(res.stdout + res.stderr)[-3000:]}")
         stat = json.loads((work / "stat.json").read_text())
-    top = next(iter(stat["modules"].values()))
+    top = stat.get("design") or next(iter(stat["modules"].values()))
     resources = count_cells(top.get("num_cells_by_type", {}))
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(asdict(resources)))

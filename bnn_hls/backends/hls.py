@@ -43,15 +43,18 @@ def _inner(text: str) -> str:
     return body[1:-1].strip("\n")
 
 
-def storage_pragmas(flavor: str, prefix: str) -> list[str]:
+def storage_pragmas(flavor: str, prefix: str, rom: str) -> list[str]:
+    """One ROM per PE (the weights' first dimension), in block RAM or LUTs as the folding says."""
     w, t = f"{prefix}_weights", f"{prefix}_thresholds"
     part = [
         f"#pragma HLS ARRAY_PARTITION variable = {w} complete dim = 1",
         f"#pragma HLS ARRAY_PARTITION variable = {t} complete dim = 1",
     ]
     if flavor == "vitis":
-        return [f"#pragma HLS BIND_STORAGE variable = {w} type = rom_2p impl = bram", *part]
-    return [f"#pragma HLS RESOURCE variable = {w} core = ROM_2P_BRAM", *part]
+        impl = "bram" if rom == "block" else "lutram"
+        return [f"#pragma HLS BIND_STORAGE variable = {w} type = rom_2p impl = {impl}", *part]
+    core = "ROM_2P_BRAM" if rom == "block" else "ROM_2P_LUTRAM"
+    return [f"#pragma HLS RESOURCE variable = {w} core = {core}", *part]
 
 
 def stage_context(st: Stage) -> dict[str, Any]:
@@ -90,6 +93,7 @@ def stage_context(st: Stage) -> dict[str, Any]:
         ctx["scores"] = bool(p["scores"])
         ctx["int_in"] = layer.input_kind == "int"
         ctx["border"] = border is not None
+        ctx["rom"] = p["rom"]
         weights: np.ndarray = p["weights"]
         ctx["chunks"] = weights.shape[2]
         ctx["c"] = {
@@ -207,7 +211,7 @@ def write_hls_project(
                 layer=layer_name,
                 guard=layer_name.upper(),
                 stages=stage_list,
-                storage_pragmas=lambda prefix: storage_pragmas(flavor, prefix),
+                storage_pragmas=lambda prefix, rom: storage_pragmas(flavor, prefix, rom),
             )
         )
         headers.append(header)

@@ -186,6 +186,7 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
                     {
                         "pe": fold.pe,
                         "simd": fold.simd,
+                        "rom": fold.rom,
                         "scores": scores,
                         "border": border,
                         "weights": weight_words(layer, fold.pe, fold.simd),

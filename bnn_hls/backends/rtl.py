@@ -120,6 +120,7 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
             ("CC", 1 if border is None else border.correction.shape[1]),
             ("IN_W", st.src.width),
             ("OUT_W", st.dst.width),
+            ("ROM_BLOCK", int(p["rom"] == "block")),
         ]
         for key, param in (
             ("weights", "WEIGHTS_FILE"),

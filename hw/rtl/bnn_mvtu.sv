@@ -2,10 +2,13 @@
 // matrix folded NF = O / PE by SF = K / SIMD (same folding and word formats as the HLS
 // kernel). Per input vector it reads SF words (once, buffered for the other NF - 1 folds) and
 // emits NF words: PE bits acc >= T, or PE packed SCORE_BITS-bit signed scores (SCORES = 1).
-// acc = 2 * popcount(xnor) - K (binary inputs) or sum(w ? x : -x) (INT_IN = 1), plus the
+// acc = 2 * popcount(xnor) - K (binary inputs) or sum(w ? x : -x) = 2 * sum(w ? x : 0) - sum(x)
+// (INT_IN = 1: the masked sums need no negation and sum(x) is shared by all PEs), plus the
 // zero-padding border correction of the output pixel's row/column class (BORDER = 1).
 // Pipeline: fetch (weights ROM) -> accumulate (threshold ROM) -> output register; a full
 // output register that is not taken stalls the whole pipeline. One fold step per cycle.
+// ROM_BLOCK = 1 asks synthesis for block RAM for the weights (the compiler decides per layer:
+// a wide, shallow ROM in LUTs costs about one LUT per weight bit and fold step).
 module bnn_mvtu #(
     parameter int K = 8,
     parameter int O = 4,
@@ -25,6 +28,7 @@ module bnn_mvtu #(
     parameter int CC = 1,
     parameter int IN_W = SIMD * IN_BITS,
     parameter int OUT_W = PE,
+    parameter int ROM_BLOCK = 0,
     parameter WEIGHTS_FILE = "",
     parameter THRESHOLDS_FILE = "",
     parameter CORRECTION_FILE = "",
@@ -52,15 +56,14 @@ module bnn_mvtu #(
   localparam int RCW = (RC > 1) ? $clog2(RC) : 1;
   localparam int CCW = (CC > 1) ? $clog2(CC) : 1;
 
-  // parameter memories (generated .mem files, one word per line in hex)
-  logic [PE*SIMD-1:0] wmem[NF*SF];
+  // parameter memories (generated .mem files, one word per line in hex); the weights are
+  // declared in the ROM_BLOCK generate blocks below
   /* verilator lint_off UNDRIVEN */  // loaded only when the layer has thresholds / corrections
   logic [PE*T_BITS-1:0] tmem[NF];
   logic [PE*CORR_BITS-1:0] cmem[RC*CC*NF];
   logic [RCW-1:0] rowcls[OH];
   logic [CCW-1:0] colcls[OW];
   /* verilator lint_on UNDRIVEN */
-  initial $readmemh(WEIGHTS_FILE, wmem);
   generate
     if (SCORES == 0) begin : g_thresholds
       initial $readmemh(THRESHOLDS_FILE, tmem);
@@ -100,7 +103,6 @@ module bnn_mvtu #(
   always_ff @(posedge clk) begin
     if (en && take) begin
       a_x <= x_now;
-      a_w <= wmem[WAW'(nf)*WAW'(SF)+WAW'(sf)];
       a_first <= sf == '0;
       a_last <= sf == SFW'(SF - 1);
       a_nf <= nf;
@@ -108,6 +110,20 @@ module bnn_mvtu #(
       a_oy <= oy;
     end
   end
+
+  // the weights ROM, read with the same enable as the stage-A registers
+  wire [WAW-1:0] w_addr = WAW'(nf) * WAW'(SF) + WAW'(sf);
+  generate
+    if (ROM_BLOCK != 0) begin : g_wrom_block
+      (* rom_style = "block", ram_style = "block" *) logic [PE*SIMD-1:0] wmem[NF*SF];
+      initial $readmemh(WEIGHTS_FILE, wmem);
+      always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];
+    end else begin : g_wrom_lut
+      logic [PE*SIMD-1:0] wmem[NF*SF];
+      initial $readmemh(WEIGHTS_FILE, wmem);
+      always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];
+    end
+  endgenerate
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -140,25 +156,46 @@ module bnn_mvtu #(
   end
 
   // ---- stage B: per-PE contribution and accumulation ---------------------------------------
-  // One PE's contribution of a SIMD word: the terms (XNOR bits, or +-x), summed as a balanced
-  // adder tree (a chain of SIMD adders would cost a carry chain per term).
-  function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
-                                                        input logic [SIMD-1:0] w);
-    logic signed [A_W-1:0] terms[SIMD];
-    logic match;
-    for (int s = 0; s < SIMD; s++) begin
-      if (INT_IN != 0) begin
-        terms[s] = A_W'($signed(x[s*IN_BITS+:IN_BITS]));
-        if (!w[s]) terms[s] = -terms[s];
-      end else begin
-        match = ~(x[s] ^ w[s]);  // 1 bit wide: the XNOR must not be widened first
-        terms[s] = A_W'(match);
+  // Binary inputs: popcount of the XNOR bits. Its first level turns three XNOR bits into a
+  // 2-bit count as plain logic (one 6-input LUT per output bit, the XNORs absorbed), then a
+  // balanced adder tree adds the counts (a chain of adders would cost a carry chain per term).
+  localparam int CW = $clog2(SIMD + 1);
+  localparam int NG = (SIMD + 2) / 3;
+  function automatic logic [CW-1:0] xnor_popcount(input logic [IN_W-1:0] x,
+                                                  input logic [SIMD-1:0] w);
+    logic [CW-1:0] cnt[NG];
+    logic [2:0] m;
+    for (int g = 0; g < NG; g++) begin
+      m = 3'b000;
+      for (int j = 0; j < 3; j++) begin
+        if (3 * g + j < SIMD) m[j] = ~(x[(3*g+j)%IN_W] ^ w[(3*g+j)%SIMD]);
       end
+      cnt[g] = CW'({(m[0] & m[1]) | (m[0] & m[2]) | (m[1] & m[2]), m[0] ^ m[1] ^ m[2]});
+    end
+    for (int span = 1; span < NG; span = span * 2) begin
+      for (int g = 0; g + span < NG; g = g + 2 * span) cnt[g] = cnt[g] + cnt[g+span];
+    end
+    xnor_popcount = cnt[0];
+  endfunction
+
+  // Integer inputs: sum of the inputs whose weight bit is 1 (w ? x : 0), or of all inputs
+  // (w all ones), as a balanced adder tree.
+  function automatic logic signed [A_W-1:0] masked_sum(input logic [IN_W-1:0] x,
+                                                      input logic [SIMD-1:0] w);
+    logic signed [A_W-1:0] terms[SIMD];
+    for (int s = 0; s < SIMD; s++) begin
+      terms[s] = w[s] ? A_W'($signed(x[s*IN_BITS+:IN_BITS])) : A_W'(0);
     end
     for (int span = 1; span < SIMD; span = span * 2) begin
       for (int s = 0; s + span < SIMD; s = s + 2 * span) terms[s] = terms[s] + terms[s+span];
     end
-    contribution = terms[0];
+    masked_sum = terms[0];
+  endfunction
+
+  function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
+                                                        input logic [SIMD-1:0] w);
+    if (INT_IN != 0) contribution = masked_sum(x, w);
+    else contribution = A_W'(xnor_popcount(x, w));
   endfunction
 
   logic signed [A_W-1:0] acc[PE];
@@ -169,8 +206,19 @@ module bnn_mvtu #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic [PE*CORR_BITS-1:0] b_corr;
 
+  // sum(x) of the input vector (integer inputs), shared by all PEs
+  logic signed [A_W-1:0] total;
+  logic signed [A_W-1:0] b_total;
+
   always_ff @(posedge clk) begin
     if (en && a_valid) begin
+      if (INT_IN != 0) begin
+        total <= (a_first ? A_W'(0) : total) + masked_sum(a_x, '1);
+        b_total <= (a_first ? A_W'(0) : total) + masked_sum(a_x, '1);
+      end else begin
+        total <= '0;
+        b_total <= '0;
+      end
       for (int p = 0; p < PE; p++) begin
         acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*SIMD+:SIMD]);
         b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*SIMD+:SIMD]);
@@ -190,7 +238,7 @@ module bnn_mvtu #(
   function automatic logic signed [A_W-1:0] final_value(input logic signed [A_W-1:0] a,
                                                        input logic [CORR_BITS-1:0] corr);
     logic signed [A_W-1:0] v;
-    v = (INT_IN != 0) ? a : (a <<< 1) - A_W'(K);
+    v = (INT_IN != 0) ? (a <<< 1) - b_total : (a <<< 1) - A_W'(K);
     if (BORDER != 0) v = v + A_W'($signed(corr));
     final_value = v;
   endfunction
