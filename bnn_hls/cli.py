@@ -27,13 +27,17 @@ def _print_json(data: Any) -> None:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .compiler import compile_file
-    from .report import build_report, format_report
+    from .report import build_report, folding_report, format_folding, format_report
 
-    rep = build_report(compile_file(args.model))
+    c = compile_file(args.model)
+    rep = build_report(c)
+    folding, how = choose_folding(c, args)
+    rep["folding"] = folding_report(c.model, folding, how)
     if args.json:
         _print_json(rep)
     else:
         print(format_report(rep))
+        print("\n" + format_folding(rep["folding"]))
     return EXIT_OK
 
 
@@ -114,14 +118,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_MISMATCH
 
 
-def choose_folding(c: Any, args: argparse.Namespace) -> Any:
-    from .folding import check_folding, default_folding, load_folding
+def choose_folding(c: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    """(folding, how it was chosen): --folding FILE, else the optimiser (--target-fps or the
+    fastest design within --budget)."""
+    from .folding import load_folding
+    from .passes.folding_opt import optimise
 
+    target = getattr(args, "target_fps", None)
+    budget = getattr(args, "budget", None)
     if getattr(args, "folding", None):
-        return load_folding(Path(args.folding), c.model)
-    folding = default_folding(c.model)
-    check_folding(c.model, folding)
-    return folding
+        if target is not None or budget is not None:
+            raise ModelError("--folding cannot be combined with --target-fps or --budget")
+        return load_folding(Path(args.folding), c.model), f"from {Path(args.folding).name}"
+    budget = 0.7 if budget is None else budget
+    res = optimise(c.model, target_fps=target, budget=budget)
+    if target is not None:
+        how = f"optimiser: cheapest design for {target:,.0f} images/s within {budget:.0%}"
+    else:
+        how = f"optimiser: fastest design within {budget:.0%} of the xc7z020"
+    return res.folding, how
 
 
 def run_backend(c: Any, args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
@@ -131,7 +146,7 @@ def run_backend(c: Any, args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
     from .backends.hls import device_inputs, pack_device_inputs, write_hls_project
     from .csim import CSim
 
-    folding = choose_folding(c, args)
+    folding, _ = choose_folding(c, args)
     if args.level == "rtlsim":
         return run_rtlsim(c, folding, x, args)
     with tempfile.TemporaryDirectory(prefix="bnn-hls-verify-") as tmp:
@@ -193,7 +208,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from .synth import XC7Z020, Resources, estimate_rtl
 
     c = compile_file(args.model)
-    folding = choose_folding(c, args)
+    folding, _ = choose_folding(c, args)
     with tempfile.TemporaryDirectory(prefix="bnn-hls-estimate-") as tmp:
         plan = write_rtl_project(c.model, folding, Path(tmp) / "rtl")
         log.warning(
@@ -275,7 +290,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output_dir(out, args.force)
     c = compile_file(args.model)
-    folding = choose_folding(c, args)
+    folding, _ = choose_folding(c, args)
     if args.test_inputs:
         images = load_inputs(Path(args.test_inputs), c.model.input)
     else:
@@ -322,15 +337,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .compiler import compile_file
     from .folding import folding_to_json
     from .output import check_output_dir, write_folder
-    from .report import build_report, format_report
+    from .report import build_report, folding_report, format_folding, format_report
     from .verify import random_inputs
 
     out = Path(args.output)
     check_output_dir(out, args.force)
     c = compile_file(args.model)
-    folding = choose_folding(c, args)
+    folding, how = choose_folding(c, args)
     rep = build_report(c)
-    rep["folding"] = folding_to_json(folding)["layers"]
+    rep["folding"] = folding_report(c.model, folding, how)
 
     def fill(folder: Path) -> None:
         c.model.save(folder / "ir")
@@ -341,7 +356,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         write_rtl_project(c.model, folding, folder / "rtl")
         (folder / "folding.json").write_text(json.dumps(folding_to_json(folding), indent=2) + "\n")
         (folder / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
-        (folder / "report.txt").write_text(format_report(rep) + "\n")
+        (folder / "report.txt").write_text(
+            format_report(rep) + "\n\n" + format_folding(rep["folding"]) + "\n"
+        )
 
     write_folder(out, args.force, fill)
     if args.json:
@@ -353,6 +370,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         )
     else:
         print(format_report(rep))
+        print("\n" + format_folding(rep["folding"]))
         print(
             f"\nwrote {out}/: hls/ (HLS project: top.cpp, hls.tcl, ...), rtl/ (SystemVerilog), "
             "ir/, folding.json, report.json, report.txt"
@@ -360,13 +378,31 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def backend_options(sp: argparse.ArgumentParser) -> None:
+def folding_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--folding",
         metavar="FILE.json",
-        help='PE/SIMD per layer: {"layers": {"l1_conv": {"pe": 4, "simd": 3}}}; '
-        "layers not named keep the default",
+        help='PE/SIMD/ROM per layer: {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": '
+        '"lut"}}} ("rom": lut or block); layers not named keep a moderate default. '
+        "Without it the folding optimiser chooses",
     )
+    sp.add_argument(
+        "--target-fps",
+        type=float,
+        metavar="F",
+        help="optimiser: the cheapest folding that reaches F images/s at 100 MHz",
+    )
+    sp.add_argument(
+        "--budget",
+        type=float,
+        metavar="FRACTION",
+        help="optimiser: fraction of the xc7z020's LUTs and block RAM the design may use "
+        "(default 0.7); without --target-fps the fastest design within it",
+    )
+
+
+def backend_options(sp: argparse.ArgumentParser) -> None:
+    folding_options(sp)
     sp.add_argument(
         "--hls-flavor",
         choices=["vitis", "vivado"],
@@ -397,9 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
         "inspect",
         help="layers, shapes, bit widths, ops, memory, BatchShift",
         description="Show the compiled model: layers, shapes, bit widths, "
-        "operations, parameter memory and the BatchShift summary.",
+        "operations, parameter memory, the BatchShift summary, and the folding with "
+        "cycles per layer, efficiency and the resource model's estimate.",
     )
     common(sp)
+    folding_options(sp)
     sp.set_defaults(func=cmd_inspect)
 
     sp = sub.add_parser(

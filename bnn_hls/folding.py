@@ -143,6 +143,4 @@ def load_folding(path: Path, model: ir.Model) -> Folding:
 
 
 def folding_to_json(folding: Folding) -> dict[str, Any]:
-    return {
-        "layers": {k: {"pe": v.pe, "simd": v.simd, "rom": v.rom} for k, v in folding.items()}
-    }
+    return {"layers": {k: {"pe": v.pe, "simd": v.simd, "rom": v.rom} for k, v in folding.items()}}

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import ir
 from .compiler import Compiled
+from .folding import Folding
 
 
 def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
@@ -122,3 +123,84 @@ def format_report(rep: dict[str, Any]) -> str:
 
 def summary_numbers(rep: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rep["totals"].items() if isinstance(v, (int, float, np.integer))}
+
+
+def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[str, Any]:
+    """Per layer: PE, SIMD, ROM, cycles per image, its share of the II and the resource
+    model's estimate; for the pipeline: II, images/s, MAC efficiency, the estimated total."""
+    from . import resource_model as rm
+    from .backends.plan import build_plan
+    from .estimate import CLOCK_HZ, cycle_model
+    from .synth import XC7Z020
+
+    plan = build_plan(model, folding)
+    stages = cycle_model(plan)
+    ii = max(s.cycles for s in stages)
+    rows, total = rm.plan_estimate(plan)
+    est_by_stage = dict(rows)
+    layers: list[dict[str, Any]] = []
+    for layer in model.linear_layers():
+        fold = folding[layer.name]
+        own = [s for s in stages if s.layer == layer.name]
+        cycles = max(s.cycles for s in own)
+        est = rm.Estimate()
+        for s in own:
+            est = est + est_by_stage[s.name]
+        layers.append(
+            {
+                "name": layer.name,
+                "pe": fold.pe,
+                "simd": fold.simd,
+                "rom": fold.rom,
+                "macs": layer.macs(),
+                "macs_per_cycle": fold.pe * fold.simd,
+                "cycles": cycles,
+                "busy": round(cycles / ii, 3),
+                "lut": round(est.lut),
+                "bram36": est.bram36,
+            }
+        )
+    macs = sum(layer.macs() for layer in model.linear_layers())
+    units = sum(
+        folding[layer.name].pe * folding[layer.name].simd for layer in model.linear_layers()
+    )
+    return {
+        "chosen_by": chosen_by,
+        "layers": layers,
+        "cycles_per_image": ii,
+        "images_per_second_at_100MHz": CLOCK_HZ / ii,
+        "slowest_stage": max(stages, key=lambda s: s.cycles).name,
+        "efficiency": round(macs / units / ii, 4),
+        "model_estimate": {
+            "lut": round(total.lut),
+            "ff": round(total.ff),
+            "bram36": total.bram36,
+            "lut_fraction": round(total.lut / XC7Z020["lut"], 4),
+            "bram_fraction": round(total.bram36 / XC7Z020["bram36"], 4),
+        },
+    }
+
+
+def format_folding(rep: dict[str, Any]) -> str:
+    header = (
+        f"{'layer':<18} {'PE':>4} {'SIMD':>5} {'ROM':>5} {'MACs/cyc':>8} {'cycles':>9} "
+        f"{'busy':>5} {'LUT~':>7} {'BRAM36~':>7}"
+    )
+    lines = [f"folding ({rep['chosen_by']}):", header, "-" * len(header)]
+    for r in rep["layers"]:
+        lines.append(
+            f"{r['name']:<18} {r['pe']:>4} {r['simd']:>5} {r['rom']:>5} "
+            f"{r['macs_per_cycle']:>8} {r['cycles']:>9,} {r['busy']:>5.0%} {r['lut']:>7,} "
+            f"{r['bram36']:>7.1f}"
+        )
+    m = rep["model_estimate"]
+    lines += [
+        "",
+        f"cycles per image: {rep['cycles_per_image']:,} (slowest stage: {rep['slowest_stage']}); "
+        f"at 100 MHz: {rep['images_per_second_at_100MHz']:,.0f} images/s",
+        f"efficiency (total MACs / MACs per cycle / cycles per image): {rep['efficiency']:.1%}",
+        f"resource model: ~{m['lut']:,} LUT ({m['lut_fraction']:.0%}), ~{m['ff']:,} FF, "
+        f"~{m['bram36']:.1f} BRAM36 ({m['bram_fraction']:.0%}) of the xc7z020 "
+        "(fitted to Yosys; `bnn-hls estimate` synthesises)",
+    ]
+    return "\n".join(lines)

@@ -13,13 +13,14 @@ from bnn_hls.folding import Fold, Folding, compatible, divisors, simd_domain
 
 
 def random_folding(model: ir.Model, rng: np.random.Generator) -> Folding:
-    """Any legal folding, PE and SIMD from 1 to full."""
+    """Any legal folding, PE and SIMD from 1 to full, weights in LUTs or block RAM."""
     folding: Folding = {}
     prev: int | None = None
     for layer in model.linear_layers():
         pe = int(rng.choice(divisors(layer.out_channels)))
         options = [d for d in divisors(simd_domain(layer)) if prev is None or compatible(d, prev)]
-        folding[layer.name] = Fold(pe, int(rng.choice(options)))
+        rom = str(rng.choice(["lut", "block"]))
+        folding[layer.name] = Fold(pe, int(rng.choice(options)), rom)
         prev = pe
     return folding
 

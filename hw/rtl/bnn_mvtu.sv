@@ -119,6 +119,12 @@ module bnn_mvtu #(
       initial $readmemh(WEIGHTS_FILE, wmem);
       always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];
     end else begin : g_wrom_lut
+      // LUTs: Vivado calls that a distributed ROM, Yosys (which has no LUT-RAM ROMs) logic
+`ifdef YOSYS
+      (* rom_style = "logic" *)
+`else
+      (* rom_style = "distributed" *)
+`endif
       logic [PE*SIMD-1:0] wmem[NF*SF];
       initial $readmemh(WEIGHTS_FILE, wmem);
       always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];

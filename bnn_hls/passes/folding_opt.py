@@ -1,0 +1,289 @@
+"""Folding optimiser: PE, SIMD and the weights' memory for every layer, so that the pipeline is
+balanced and fits the chip.
+
+For a candidate initiation interval (II, cycles per image) every layer takes its cheapest
+folding whose stages (sliding window and MVTU) need at most II cycles, under the stream rule
+that a layer's SIMD and its producer's PE divide one another: a shortest path over the chain
+of layers (state: the previous layer's PE). Cost is the resource model's LUTs and block RAM as
+fractions of the budget. With a target throughput the II follows from it; without one the
+smallest II whose design fits the budget is found by bisection over the achievable IIs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from .. import ir
+from .. import resource_model as rm
+from ..backends.plan import build_plan
+from ..errors import ModelError
+from ..estimate import CLOCK_HZ, initiation_interval, window_fill_words
+from ..folding import (
+    ROM_STYLES,
+    Fold,
+    Folding,
+    check_folding,
+    compatible,
+    divisors,
+    simd_domain,
+)
+from ..synth import XC7Z020
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET = 0.7
+# The first layer reads at most this many input bits per cycle: the PS7 high-performance
+# port that feeds the DMA is 64 bits wide at the fabric clock.
+MAX_INPUT_BITS_PER_CYCLE = 64
+# weights of LUT-ROM vs block-RAM trade-offs tried (BRAM fraction is weighed by these)
+BRAM_WEIGHTS = (1.0, 0.25, 4.0, 0.05, 20.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    fold: Fold
+    cycles: int
+    cost: rm.Estimate
+
+
+@dataclass
+class Result:
+    folding: Folding
+    ii: int
+    estimate: rm.Estimate  # whole design, resource model
+    limits: rm.Estimate  # the budget
+    target_ii: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def mvtu_cycles(layer: ir.Linear, pe: int, simd: int) -> int:
+    pixels = layer.out_shape[0] * layer.out_shape[1] if isinstance(layer, ir.Conv) else 1
+    return pixels * (layer.out_channels // pe) * (layer.fan_in // simd)
+
+
+def window_cycles(layer: ir.Conv, simd: int) -> int:
+    """The sliding window's cycles per image (estimate.stage_cycles for the window stage)."""
+    h, w, c = layer.in_shape
+    oh, ow, _ = layer.out_shape
+    cw = c // simd
+    taps = layer.kernel[0] * layer.kernel[1] * cw
+    return max(h * w * cw, window_fill_words(layer, simd) + oh * ow * taps)
+
+
+def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
+    """One folding of one layer: its cycles per image (window and MVTU) and its cost."""
+    params = _stage_params(model)[layer.name]
+    in_bits = int(params["in_bits"])
+    cycles = mvtu_cycles(layer, fold.pe, fold.simd)
+    cost = rm.Estimate()
+    if isinstance(layer, ir.Conv):
+        cycles = max(cycles, window_cycles(layer, fold.simd))
+        cost = rm.window_estimate(layer, fold.simd, in_bits)
+    shape = rm.MvtuShape(
+        k=layer.fan_in,
+        o=layer.out_channels,
+        simd=fold.simd,
+        pe=fold.pe,
+        in_bits=in_bits,
+        int_in=layer.input_kind == "int",
+        acc_bits=int(params["acc_bits"]),
+        scores=bool(params["scores"]),
+        border_classes=int(params["border_classes"]),
+        rom=fold.rom,
+    )
+    return Candidate(fold, cycles, cost + rm.mvtu_estimate(shape))
+
+
+def layer_candidates(model: ir.Model, layer: ir.Linear, first: bool) -> list[Candidate]:
+    """Every legal (PE, SIMD, ROM) of one layer with its cycles and cost, dominated ones
+    (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at most
+    MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
+    in_bits = int(_stage_params(model)[layer.name]["in_bits"])
+    out: list[Candidate] = []
+    for pe in divisors(layer.out_channels):
+        for simd in divisors(simd_domain(layer)):
+            if first and simd * in_bits > MAX_INPUT_BITS_PER_CYCLE and simd > 1:
+                continue
+            for rom in ROM_STYLES:
+                out.append(candidate(model, layer, Fold(pe, simd, rom)))
+    out.sort(key=lambda c: (c.cycles, c.cost.lut, c.cost.bram36))
+    kept: list[Candidate] = []
+    for c in out:
+        if not any(
+            k.cycles <= c.cycles and k.cost.lut <= c.cost.lut and k.cost.bram36 <= c.cost.bram36
+            for k in kept
+        ):
+            kept.append(c)
+    return kept
+
+
+_PARAMS_CACHE: dict[int, dict[str, dict[str, int | bool]]] = {}
+
+
+def _stage_params(model: ir.Model) -> dict[str, dict[str, int | bool]]:
+    """Per linear layer: input element bits, accumulator bits, scores?, border classes (from
+    a plan with any legal folding: they do not depend on it)."""
+    key = id(model)
+    if key not in _PARAMS_CACHE:
+        plan = build_plan(model, _unit_folding(model))
+        params: dict[str, dict[str, int | bool]] = {}
+        for st in plan.mvtus():
+            shape = rm.mvtu_shape(st)
+            assert st.layer is not None
+            params[st.layer.name] = {
+                "in_bits": shape.in_bits,
+                "acc_bits": shape.acc_bits,
+                "scores": shape.scores,
+                "border_classes": shape.border_classes,
+            }
+        _PARAMS_CACHE.clear()
+        _PARAMS_CACHE[key] = params
+    return _PARAMS_CACHE[key]
+
+
+def _unit_folding(model: ir.Model) -> Folding:
+    return {layer.name: Fold(1, 1) for layer in model.linear_layers()}
+
+
+def limits_for(budget: float) -> rm.Estimate:
+    return rm.Estimate(budget * XC7Z020["lut"], budget * XC7Z020["ff"], budget * XC7Z020["bram36"])
+
+
+def cheapest_chain(
+    cands: list[list[Candidate]], ii: int, limits: rm.Estimate, bram_weight: float
+) -> list[Candidate] | None:
+    """Cheapest legal choice per layer with cycles <= ii (shortest path over the chain)."""
+
+    def cost(c: Candidate) -> float:
+        # a little extra for parallelism: among equal costs, the slower (balanced) fold wins
+        return (
+            c.cost.lut / limits.lut
+            + bram_weight * c.cost.bram36 / limits.bram36
+            + 1e-9 * c.fold.pe * c.fold.simd
+        )
+
+    # best[pe] = (total cost, chosen candidates) for the layers so far, ending with that PE
+    best: dict[int | None, tuple[float, list[Candidate]]] = {None: (0.0, [])}
+    for layer_cands in cands:
+        nxt: dict[int | None, tuple[float, list[Candidate]]] = {}
+        for c in layer_cands:
+            if c.cycles > ii:
+                continue
+            for prev_pe, (total, chain) in best.items():
+                if prev_pe is not None and not compatible(c.fold.simd, prev_pe):
+                    continue
+                value = total + cost(c)
+                if c.fold.pe not in nxt or value < nxt[c.fold.pe][0]:
+                    nxt[c.fold.pe] = (value, [*chain, c])
+        if not nxt:
+            return None
+        best = nxt
+    return min(best.values(), key=lambda v: v[0])[1]
+
+
+def design_at(
+    model: ir.Model, cands: list[list[Candidate]], ii: int, limits: rm.Estimate
+) -> Result | None:
+    """The cheapest design with II <= ii that fits `limits`, or None."""
+    layers = model.linear_layers()
+    results: list[Result] = []
+    for weight in BRAM_WEIGHTS:
+        chain = cheapest_chain(cands, ii, limits, weight)
+        if chain is None:
+            return None  # no legal folding is this fast
+        folding = {layer.name: c.fold for layer, c in zip(layers, chain)}
+        plan = build_plan(model, folding)
+        if initiation_interval(plan) > ii:
+            return None  # a stage the folding does not control is slower (the scores output)
+        _, total = rm.plan_estimate(plan)
+        if total.lut <= limits.lut and total.bram36 <= limits.bram36:
+            results.append(Result(folding, initiation_interval(plan), total, limits))
+    if not results:
+        return None
+    # of the trade-offs that fit, the one whose most-used resource is least used
+    return min(
+        results,
+        key=lambda r: max(r.estimate.lut / limits.lut, r.estimate.bram36 / limits.bram36),
+    )
+
+
+def optimise(
+    model: ir.Model,
+    target_fps: float | None = None,
+    budget: float = DEFAULT_BUDGET,
+    clock_hz: float = CLOCK_HZ,
+) -> Result:
+    """Folding for `target_fps` images/s at `clock_hz` (the cheapest that reaches it), or the
+    fastest that fits `budget` (fraction of the xc7z020's LUTs and block RAM)."""
+    if not 0 < budget <= 1:
+        raise ModelError(f"the budget must be a fraction in (0, 1], not {budget}")
+    layers = model.linear_layers()
+    limits = limits_for(budget)
+    cands = [layer_candidates(model, layer, i == 0) for i, layer in enumerate(layers)]
+    fastest = fastest_possible(model, cands)
+    if target_fps is not None:
+        if target_fps <= 0:
+            raise ModelError(f"the target must be a positive number of images/s, not {target_fps}")
+        target_ii = math.floor(clock_hz / target_fps)
+        if target_ii < fastest:
+            raise ModelError(
+                f"{target_fps:,.0f} images/s needs {target_ii} cycles per image at "
+                f"{clock_hz / 1e6:g} MHz; no folding of this model is faster than {fastest} "
+                f"cycles ({clock_hz / fastest:,.0f} images/s)",
+                hint="lower --target-fps",
+            )
+        res = design_at(model, cands, target_ii, limits)
+        if res is None:
+            best = fastest_within(model, cands, limits)
+            raise ModelError(
+                f"{target_fps:,.0f} images/s does not fit {budget:.0%} of the xc7z020 by the "
+                f"resource model; the fastest design that fits runs at "
+                f"{clock_hz / best.ii:,.0f} images/s ({best.ii} cycles per image)",
+                hint="lower --target-fps or raise --budget",
+            )
+        res.target_ii = target_ii
+    else:
+        res = fastest_within(model, cands, limits)
+    check_folding(model, res.folding)
+    log.info(
+        "folding: %d cycles per image (%s images/s at %g MHz), model estimate %d LUT, %.1f BRAM36",
+        res.ii,
+        f"{clock_hz / res.ii:,.0f}",
+        clock_hz / 1e6,
+        res.estimate.lut,
+        res.estimate.bram36,
+    )
+    return res
+
+
+def fastest_possible(model: ir.Model, cands: list[list[Candidate]]) -> int:
+    """No design is faster than its slowest layer at full parallelism, nor than the scores
+    output, which sends one score per cycle."""
+    slowest_layer = max(min(c.cycles for c in layer_cands) for layer_cands in cands)
+    return max(slowest_layer, int(model.scores.out_shape[-1]))
+
+
+def fastest_within(model: ir.Model, cands: list[list[Candidate]], limits: rm.Estimate) -> Result:
+    """Smallest II whose cheapest design fits (bisection over the achievable IIs)."""
+    fastest = fastest_possible(model, cands)
+    iis = sorted(
+        {fastest} | {c.cycles for layer_cands in cands for c in layer_cands if c.cycles >= fastest}
+    )
+    lo, hi = 0, len(iis) - 1
+    best = design_at(model, cands, iis[hi], limits)
+    if best is None:
+        raise ModelError(
+            "even the slowest folding (PE = SIMD = 1) does not fit the budget by the resource "
+            "model",
+            hint="raise --budget",
+        )
+    while lo < hi:
+        mid = (lo + hi) // 2
+        res = design_at(model, cands, iis[mid], limits)
+        if res is not None:
+            best, hi = res, mid
+        else:
+            lo = mid + 1
+    return best
