@@ -7,7 +7,7 @@ DEMO_MODEL := examples/digits/digits_cnn.onnx
 DEMO_OUT   := demo-out/digits_cnn
 LINT_PATHS := bnn_hls tests examples benchmarks
 
-.PHONY: demo test lint typecheck pytest clean setup
+.PHONY: demo test bench calibrate lint typecheck pytest clean setup
 
 setup: $(STAMP)
 
@@ -50,6 +50,15 @@ pytest: $(STAMP) $(PYNQ_VENV)/.installed
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint typecheck pytest
+
+# every example and reference topology at the optimiser's folding: RTL-sim cycles, Yosys
+# resources, compile time, simulator speeds -> benchmarks/results/bench.{md,json,png}
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+# refit the resource model on Yosys runs of the kernels -> bnn_hls/resource_model.json
+calibrate: $(STAMP)
+	$(BIN)/python benchmarks/calibrate_resources.py
 
 clean:
 	rm -rf $(VENV) demo-out build .pytest_cache .mypy_cache .ruff_cache

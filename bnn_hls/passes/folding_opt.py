@@ -37,8 +37,9 @@ DEFAULT_BUDGET = 0.7
 # The first layer reads at most this many input bits per cycle: the PS7 high-performance
 # port that feeds the DMA is 64 bits wide at the fabric clock.
 MAX_INPUT_BITS_PER_CYCLE = 64
-# weights of LUT-ROM vs block-RAM trade-offs tried (BRAM fraction is weighed by these)
-BRAM_WEIGHTS = (1.0, 0.25, 4.0, 0.05, 20.0)
+# prices of block RAM relative to LUTs tried (a Lagrangian sweep: the cheapest chain at each
+# price, of which the one with the fewest LUTs that fits the budget wins)
+BRAM_WEIGHTS = tuple(0.01 * 1.5**i for i in range(20))
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,15 @@ def design_at(
     """The cheapest design with II <= ii that fits `limits`, or None."""
     layers = model.linear_layers()
     results: list[Result] = []
+    seen: set[tuple[Fold, ...]] = set()
     for weight in BRAM_WEIGHTS:
         chain = cheapest_chain(cands, ii, limits, weight)
         if chain is None:
             return None  # no legal folding is this fast
+        key = tuple(c.fold for c in chain)
+        if key in seen:
+            continue
+        seen.add(key)
         folding = {layer.name: c.fold for layer, c in zip(layers, chain)}
         plan = build_plan(model, folding)
         if initiation_interval(plan) > ii:
@@ -202,11 +208,9 @@ def design_at(
             results.append(Result(folding, initiation_interval(plan), total, limits))
     if not results:
         return None
-    # of the trade-offs that fit, the one whose most-used resource is least used
-    return min(
-        results,
-        key=lambda r: max(r.estimate.lut / limits.lut, r.estimate.bram36 / limits.bram36),
-    )
+    # of the trade-offs that fit, the one with the fewest LUTs (the scarce resource of an
+    # XNOR-popcount design: block RAM that fits the budget is there to hold weights)
+    return min(results, key=lambda r: (round(r.estimate.lut), r.estimate.bram36))
 
 
 def optimise(
