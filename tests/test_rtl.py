@@ -19,6 +19,7 @@ from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import compile_file
 from bnn_hls.estimate import initiation_interval
 from bnn_hls.folding import default_folding
+from bnn_hls.passes.folding_opt import optimise
 from bnn_hls.modelgen import build_bnn
 from bnn_hls.resources import resource_dir
 from bnn_hls.rtlsim.runner import RtlSim, run_unit
@@ -175,7 +176,8 @@ def test_mvtu_unit(
 
 def simulate(path: Path, folder: Path, n: int, folding=None, seed: int = 1):  # type: ignore[no-untyped-def]
     c = compile_file(path)
-    fold = folding(c.model) if callable(folding) else default_folding(c.model)
+    # default: the optimiser's folding, what `compile` and `build` generate
+    fold = folding(c.model) if callable(folding) else optimise(c.model).folding
     plan = write_rtl_project(c.model, fold, folder / "rtl")
     x = random_inputs(c.model.input, n, seed=seed)
     words = pack_device_inputs(plan, device_inputs(c.model, x))
@@ -201,6 +203,16 @@ def check_model(path: Path, folder: Path, n: int, folding=None, seed: int = 1) -
 )
 def test_examples_rtlsim(tmp_path: Path, path: Path, n: int) -> None:
     check_model(path, tmp_path, n)
+
+
+def test_target_fps_folding_rtlsim(tmp_path: Path) -> None:
+    """A slower target gives a cheaper folding whose measured II meets it."""
+    target = 200_000.0
+    res, model_ii = simulate(
+        DIGITS / "digits_mlp.onnx", tmp_path, 10, lambda m: optimise(m, target_fps=target).folding
+    )
+    assert res.scores_ok, res.runs
+    assert res.runs[0]["cycles_per_image"] == model_ii <= 1e8 / target
 
 
 @pytest.mark.slow
