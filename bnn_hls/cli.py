@@ -25,28 +25,46 @@ def _print_json(data: Any) -> None:
     )
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+def compile_for(args: argparse.Namespace) -> Any:
+    """Compile args.model and apply --sharing (result sharing of 2-D conv filters): the
+    report goes to c.sharing."""
     from .compiler import compile_file
-    from .report import build_report, folding_report, format_folding, format_report
+    from .passes.sharing import apply_sharing, parse_sharing
 
     c = compile_file(args.model)
+    mode = parse_sharing(getattr(args, "sharing", None) or "off")
+    c.model, c.sharing = apply_sharing(c.model, mode)
+    if mode.kind == "similar":
+        log.warning(
+            "--sharing %s changes weights (lossy): %d 2-D filters changed",
+            mode,
+            sum(e.get("changed_filters", 0) for e in c.sharing["layers"]),
+        )
+    return c
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .report import build_report, folding_report, format_folding, format_report, format_sharing
+
+    c = compile_for(args)
     rep = build_report(c)
     folding, how = choose_folding(c, args)
     rep["folding"] = folding_report(c.model, folding, how)
+    rep["sharing"] = c.sharing
     if args.json:
         _print_json(rep)
     else:
         print(format_report(rep))
+        print("\n" + format_sharing(c.sharing))
         print("\n" + format_folding(rep["folding"]))
     return EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .compiler import compile_file
     from .reference import SourceModel
     from .verify import load_inputs, random_inputs, verify_golden
 
-    c = compile_file(args.model)
+    c = compile_for(args)
     layer = c.model.input
     if args.inputs is not None:
         x = load_inputs(Path(args.inputs), layer)
@@ -203,11 +221,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     import tempfile
 
     from .backends.rtl import write_rtl_project
-    from .compiler import compile_file
     from .estimate import CLOCK_HZ, initiation_interval
     from .synth import XC7Z020, Resources, estimate_rtl
 
-    c = compile_file(args.model)
+    c = compile_for(args)
     folding, _ = choose_folding(c, args)
     with tempfile.TemporaryDirectory(prefix="bnn-hls-estimate-") as tmp:
         plan = write_rtl_project(c.model, folding, Path(tmp) / "rtl")
@@ -283,13 +300,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     import subprocess
 
     from .backends.vivado import tools_available, write_build_folder
-    from .compiler import compile_file
     from .output import check_output_dir, write_folder
     from .verify import load_inputs, load_labels, random_inputs
 
     out = Path(args.output)
     check_output_dir(out, args.force)
-    c = compile_file(args.model)
+    c = compile_for(args)
     folding, _ = choose_folding(c, args)
     if args.test_inputs:
         images = load_inputs(Path(args.test_inputs), c.model.input)
@@ -334,7 +350,6 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_compile(args: argparse.Namespace) -> int:
     from .backends.hls import write_hls_project
     from .backends.rtl import write_rtl_project
-    from .compiler import compile_file
     from .folding import folding_to_json
     from .output import check_output_dir, write_folder
     from .report import build_report, folding_report, format_folding, format_report
@@ -342,7 +357,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     check_output_dir(out, args.force)
-    c = compile_file(args.model)
+    c = compile_for(args)
     folding, how = choose_folding(c, args)
     rep = build_report(c)
     rep["folding"] = folding_report(c.model, folding, how)
@@ -376,6 +391,18 @@ def cmd_compile(args: argparse.Namespace) -> int:
             "ir/, folding.json, report.json, report.txt"
         )
     return EXIT_OK
+
+
+def sharing_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--sharing",
+        default="off",
+        metavar="MODE",
+        help="result sharing of repeated/inverse 2-D conv filters: exact (lossless), "
+        "similar:D (merge filters within Hamming distance D: changes weights), off "
+        "(default), auto (= exact; the hardware backends compute the unshared form, which is "
+        "bit-identical)",
+    )
 
 
 def folding_options(sp: argparse.ArgumentParser) -> None:
@@ -428,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("model", help="ONNX or QONNX file")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sharing_option(sp)
 
     sp = sub.add_parser(
         "inspect",
@@ -513,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--run", action="store_true", help="run build.sh (needs the Xilinx tools)")
     sp.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     backend_options(sp)
+    sharing_option(sp)
     sp.set_defaults(func=cmd_build)
 
     sp = sub.add_parser(

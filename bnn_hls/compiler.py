@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import onnx
 
@@ -23,6 +24,7 @@ class Compiled:
     unfused: ir.Model  # as imported: float BatchNorm/scale ops and signs
     model: ir.Model  # after BatchShift: integer-only between input quantiser and scores
     seconds: float
+    sharing: dict[str, Any] = field(default_factory=dict)  # the --sharing report
 
 
 def compile_file(path: str | Path) -> Compiled:

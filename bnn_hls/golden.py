@@ -133,7 +133,11 @@ def _chunks(n: int, bytes_per_item: int) -> list[slice]:
 def conv(
     layer: ir.Conv, v: np.ndarray, method: str = "blas", thresholds: np.ndarray | None = None
 ) -> np.ndarray:
-    """The conv's accumulators; with thresholds, directly the bits acc >= thresholds."""
+    """The conv's accumulators; with thresholds, directly the bits acc >= thresholds. A conv
+    with a sharing plan is executed in its shared form."""
+    if layer.shared:
+        acc = conv_shared(layer, v)
+        return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
     if method == "xnor" and layer.input_kind == "bit":
         acc = conv_xnor(layer, v)
         return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
@@ -152,6 +156,34 @@ def conv(
         dot = cols.reshape(-1, layer.fan_in) @ w.T  # exact integers held in floats
         result = np.rint(dot).astype(acc_type) if thresholds is None else dot >= thresholds
         out[sl] = result.reshape(-1, oh, ow, o)
+    return out
+
+
+def conv_shared(layer: ir.Conv, v: np.ndarray) -> np.ndarray:
+    """Result sharing (passes/sharing.py): per window, every distinct 2-D filter's result on
+    its input channel once, then each output adds its channels' shared results, negated where
+    its filter is the inverse."""
+    oh, ow, o = layer.out_shape
+    c = layer.in_shape[-1]
+    t = layer.kernel[0] * layer.kernel[1]
+    offsets = layer.share_offsets
+    distinct = layer.share_filters.shape[0]
+    # gather matrix: shared result r -> output o with sign +-1
+    gather = np.zeros((distinct, o))
+    rows = offsets[:-1][None, :] + layer.share_index  # (O, C)
+    signs = 1.0 - 2.0 * layer.share_invert
+    np.add.at(gather, (rows.T, np.arange(o)[None, :].repeat(c, 0)), signs.T)
+    filters = layer.share_filters.astype(np.float64) * 2 - 1  # (D, T)
+    out: np.ndarray = np.empty((v.shape[0], oh, ow, o), _acc_dtype(layer))
+    for sl in _chunks(v.shape[0], oh * ow * layer.fan_in * 8):
+        a = _as_signed(layer, v[sl]).astype(np.float64)
+        cols = im2col(_pad(a, layer.pads, float(layer.pad_value)), layer.kernel, layer.stride)
+        cols = cols.reshape(-1, t, c)
+        shared = np.empty((cols.shape[0], distinct))
+        for ch in range(c):
+            lo, hi = offsets[ch], offsets[ch + 1]
+            shared[:, lo:hi] = cols[:, :, ch] @ filters[lo:hi].T
+        out[sl] = np.rint(shared @ gather).astype(out.dtype).reshape(-1, oh, ow, o)
     return out
 
 

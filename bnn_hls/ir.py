@@ -235,8 +235,27 @@ class Conv(Linear):
     stride: tuple[int, int] = (1, 1)
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
     pad_value: int = 0
+    # result-sharing plan (passes/sharing.py), empty when the layer is not shared: per input
+    # channel c the distinct 2-D filters share_filters[share_offsets[c]:share_offsets[c + 1]]
+    # (kh*kw bits each); output o's 2-D filter on channel c is the distinct filter
+    # share_index[o, c] of that channel, bit-inverted when share_invert[o, c]
+    share_index: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
+    share_invert: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    share_filters: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    share_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     kind: ClassVar[str] = "conv"
+    array_fields: ClassVar[tuple[str, ...]] = (
+        "weights",
+        "share_index",
+        "share_invert",
+        "share_filters",
+        "share_offsets",
+    )
+
+    @property
+    def shared(self) -> bool:
+        return self.share_index.size > 0
 
     def summary(self) -> dict[str, Any]:
         s = super().summary()

@@ -204,3 +204,32 @@ def format_folding(rep: dict[str, Any]) -> str:
         "(fitted to Yosys; `bnn-hls estimate` synthesises)",
     ]
     return "\n".join(lines)
+
+
+def format_sharing(rep: dict[str, Any]) -> str:
+    """The --sharing report: distinct 2-D filters and operations per conv, before and after."""
+    t = rep["conv_totals"]
+    lines = [
+        f"result sharing ({rep['mode']}): 2-D conv filters, distinct up to inversion"
+        + (" (not applied: --sharing exact to execute it)" if rep["mode"] == "off" else ""),
+    ]
+    header = (
+        f"{'layer':<18} {'2-D filters':>11} {'distinct':>9} {'XNOR before':>13} "
+        f"{'after':>13} {'ops saved':>9}"
+    )
+    lines += [header, "-" * len(header)]
+    for e in rep["layers"]:
+        if e["degenerate_1x1"]:
+            continue
+        lines.append(
+            f"{e['layer']:<18} {e['filters_2d']:>11,} {e['distinct_2d']:>9,} "
+            f"{e['before']['xnor']:>13,} {e['after']['xnor']:>13,} {e['ops_reduction']:>9.1%}"
+        )
+    changed = sum(e.get("changed_filters", 0) for e in rep["layers"])
+    lines.append(
+        f"convs: XNOR + popcount + channel additions {t['ops_before']:,} -> {t['ops_after']:,} "
+        f"per image ({t['ops_reduction']:.1%} fewer); the paper's count (XNOR of 2-D filters): "
+        f"{t['paper_xnor_reduction']:.1%} fewer"
+        + (f"; {changed} filters changed by merging" if changed else "")
+    )
+    return "\n".join(lines)

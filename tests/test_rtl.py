@@ -19,8 +19,8 @@ from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import compile_file
 from bnn_hls.estimate import initiation_interval
 from bnn_hls.folding import default_folding
-from bnn_hls.passes.folding_opt import optimise
 from bnn_hls.modelgen import build_bnn
+from bnn_hls.passes.folding_opt import optimise
 from bnn_hls.resources import resource_dir
 from bnn_hls.rtlsim.runner import RtlSim, run_unit
 from bnn_hls.verify import random_inputs

@@ -1,0 +1,139 @@
+"""Result sharing: exact sharing is bit-identical, similar merging stays within its distance,
+and the operation counts agree with a brute-force count."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bnn_hls import golden, ir
+from bnn_hls.compiler import compile_file
+from bnn_hls.errors import ModelError
+from bnn_hls.modelgen import build_bnn
+from bnn_hls.passes.sharing import apply_sharing, filters_2d, parse_sharing
+from bnn_hls.verify import random_inputs
+
+from .conftest import DIGITS, run_cli
+from .strategies import ModelSpec, model_specs
+
+
+def brute_force_distinct(layer: ir.Conv) -> int:
+    f2 = filters_2d(layer)
+    total = 0
+    for ch in range(f2.shape[1]):
+        seen = set()
+        for f in f2[:, ch, :]:
+            a, b = tuple(f), tuple(1 - f)
+            seen.add(min(a, b))
+        total += len(seen)
+    return total
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(spec=model_specs(conv=True), distance=st.sampled_from([1, 2, 3]))
+def test_random_models(spec: ModelSpec, distance: int, tmp_path: Path) -> None:
+    path = tmp_path / f"m_{spec.seed}_{distance}.onnx"
+    onnx.save(build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs()), path)  # type: ignore[arg-type]
+    model = compile_file(path).model
+    x = random_inputs(model.input, 20, seed=spec.seed)
+    reference = golden.run(model, x).acc
+
+    exact, rep = apply_sharing(model, parse_sharing("exact"))
+    assert np.array_equal(golden.run(exact, x).acc, reference)  # lossless, bit for bit
+    for layer, entry in zip(
+        [la for la in exact.layers if isinstance(la, ir.Conv)],
+        [e for e in rep["layers"] if not e["degenerate_1x1"]],
+    ):
+        assert layer.shared
+        assert entry["distinct_2d"] == brute_force_distinct(layer)
+        assert entry["paper_xnor_reduction"] == round(
+            1 - entry["distinct_2d"] / entry["filters_2d"], 4
+        )
+
+    similar, srep = apply_sharing(model, parse_sharing(f"similar:{distance}"))
+    convs = [la for la in model.layers if isinstance(la, ir.Conv)]
+    merged = [la for la in similar.layers if isinstance(la, ir.Conv)]
+    for before, after, entry in zip(
+        convs, merged, [e for e in srep["layers"] if not e["degenerate_1x1"]]
+    ):
+        changed = (filters_2d(before) != filters_2d(after)).sum(-1)
+        assert changed.max() <= distance
+        assert int(changed.sum()) == entry["changed_bits"]
+        assert entry["distinct_2d"] <= brute_force_distinct(before)
+    # the shared execution of the merged plan equals the plain execution of merged weights
+    plain = dataclasses.replace(
+        similar,
+        layers=[
+            dataclasses.replace(
+                la,
+                share_index=np.zeros((0, 0), np.int32),
+                share_invert=np.zeros((0, 0), np.uint8),
+                share_filters=np.zeros((0, 0), np.uint8),
+                share_offsets=np.zeros(0, np.int32),
+            )
+            if isinstance(la, ir.Conv)
+            else la
+            for la in similar.layers
+        ],
+    )
+    assert np.array_equal(golden.run(similar, x).acc, golden.run(plain, x).acc)
+
+
+def test_cnv_figures(reference_dir: Path) -> None:
+    """Random +-1 weights of the CNV shapes: about 17 % of the 2-D filter XNORs are shared
+    lossless, about 68 % at distance 1 (the figures issue 7 reports)."""
+    model = compile_file(reference_dir / "cnv.onnx").model
+    _, exact = apply_sharing(model, parse_sharing("exact"))
+    assert 0.12 < exact["conv_totals"]["paper_xnor_reduction"] < 0.22
+    _, similar = apply_sharing(model, parse_sharing("similar:1"))
+    assert 0.6 < similar["conv_totals"]["paper_xnor_reduction"] < 0.75
+
+
+def test_ir_round_trip_keeps_the_plan(tmp_path: Path) -> None:
+    model = compile_file(DIGITS / "digits_cnn.onnx").model
+    shared, _ = apply_sharing(model, parse_sharing("exact"))
+    shared.save(tmp_path / "ir")
+    loaded = ir.Model.load(tmp_path / "ir")
+    x = random_inputs(model.input, 10, seed=3)
+    assert np.array_equal(golden.run(loaded, x).acc, golden.run(model, x).acc)
+    assert all(la.shared for la in loaded.layers if isinstance(la, ir.Conv))
+
+
+def test_bad_mode() -> None:
+    for bad in ("similar", "similar:0", "similar:x", "maybe"):
+        with pytest.raises(ModelError, match="--sharing"):
+            parse_sharing(bad)
+
+
+def test_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["inspect", DIGITS / "digits_cnn.onnx", "--sharing", "exact"], capsys)
+    assert code == 0 and "result sharing (exact)" in out and "fewer" in out
+    code, _, err = run_cli(["inspect", DIGITS / "digits_cnn.onnx", "--sharing", "lots"], capsys)
+    assert code == 2 and "--sharing" in err
+    # exact sharing is lossless against the source model, and the generated C++ (which
+    # computes the unshared form) equals the shared golden model
+    code, out, _ = run_cli(
+        [
+            "verify",
+            DIGITS / "digits_cnn.onnx",
+            "--sharing",
+            "exact",
+            "--level",
+            "csim",
+            "--random",
+            "30",
+        ],
+        capsys,
+    )
+    assert code == 0 and "PASS" in out
