@@ -12,6 +12,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LOCAL = {
     "digits_mlp": EXAMPLES / "digits" / "digits_mlp.onnx",
     "digits_cnn": EXAMPLES / "digits" / "digits_cnn.onnx",
+    "digits_cnn_dynamo": EXAMPLES / "digits" / "digits_cnn_dynamo.onnx",
     "tfc_mnist": EXAMPLES / "mnist_tfc" / "tfc_mnist.onnx",
 }
 
