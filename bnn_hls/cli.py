@@ -33,7 +33,8 @@ def compile_for(args: argparse.Namespace) -> Any:
 
     c = compile_file(args.model)
     mode = parse_sharing(getattr(args, "sharing", None) or "off")
-    c.model, c.sharing = apply_sharing(c.model, mode)
+    if mode.kind != "off":
+        c.model, c.sharing = apply_sharing(c.model, mode)
     if mode.kind == "similar":
         log.warning(
             "--sharing %s changes weights (lossy): %d 2-D filters changed",
@@ -44,18 +45,19 @@ def compile_for(args: argparse.Namespace) -> Any:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from .passes.sharing import sharing_report
     from .report import build_report, folding_report, format_folding, format_report, format_sharing
 
     c = compile_for(args)
     rep = build_report(c)
     folding, how = choose_folding(c, args)
     rep["folding"] = folding_report(c.model, folding, how)
-    rep["sharing"] = c.sharing
+    rep["sharing"] = c.sharing or sharing_report(c.model)
     if args.json:
         _print_json(rep)
     else:
         print(format_report(rep))
-        print("\n" + format_sharing(c.sharing))
+        print("\n" + format_sharing(rep["sharing"]))
         print("\n" + format_folding(rep["folding"]))
     return EXIT_OK
 

@@ -29,11 +29,19 @@ STREAM_DEPTH = 4
 
 def _c_array(values: np.ndarray, fmt: str, per_line: int = 8, indent: str = "  ") -> str:
     """A nested C initializer for a numpy array."""
-    if values.ndim == 1:
-        items = [fmt.format(int(v)) for v in values]
+    items = [fmt.format(v) for v in values.ravel().tolist()]  # formatted once, in bulk
+    return _nest(items, values.shape, per_line, indent)
+
+
+def _nest(items: list[str], shape: tuple[int, ...], per_line: int, indent: str) -> str:
+    if len(shape) == 1:
         lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         return indent + "{" + (",\n" + indent + " ").join(lines) + "}"
-    inner = [_c_array(v, fmt, per_line, indent + " ") for v in values]
+    n = len(items) // shape[0] if shape[0] else 0
+    inner = [
+        _nest(items[i * n : (i + 1) * n], shape[1:], per_line, indent + " ")
+        for i in range(shape[0])
+    ]
     return indent + "{\n" + ",\n".join(inner) + "\n" + indent + "}"
 
 

@@ -84,9 +84,11 @@ def mvtu_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
     pe, simd = st.params["pe"], st.params["simd"]
     nf, sf = layer.out_channels // pe, layer.fan_in // simd
     a_w = st.params["acc_bits"] + 2
-    bits = layer.weights.reshape(layer.out_channels, layer.fan_in)
-    tiles = bits.reshape(nf, pe, sf, simd)  # [nf][p][sf][s]
-    weights = [_lanes(tiles[n, :, s, :].reshape(-1), 1) for n in range(nf) for s in range(sf)]
+    bits = layer.weights.reshape(layer.out_channels, layer.fan_in).astype(np.uint8)
+    # word (nf, sf): lane p * SIMD + s = weight of output nf * PE + p, input sf * SIMD + s
+    tiles = bits.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    packed = np.packbits(tiles, axis=1, bitorder="little")
+    weights = [int.from_bytes(row.tobytes(), "little") for row in packed]
     mems = {"weights": (weights, pe * simd)}
     thresholds = st.params["thresholds"]  # (PE, NF)
     mems["thresholds"] = ([_lanes(thresholds[:, n], a_w) for n in range(nf)], pe * a_w)
@@ -204,6 +206,18 @@ def stage_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
     return {}
 
 
+def memory_keys(st: Stage) -> list[str]:
+    """The names of a stage's .mem files (stage_memories' keys, without packing them)."""
+    if st.kind == "pool":
+        return ["and_mask"]
+    if st.kind != "mvtu":
+        return []
+    keys = ["weights", "thresholds"]
+    if st.params["border"] is not None:
+        keys += ["correction", "row_class", "col_class"]
+    return keys
+
+
 def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[str, Any]]]:
     """Every stage but the input adapter, with its module, parameters and memory file names."""
     result = []
@@ -211,7 +225,7 @@ def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[
         if st.kind == "input":
             continue
         layer_name = st.layer.name if st.layer is not None else st.name
-        files = {key: f"{layer_name}_{key}.mem" for key in stage_memories(st)}
+        files = {key: f"{layer_name}_{key}.mem" for key in memory_keys(st)}
         inst = instance(st, mem_dir, files)
         inst.update(
             name=st.name, src=st.src.name, dst=st.dst.name, mem_files=sorted(files.values())

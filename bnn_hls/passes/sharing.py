@@ -204,8 +204,7 @@ def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[st
     golden model: the hardware backends do not build shared kernels yet), and the report."""
     report: dict[str, Any] = {"mode": str(mode), "layers": []}
     if mode.kind == "off":
-        report["layers"] = [op_counts(layer) for layer in model.linear_layers()]
-        return model, _totals(report)
+        return model, sharing_report(model)
     distance = mode.distance if mode.kind == "similar" else 0
     layers: list[ir.Layer] = []
     for layer in model.layers:
@@ -229,6 +228,12 @@ def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[st
     new_model = dataclasses.replace(model, layers=layers)
     new_model.passes = [*model.passes, f"sharing({mode})"]
     return new_model, _totals(report)
+
+
+def sharing_report(model: ir.Model) -> dict[str, Any]:
+    """What exact sharing would save, for a model without sharing plans."""
+    report = {"mode": "off", "layers": [op_counts(layer) for layer in model.linear_layers()]}
+    return _totals(report)
 
 
 def _totals(report: dict[str, Any]) -> dict[str, Any]:
