@@ -1,7 +1,7 @@
 """The benchmark harness (`make bench`): every example and reference topology at the folding
 the optimiser picks within the default budget, plus issue 8's throughput targets.
 
-    .venv/bin/python benchmarks/bench.py [--models tfc cnv ...] [--quick]
+    .venv/bin/python benchmarks/bench.py [--models tfc cnv ...] [--yosys all|targets|none]
 
 Per model: cycles/image and images/s at 100 MHz measured in RTL simulation (Verilator +
 cocotb) next to the analytic model, first-image latency, Yosys LUT/FF/BRAM/DSP next to the
@@ -85,15 +85,15 @@ def compile_times(path: Path, target: float | None, work: Path) -> dict[str, flo
         images = random_inputs(c.model.input, 16, seed=0)
         write_build_folder(c.model, res.folding, work / f"inproc{i}", images=images, ip="rtl")
         best = min(best, time.perf_counter() - t0)
-    cmd = [sys.executable, "-m", "bnn_hls.cli", "build", str(path), "-o", str(work / "cli")]
-    cmd += ["--ip", "rtl", "-q"] + (["--target-fps", str(target)] if target else [])
+    cmd = [sys.executable, "-m", "bnn_hls.cli", "-q", "build", str(path), "-o", str(work / "cli")]
+    cmd += ["--ip", "rtl"] + (["--target-fps", str(target)] if target else [])
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     cli = time.perf_counter() - t0
     return {"in_process_s": round(best, 3), "cli_s": round(cli, 3)}
 
 
-def run_case(case: Case, work: Path, quick: bool) -> dict[str, Any]:
+def run_case(case: Case, work: Path, yosys: bool) -> dict[str, Any]:
     folder = work / case.label.replace(" ", "").replace("@", "_").replace("/", "").replace(",", "")
     folder.mkdir(parents=True)
     path = model_path(case.model, folder)
@@ -115,6 +115,7 @@ def run_case(case: Case, work: Path, quick: bool) -> dict[str, Any]:
     )
     run = sim.runs[0]
     measured = run.get("cycles_per_image")
+    measured = int(measured) if measured else None
     row["rtlsim"] = {
         "images": case.rtl_images,
         "bit_exact": bool(sim.scores_ok),
@@ -128,7 +129,7 @@ def run_case(case: Case, work: Path, quick: bool) -> dict[str, Any]:
 
     report = folding_report(c.model, folding, "optimiser")
     row["folding"] = report
-    if quick:
+    if not yosys:
         row["yosys"] = None
     else:
         log.info("%s: Yosys (cached per stage)", case.label)
@@ -175,12 +176,19 @@ def run_case(case: Case, work: Path, quick: bool) -> dict[str, Any]:
         xg = random_inputs(c.model.input, case.golden_images, seed=2)
         sess = ort_session(c.onnx_model, True)
         feed = sess.get_inputs()[0].name
+        fixed_batch = sess.get_inputs()[0].shape[0] == 1
+
+        def run_ort() -> None:
+            if fixed_batch:  # an export with batch 1: one image per call
+                for i in range(len(xg)):
+                    sess.run(None, {feed: xg[i : i + 1]})
+            else:
+                sess.run(None, {feed: xg})
+
         row["golden"] = {
             "images": case.golden_images,
             "golden_images_per_s": round(best_rate(lambda: golden.run(c.model, xg), len(xg), 3), 1),
-            "onnxruntime_images_per_s": round(
-                best_rate(lambda: sess.run(None, {feed: xg}), len(xg), 3), 1
-            ),
+            "onnxruntime_images_per_s": round(best_rate(run_ort, len(xg), 3), 1),
         }
     return row
 
@@ -264,13 +272,29 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="*", help="only these models (default: all cases)")
-    ap.add_argument("--quick", action="store_true", help="skip Yosys")
+    ap.add_argument(
+        "--yosys",
+        choices=["all", "targets", "none"],
+        default="all",
+        help="which cases to synthesise with Yosys (targets: only the target-FPS cases)",
+    )
     args = ap.parse_args()
     cases = [c for c in CASES if not args.models or c.model in args.models]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bnn-bench-") as tmp:
-        results = [run_case(case, Path(tmp), args.quick) for case in cases]
-    command = "make bench" if not args.models and not args.quick else " ".join(sys.argv)
+        results = [
+            run_case(
+                case,
+                Path(tmp),
+                args.yosys == "all" or (args.yosys == "targets" and case.target_fps is not None),
+            )
+            for case in cases
+        ]
+    command = (
+        "make bench"
+        if not args.models and args.yosys == "all"
+        else ".venv/bin/python " + " ".join(["benchmarks/bench.py", *sys.argv[1:]])
+    )
     doc = {
         "command": command,
         "machine": machine_info(),

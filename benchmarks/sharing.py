@@ -114,9 +114,7 @@ def main() -> int:
         "|---|---|---|---|",
     ]
     for r in acc:
-        lines.append(
-            f"| {r['model']} | {r['mode']} | {r['accuracy']:.2%} | {r['agreement']:.2%} |"
-        )
+        lines.append(f"| {r['model']} | {r['mode']} | {r['accuracy']:.2%} | {r['agreement']:.2%} |")
     lines += ["", "![accuracy vs distance](sharing_accuracy.png)"]
     (RESULTS / "sharing.md").write_text("\n".join(lines) + "\n")
 
@@ -134,9 +132,7 @@ def main() -> int:
             ]
             for r in rows
         ]
-        ax.plot(
-            [100 * s for s in saved], [100 * r["accuracy"] for r in rows], "o-", label=name
-        )
+        ax.plot([100 * s for s in saved], [100 * r["accuracy"] for r in rows], "o-", label=name)
         for s, r in zip(saved, rows):
             ax.annotate(r["mode"], (100 * s, 100 * r["accuracy"]), fontsize=7)
     ax.set_xlabel("2-D filter XNORs saved (%)")
