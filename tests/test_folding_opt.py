@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from bnn_hls.passes.folding_opt import (
     optimise,
 )
 
-from .conftest import DIGITS, TFC_MNIST
+from .conftest import DIGITS, TFC_MNIST, run_cli
 from .strategies import ModelSpec, model_specs
 
 MODELS = [DIGITS / "digits_mlp.onnx", DIGITS / "digits_cnn.onnx", TFC_MNIST / "tfc_mnist.onnx"]
@@ -140,3 +141,34 @@ def test_random_models(spec: ModelSpec, budget: float, tmp_path: Path) -> None:
             layer, res.folding[layer.name].pe, res.folding[layer.name].simd
         )
     assert np.isfinite(res.estimate.lut)
+
+
+def test_cli_folding_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = DIGITS / "digits_cnn.onnx"
+    code, out, _ = run_cli(["inspect", model, "--target-fps", "50000"], capsys)
+    assert code == 0 and "cheapest design for 50,000 images/s" in out and "efficiency" in out
+    code, out, _ = run_cli(["inspect", model, "--budget", "0.3", "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["folding"]["model_estimate"]["lut_fraction"] <= 0.3
+    code, _, err = run_cli(["inspect", model, "--target-fps", "1e12"], capsys)
+    assert code == 2 and "no folding of this model is faster" in err
+    code, _, err = run_cli(["inspect", model, "--budget", "0"], capsys)
+    assert code == 2 and "budget" in err
+    folding = tmp_path / "f.json"
+    folding.write_text(json.dumps({"layers": {"l1_conv": {"pe": 2, "simd": 1, "rom": "ram"}}}))
+    code, _, err = run_cli(["inspect", model, "--folding", folding], capsys)
+    assert code == 2 and "ROM style" in err
+    code, _, err = run_cli(["inspect", model, "--folding", folding, "--budget", "0.5"], capsys)
+    assert code == 2 and "cannot be combined" in err
+    # compile writes the chosen folding, usable again as --folding
+    code, _, _ = run_cli(
+        ["compile", model, "-o", tmp_path / "out", "--target-fps", "50000"], capsys
+    )
+    assert code == 0
+    again = json.loads((tmp_path / "out" / "folding.json").read_text())
+    assert all(v["rom"] in ("lut", "block") for v in again["layers"].values())
+    code, out, _ = run_cli(
+        ["inspect", model, "--folding", tmp_path / "out" / "folding.json"], capsys
+    )
+    assert code == 0 and "from folding.json" in out
