@@ -50,15 +50,24 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     c = compile_for(args)
     rep = build_report(c)
-    folding, how = choose_folding(c, args)
-    rep["folding"] = folding_report(c.model, folding, how)
+    asked = args.folding or args.target_fps is not None or args.budget is not None
+    try:
+        folding, how = choose_folding(c, args)
+        rep["folding"] = folding_report(c.model, folding, how)
+    except ModelError as exc:
+        if asked:
+            raise
+        # a model too large for the chip is still worth inspecting
+        log.warning("no folding: %s", exc)
+        rep["folding"] = None
     rep["sharing"] = c.sharing or sharing_report(c.model)
     if args.json:
         _print_json(rep)
     else:
         print(format_report(rep))
         print("\n" + format_sharing(rep["sharing"]))
-        print("\n" + format_folding(rep["folding"]))
+        if rep["folding"] is not None:
+            print("\n" + format_folding(rep["folding"]))
     return EXIT_OK
 
 

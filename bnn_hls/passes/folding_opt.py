@@ -262,6 +262,11 @@ def optimise(
     return res
 
 
+def weight_bram(model: ir.Model) -> float:
+    """RAMB36 that all weights need at PE = SIMD = 1 (one bit per word: the densest shape)."""
+    return sum(rm.bram18_count(1, layer.weights.size) / 2 for layer in model.linear_layers())
+
+
 def fastest_possible(model: ir.Model, cands: list[list[Candidate]]) -> int:
     """No design is faster than its slowest layer at full parallelism, nor than the scores
     output, which sends one score per cycle."""
@@ -280,8 +285,9 @@ def fastest_within(model: ir.Model, cands: list[list[Candidate]], limits: rm.Est
     if best is None:
         raise ModelError(
             "even the slowest folding (PE = SIMD = 1) does not fit the budget by the resource "
-            "model",
-            hint="raise --budget",
+            f"model (its weights alone need {weight_bram(model):.0f} of the xc7z020's "
+            f"{XC7Z020['bram36']} RAMB36 in block RAM)",
+            hint="raise --budget, or give --folding FILE.json to generate it anyway",
         )
     while lo < hi:
         mid = (lo + hi) // 2
