@@ -20,6 +20,7 @@ from bnn_hls.passes.sharing import apply_sharing, filters_2d, parse_sharing
 from bnn_hls.verify import random_inputs
 
 from .conftest import DIGITS, run_cli
+from .hls_helpers import csim_scores, random_folding
 from .strategies import ModelSpec, model_specs
 
 
@@ -137,3 +138,25 @@ def test_cli(capsys: pytest.CaptureFixture[str]) -> None:
         capsys,
     )
     assert code == 0 and "PASS" in out
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(spec=model_specs(conv=True), fold_seed=st.integers(0, 1000))
+def test_shared_hls_kernel_csim(spec: ModelSpec, fold_seed: int, tmp_path: Path) -> None:
+    """The result-sharing HLS kernel (hw/hls/bnn_shared.h), generated from the plan, equals
+    the shared golden model bit for bit in C simulation, under random foldings."""
+    folder = tmp_path / f"m{fold_seed}"
+    folder.mkdir()
+    path = folder / "m.onnx"
+    onnx.save(build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs()), path)  # type: ignore[arg-type]
+    shared, _ = apply_sharing(compile_file(path).model, parse_sharing("exact"))
+    x = random_inputs(shared.input, 12, seed=fold_seed)
+    folding = random_folding(shared, np.random.default_rng(fold_seed))
+    scores, sim = csim_scores(shared, folding, x, folder / "hls")
+    assert np.array_equal(scores, golden.run(shared, x).acc)
+    assert "warning:" not in sim.warnings, sim.warnings[-3000:]

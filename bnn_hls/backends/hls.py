@@ -65,6 +65,19 @@ def storage_pragmas(flavor: str, prefix: str, rom: str) -> list[str]:
     return [f"#pragma HLS RESOURCE variable = {w} core = {core}", *part]
 
 
+def shared_kernel_applies(st: Stage) -> bool:
+    """A binary conv with a sharing plan and thresholds runs on the result-sharing kernel
+    (hw/hls/bnn_shared.h); everything else on the MVTU."""
+    layer = st.layer
+    return (
+        isinstance(layer, ir.Conv)
+        and layer.shared
+        and layer.input_kind == "bit"
+        and not st.params["scores"]
+        and layer.kernel[0] * layer.kernel[1] <= 64
+    )
+
+
 def stage_context(st: Stage) -> dict[str, Any]:
     """Named constants and parameter texts of one stage."""
     ctx: dict[str, Any] = {"kind": st.kind, "name": st.name, "src": st.src, "dst": st.dst}
@@ -135,6 +148,22 @@ def stage_context(st: Stage) -> dict[str, Any]:
             ctx["row_class_text"] = ", ".join(str(int(v)) for v in border.row_class)
             ctx["col_class_text"] = ", ".join(str(int(v)) for v in border.col_class)
         ctx["correction_text"] = _inner(_c_array(corr, "{}", 16))
+        ctx["shared"] = shared_kernel_applies(st)
+        if ctx["shared"]:
+            assert isinstance(layer, ir.Conv)
+            offsets = layer.share_offsets
+            channel_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+            ctx["c"].update(C=layer.in_shape[-1], T=layer.kernel[0] * layer.kernel[1])
+            ctx["c"]["D"] = int(layer.share_filters.shape[0])
+            taps = layer.share_filters.shape[1]
+            filter_words = np.packbits(
+                np.pad(layer.share_filters, ((0, 0), (0, 64 - taps))), axis=1, bitorder="little"
+            ).view("<u8")[:, 0]
+            ctx["filters_text"] = _inner(_c_array(filter_words, "0x{:016x}ULL", 4))
+            ctx["filter_channel_text"] = _inner(_c_array(channel_of, "{}", 16))
+            gather = offsets[:-1][None, :] + layer.share_index
+            ctx["gather_index_text"] = _inner(_c_array(gather, "{}", 16))
+            ctx["gather_invert_text"] = _inner(_c_array(layer.share_invert, "{}", 32))
     elif st.kind == "pool":
         assert isinstance(layer, ir.MaxPool)
         mask: np.ndarray = st.params["and_mask"]

@@ -8,6 +8,7 @@
 #include "bnn_label.h"
 #include "bnn_mvtu.h"
 #include "bnn_pool.h"
+#include "bnn_shared.h"
 #include "bnn_swg.h"
 
 #endif
