@@ -13,6 +13,7 @@ LOCAL = {
     "digits_mlp": EXAMPLES / "digits" / "digits_mlp.onnx",
     "digits_cnn": EXAMPLES / "digits" / "digits_cnn.onnx",
     "digits_cnn_dynamo": EXAMPLES / "digits" / "digits_cnn_dynamo.onnx",
+    "digits_cnn_shared1": EXAMPLES / "digits" / "digits_cnn_shared1.onnx",
     "tfc_mnist": EXAMPLES / "mnist_tfc" / "tfc_mnist.onnx",
 }
 

@@ -4,6 +4,7 @@ and the operation counts agree with a brute-force count."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,18 @@ def test_shared_hls_kernel_csim(spec: ModelSpec, fold_seed: int, tmp_path: Path)
     scores, sim = csim_scores(shared, folding, x, folder / "hls")
     assert np.array_equal(scores, golden.run(shared, x).acc)
     assert "warning:" not in sim.warnings, sim.warnings[-3000:]
+
+
+def test_tied_finetuned_example_shares_losslessly() -> None:
+    """The digits CNN trained with merged filters tied (train_digits.py --share-distance 1):
+    exact sharing saves what distance-1 merging saves on the plain model, at no loss."""
+    path = DIGITS / "digits_cnn_shared1.onnx"
+    record = json.loads(Path(str(path) + ".json").read_text())
+    model = compile_file(path).model
+    shared, rep = apply_sharing(model, parse_sharing("exact"))
+    assert rep["conv_totals"]["paper_xnor_reduction"] > 0.4
+    x = np.load(DIGITS / "digits_test_x.npy")
+    y = np.load(DIGITS / "digits_test_y.npy")
+    labels = golden.run(shared, x).labels
+    assert np.array_equal(labels, golden.run(model, x).labels)
+    assert abs(float((labels == y).mean()) - record["test_accuracy_float_model"]) < 1e-9

@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from bnn_hls.frontend.loader import make_self_contained
+from bnn_hls.passes.sharing import plan_channel
 
 log = logging.getLogger("train_digits")
 
@@ -127,9 +129,17 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> None:
+def train(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    seed: int,
+    lr: float = 0.01,
+    after_step: Callable[[], None] | None = None,
+) -> None:
     torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
     for epoch in range(epochs):
@@ -144,8 +154,48 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
             for m in model.modules():  # keep latent weights in [-1, 1], as bnn_pynq does
                 if isinstance(m, (QuantLinear, QuantConv2d)):
                     m.weight.data.clamp_(-1, 1)
+            if after_step is not None:
+                after_step()
         sched.step()
         log.info("epoch %d loss %.3f", epoch, loss.item())
+
+
+class FilterTies:
+    """Result sharing with tied fine-tuning: the binary convs' 2-D filters merged within a
+    Hamming distance (bnn_hls.passes.sharing, per input channel, up to inversion), kept tied
+    during fine-tuning by projecting each group's latent weights onto their sign-aligned mean
+    after every step, so the exported filters are exact repeats/inverses of one another."""
+
+    def __init__(self, model: nn.Module, distance: int) -> None:
+        self.convs = [m for m in model.modules() if isinstance(m, QuantConv2d)]
+        self.keys: list[torch.Tensor] = []
+        self.signs: list[torch.Tensor] = []
+        for m in self.convs:
+            o, c, kh, kw = m.weight.shape
+            bits = (m.weight.data >= 0).numpy().astype(np.uint8).reshape(o, c, kh * kw)
+            key = np.zeros((o, c), np.int64)
+            sign = np.ones((o, c), np.float32)
+            for ch in range(c):
+                plan = plan_channel(bits[:, ch, :], distance)
+                key[:, ch] = ch * o + plan.index  # a group id per (input channel, filter)
+                sign[:, ch] = 1 - 2 * plan.invert.astype(np.float32)
+            self.keys.append(torch.from_numpy(key.T.reshape(-1)))  # (c, o) order
+            self.signs.append(torch.from_numpy(sign))
+
+    def project(self) -> None:
+        with torch.no_grad():
+            for m, key, sign in zip(self.convs, self.keys, self.signs):
+                o, c, kh, kw = m.weight.shape
+                aligned = (m.weight.data * sign[:, :, None, None]).transpose(0, 1)
+                flat = aligned.reshape(c * o, kh * kw)
+                sums = torch.zeros(c * o, kh * kw).index_add_(0, key, flat)
+                counts = torch.zeros(c * o).index_add_(0, key, torch.ones(c * o))
+                mean = sums / counts.clamp(min=1)[:, None]
+                tied = mean[key].reshape(c, o, kh, kw).transpose(0, 1)
+                m.weight.data.copy_(tied * sign[:, :, None, None])
+
+    def groups(self) -> int:
+        return int(sum(len(torch.unique(k)) for k in self.keys))
 
 
 def main() -> None:
@@ -155,6 +205,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
+    ap.add_argument(
+        "--share-distance",
+        type=int,
+        default=0,
+        metavar="D",
+        help="merge each conv's 2-D filters within Hamming distance D (result sharing) and "
+        "fine-tune with the merged filters tied (CNN only)",
+    )
+    ap.add_argument("--finetune-epochs", type=int, default=20)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)  # two threads are many times slower on small nets here
@@ -165,8 +224,29 @@ def main() -> None:
     model = DigitsMLP() if args.model == "mlp" else DigitsCNN()
     t0 = time.time()
     train(model, x_tr, y_tr, args.epochs, args.seed)
-    acc = accuracy(model, x_te, y_te)
+    acc = sharing_base = accuracy(model, x_te, y_te)
     log.info("test accuracy %.4f (%d images), trained in %.1f s", acc, len(y_te), time.time() - t0)
+    sharing: dict[str, object] = {}
+    if args.share_distance > 0:
+        ties = FilterTies(model, args.share_distance)
+        ties.project()
+        merged = accuracy(model, x_te, y_te)
+        train(model, x_tr, y_tr, args.finetune_epochs, args.seed, 0.002, ties.project)
+        acc = accuracy(model, x_te, y_te)
+        sharing = {
+            "distance": args.share_distance,
+            "tied_groups": ties.groups(),
+            "test_accuracy_before_merging": sharing_base,
+            "test_accuracy_merged_no_finetuning": merged,
+            "finetune_epochs": args.finetune_epochs,
+        }
+        log.info(
+            "merged at distance %d: %.4f without fine-tuning, %.4f after %d tied epochs",
+            args.share_distance,
+            merged,
+            acc,
+            args.finetune_epochs,
+        )
 
     model.eval()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +265,13 @@ def main() -> None:
         "test_images": len(y_te),
         "test_accuracy_float_model": acc,
         "command": f"python examples/digits/train_digits.py --model {args.model} --out {args.out} "
-        f"--seed {args.seed} --epochs {args.epochs} --exporter {args.exporter}",
+        f"--seed {args.seed} --epochs {args.epochs} --exporter {args.exporter}"
+        + (
+            f" --share-distance {args.share_distance} --finetune-epochs {args.finetune_epochs}"
+            if args.share_distance
+            else ""
+        ),
+        **({"sharing": sharing} if sharing else {}),
     }
     Path(str(args.out) + ".json").write_text(json.dumps(record, indent=2) + "\n")
     np.save(args.out.parent / "digits_test_x.npy", x_te)
