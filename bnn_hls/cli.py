@@ -151,7 +151,7 @@ def choose_folding(c: Any, args: argparse.Namespace) -> tuple[Any, str]:
     """(folding, how it was chosen): --folding FILE, else the optimiser (--target-fps or the
     fastest design within --budget)."""
     from .folding import load_folding
-    from .passes.folding_opt import optimise
+    from .passes.folding_opt import DEFAULT_BUDGET, optimise
 
     target = getattr(args, "target_fps", None)
     budget = getattr(args, "budget", None)
@@ -159,7 +159,7 @@ def choose_folding(c: Any, args: argparse.Namespace) -> tuple[Any, str]:
         if target is not None or budget is not None:
             raise ModelError("--folding cannot be combined with --target-fps or --budget")
         return load_folding(Path(args.folding), c.model), f"from {Path(args.folding).name}"
-    budget = 0.7 if budget is None else budget
+    budget = DEFAULT_BUDGET if budget is None else budget
     res = optimise(c.model, target_fps=target, budget=budget)
     if target is not None:
         how = f"optimiser: cheapest design for {target:,.0f} images/s within {budget:.0%}"

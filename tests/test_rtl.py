@@ -266,3 +266,16 @@ def test_verify_level_rtlsim_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, out + err
     assert "rtlsim integer scores equal to the golden model: 10/10" in out
     assert "measured" in out and "images/s" in out
+
+
+def test_memory_names_match_the_memories(reference_dir: Path) -> None:
+    """stage_instances names the .mem files without packing them: the names must be exactly
+    the memories write_rtl_project packs."""
+    from bnn_hls.backends.plan import build_plan
+    from bnn_hls.backends.rtl import memory_keys, stage_memories
+
+    for path in (DIGITS / "digits_cnn.onnx", reference_dir / "cnv.onnx"):
+        model = compile_file(path).model
+        for folding in (default_folding(model), optimise(model).folding):
+            for stage in build_plan(model, folding).stages:
+                assert sorted(memory_keys(stage)) == sorted(stage_memories(stage)), stage.name

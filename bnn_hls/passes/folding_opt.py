@@ -120,28 +120,29 @@ def layer_candidates(model: ir.Model, layer: ir.Linear, first: bool) -> list[Can
     return kept
 
 
-_PARAMS_CACHE: dict[int, dict[str, dict[str, int | bool]]] = {}
+# the model last asked about and its per-layer parameters; the model itself is kept (not its
+# id, which a new model could reuse once the old one is freed)
+_PARAMS_CACHE: list[tuple[ir.Model, dict[str, dict[str, int | bool]]]] = []
 
 
 def _stage_params(model: ir.Model) -> dict[str, dict[str, int | bool]]:
     """Per linear layer: input element bits, accumulator bits, scores?, border classes (from
     a plan with any legal folding: they do not depend on it)."""
-    key = id(model)
-    if key not in _PARAMS_CACHE:
-        plan = build_plan(model, _unit_folding(model))
-        params: dict[str, dict[str, int | bool]] = {}
-        for st in plan.mvtus():
-            shape = rm.mvtu_shape(st)
-            assert st.layer is not None
-            params[st.layer.name] = {
-                "in_bits": shape.in_bits,
-                "acc_bits": shape.acc_bits,
-                "scores": shape.scores,
-                "border_classes": shape.border_classes,
-            }
-        _PARAMS_CACHE.clear()
-        _PARAMS_CACHE[key] = params
-    return _PARAMS_CACHE[key]
+    if _PARAMS_CACHE and _PARAMS_CACHE[0][0] is model:
+        return _PARAMS_CACHE[0][1]
+    plan = build_plan(model, _unit_folding(model))
+    params: dict[str, dict[str, int | bool]] = {}
+    for st in plan.mvtus():
+        shape = rm.mvtu_shape(st)
+        assert st.layer is not None
+        params[st.layer.name] = {
+            "in_bits": shape.in_bits,
+            "acc_bits": shape.acc_bits,
+            "scores": shape.scores,
+            "border_classes": shape.border_classes,
+        }
+    _PARAMS_CACHE[:] = [(model, params)]
+    return params
 
 
 def _unit_folding(model: ir.Model) -> Folding:
