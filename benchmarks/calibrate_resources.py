@@ -36,13 +36,16 @@ from bnn_hls.backends.rtl import fifo_depths, write_rtl_project
 from bnn_hls.compiler import compile_file
 from bnn_hls.folding import Fold, check_folding, default_folding
 from bnn_hls.modelgen import ConvSpec, DenseSpec, build_bnn
+from bnn_hls.passes.sharing import apply_sharing, parse_sharing
 from bnn_hls.synth import estimate_rtl
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("calibrate")
 
-# (name, input shape, layers, input mode, folding of the first layers: (pe, simd, rom))
-Config = tuple[str, tuple[int, ...], list[Any], str, list[tuple[int, int, str]]]
+# (name, input shape or an example ONNX file, layers, input mode, folding of the first layers:
+# (pe, simd, rom) or (pe, simd, rom, kernel), --sharing mode)
+Config = tuple[str, tuple[int, ...] | Path, list[Any], str, list[tuple[Any, ...]], str]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def configs() -> list[Config]:
@@ -61,7 +64,7 @@ def configs() -> list[Config]:
         for rom in ("lut", "block"):
             name = f"dense{k}x{o}_pe{first[0]}_simd{first[1]}_{rom}"
             folds = [(*first, rom), (*second, rom)]
-            out.append((name, (k,), [DenseSpec(o)], "flat_bipolar", folds))
+            out.append((name, (k,), [DenseSpec(o)], "flat_bipolar", folds, "off"))
     for pe, rom in ((16, "lut"), (32, "lut"), (64, "block"), (8, "block")):
         # 8-bit inputs: the first conv of a CNV-like net
         out.append(
@@ -71,6 +74,7 @@ def configs() -> list[Config]:
                 [ConvSpec(32 if pe < 64 else 64, 3, 1, 0)],
                 "quant8",
                 [(pe, 3, rom), (2, 16, "lut")],
+                "off",
             )
         )
     for c, o, pe, simd, rom in (
@@ -87,37 +91,102 @@ def configs() -> list[Config]:
                 [ConvSpec(c, 3, 1, 1), ConvSpec(o, 3, 1, 1)],
                 "quant8",
                 [(c, 3, "lut"), (pe, simd, rom), (5, 32, "lut")],
+                "off",
+            )
+        )
+    return out + shared_configs()
+
+
+def shared_configs() -> list[Config]:
+    """Result-sharing units: the trained digits CNNs (little and much sharing), random convs
+    of 16 to 128 channels shared exactly and merged at distance 1 and 2 (more sharing), every
+    PE from one output per step to all outputs at once, 3x3, 2x2 and 1x1 kernels."""
+    out: list[Config] = []
+    for model in ("digits_cnn", "digits_cnn_shared1"):
+        for pe3, pe6 in ((1, 2), (4, 16), (32, 64), (8, 4)):
+            out.append(
+                (
+                    f"{model}_share_pe{pe3}_{pe6}",
+                    EXAMPLES / "digits" / f"{model}.onnx",
+                    [],
+                    "",
+                    [
+                        (32, 1, "block"),
+                        (pe3, 32, "lut", "shared"),
+                        (pe6, 8, "lut", "shared"),
+                        (10, 1, "block"),
+                    ],
+                    "exact",
+                )
+            )
+    for c, o, size, k, pe, sharing in (
+        (16, 32, 8, 3, 32, "exact"),
+        (32, 64, 8, 3, 4, "exact"),
+        (32, 64, 8, 3, 16, "similar:1"),
+        (32, 64, 8, 3, 64, "similar:1"),
+        (64, 64, 6, 3, 8, "similar:1"),
+        (64, 64, 6, 3, 64, "similar:2"),
+        (64, 64, 6, 3, 16, "exact"),
+        (64, 128, 6, 3, 8, "exact"),
+        (64, 128, 6, 3, 32, "similar:2"),
+        (128, 128, 4, 3, 16, "similar:1"),
+        (128, 128, 4, 3, 32, "similar:3"),
+        (32, 32, 8, 2, 32, "exact"),
+        (32, 32, 8, 1, 8, "exact"),
+    ):
+        out.append(
+            (
+                f"share{c}x{o}_k{k}_pe{pe}_{sharing.replace(':', '')}",
+                (3, size, size),
+                [ConvSpec(c, 3, 1, 1), ConvSpec(o, k, 1, k // 2)],
+                "quant8",
+                [(c, 3, "lut"), (pe, min(c, 32), "lut", "shared"), (5, 16, "lut")],
+                sharing,
             )
         )
     return out
 
 
-def run_config(cfg: Config, work: Path) -> list[dict[str, Any]]:
-    name, shape, layers, input_mode, folds = cfg
-    onnx_path = work / f"{name}.onnx"
-    onnx.save(
-        build_bnn(shape, layers, classes=10, input_mode=input_mode, seed=len(name)), onnx_path
-    )
+def run_config(cfg: Config, work: Path, only: str | None = None) -> list[dict[str, Any]]:
+    """The Yosys points of one configuration (only: of the stages of this kind alone)."""
+    name, source, layers, input_mode, folds, sharing = cfg
+    if isinstance(source, Path):
+        onnx_path = source
+    else:
+        onnx_path = work / f"{name}.onnx"
+        onnx.save(
+            build_bnn(source, layers, classes=10, input_mode=input_mode, seed=len(name)),
+            onnx_path,
+        )
     model = compile_file(str(onnx_path)).model
-    folding = default_folding(model)
-    for layer, (pe, simd, rom) in zip(model.linear_layers(), folds):
-        folding[layer.name] = Fold(pe, simd, rom)
+    model, _ = apply_sharing(model, parse_sharing(sharing))
+    folding = {k: Fold(f.pe, f.simd, f.rom) for k, f in default_folding(model).items()}
+    for layer, fold in zip(model.linear_layers(), folds):
+        folding[layer.name] = Fold(*fold)
     check_folding(model, folding)
     plan = write_rtl_project(model, folding, work / name)
+    if only is not None:
+        plan.stages = [st for st in plan.stages if st.kind == only]
+        plan.streams = [s for s in plan.streams if any(s is st.src for st in plan.stages)]
     stages = {st.name: st for st in plan.stages}
     streams = {s.name: s for s in plan.streams}
     depths = fifo_depths(plan)
     rows = []
     for est in estimate_rtl(work / name, plan):
+        if est.name.startswith("fifo_") and only is not None:
+            continue
         if est.name.startswith("fifo_"):
             s = streams[est.name[len("fifo_") :]]
             kind, model_est = "fifo", rm.fifo_estimate(s.width, depths[s.name])
             feats = rm.fifo_features(s.width, depths[s.name])
         else:
             st = stages[est.name]
-            model_est = rm.stage_estimate(st)
+            # (a shared unit has no block RAM; its LUT coefficients are what this fits)
+            model_est = rm.Estimate() if st.kind == "shared" else rm.stage_estimate(st)
             if st.kind == "mvtu":
                 kind, feats = "mvtu", rm.mvtu_features(rm.mvtu_shape(st))
+            elif st.kind == "shared":
+                kind, feats = "shared", rm.shared_stage_features(st)
             elif st.kind == "window":
                 kind = "window"
                 assert st.layer is not None
@@ -160,18 +229,28 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--fit-only", action="store_true", help="refit calibration.json's data")
+    ap.add_argument(
+        "--only",
+        choices=("shared",),
+        help="synthesise only the configurations of this kernel; keep the other points",
+    )
     args = ap.parse_args()
     data_file = RESULTS / "calibration.json"
     t0 = time.perf_counter()
     if args.fit_only:
         rows = json.loads(data_file.read_text())["points"]
     else:
+        todo = shared_configs() if args.only == "shared" else configs()
         with (
             tempfile.TemporaryDirectory(prefix="bnn-calibrate-") as tmp,
             ThreadPoolExecutor(args.jobs) as pool,
         ):
-            parts = list(pool.map(lambda c: run_config(c, Path(tmp)), configs()))
+            parts = list(pool.map(lambda c: run_config(c, Path(tmp), args.only), todo))
         rows = [r for part in parts for r in part]
+        if args.only:
+            names = {c[0] for c in todo}
+            kept = json.loads(data_file.read_text())["points"]
+            rows = [r for r in kept if r["config"] not in names] + rows
     coef = fit(rows)
     rm.COEFFICIENTS_FILE.write_text(
         json.dumps(

@@ -160,7 +160,9 @@ def choose_folding(c: Any, args: argparse.Namespace) -> tuple[Any, str]:
             raise ModelError("--folding cannot be combined with --target-fps or --budget")
         return load_folding(Path(args.folding), c.model), f"from {Path(args.folding).name}"
     budget = DEFAULT_BUDGET if budget is None else budget
-    res = optimise(c.model, target_fps=target, budget=budget)
+    # --sharing auto: the resource model picks the kernel of every shared conv per layer
+    shared_kernel = "choose" if c.sharing.get("mode") == "auto" else "always"
+    res = optimise(c.model, target_fps=target, budget=budget, shared_kernel=shared_kernel)
     if target is not None:
         how = f"optimiser: cheapest design for {target:,.0f} images/s within {budget:.0%}"
     else:
@@ -409,10 +411,11 @@ def sharing_option(sp: argparse.ArgumentParser) -> None:
         "--sharing",
         default="off",
         metavar="MODE",
-        help="result sharing of repeated/inverse 2-D conv filters: exact (lossless), "
-        "similar:D (merge filters within Hamming distance D: changes weights), off "
-        "(default), auto (= exact; the hardware backends compute the unshared form, which is "
-        "bit-identical)",
+        help="result sharing of repeated/inverse 2-D conv filters: exact (lossless; every "
+        "binary conv runs on the result-sharing unit), similar:D (merge filters within "
+        "Hamming distance D: changes weights), off (default), auto (exact plans; the folding "
+        "optimiser picks the result-sharing unit or the MVTU per layer, whichever the "
+        "resource model finds cheaper)",
     )
 
 

@@ -27,6 +27,12 @@ def window_fill_words(layer: ir.Conv, elems: int) -> int:
     return min(h, layer.kernel[0] - layer.pads[0]) * w * (c // elems)
 
 
+def shared_steps(layer: ir.Conv, pe: int, simd: int) -> int:
+    """Cycles per output pixel of a result-sharing unit: it collects a window's words while it
+    issues the previous window's output steps (hw/rtl/bnn_share_ctrl.sv)."""
+    return max(layer.out_channels // pe, layer.fan_in // simd)
+
+
 def stage_cycles(st: Stage) -> int:
     if st.kind == "mvtu":
         layer = st.layer
@@ -34,6 +40,10 @@ def stage_cycles(st: Stage) -> int:
         nf = layer.out_channels // st.params["pe"]
         sf = layer.fan_in // st.params["simd"]
         return int(st.params["pixels"]) * nf * sf
+    if st.kind == "shared":
+        layer = st.layer
+        assert isinstance(layer, ir.Conv)
+        return int(st.params["pixels"]) * shared_steps(layer, st.params["pe"], st.params["simd"])
     if st.kind == "window":
         layer = st.layer
         assert isinstance(layer, ir.Conv)

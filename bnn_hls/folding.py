@@ -3,7 +3,10 @@
 Legal when PE divides the layer's outputs, SIMD divides its inputs (the input channels for a
 conv: a window is read one pixel's SIMD channels at a time), and neighbouring streams can be
 converted: a producer's word (PE) and its consumer's SIMD must divide one another. Each layer
-also says where its weights live: "lut" (distributed ROM) or "block" (block RAM).
+also says where its weights live: "lut" (distributed ROM) or "block" (block RAM), and which
+kernel computes it: "mvtu" (the matrix-vector-threshold unit) or "shared" (the result-sharing
+conv unit, for a binary conv with a sharing plan: PE outputs per step, SIMD the channels of a
+window word; its weights are logic, so "rom" does not apply).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from . import ir
 from .errors import InputFileError, ModelError, quote_name
+from .passes.sharing import shared_kernel_refusals
 
 DEFAULT_MAX_PE = 16
 DEFAULT_MAX_SIMD_BIT = 64
@@ -22,6 +26,7 @@ DEFAULT_MAX_SIMD_INT = 8
 
 
 ROM_STYLES = ("lut", "block")
+KERNELS = ("mvtu", "shared")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Fold:
     pe: int
     simd: int
     rom: str = "lut"  # where the weights live: "lut" or "block" (RAM)
+    kernel: str = "mvtu"  # "mvtu" or "shared" (result sharing)
 
 
 Folding = dict[str, Fold]
@@ -61,9 +67,11 @@ def producer_widths(model: ir.Model, folding: Folding) -> dict[str, int]:
 
 def default_folding(model: ir.Model) -> Folding:
     """Moderate parallelism that is always legal: PE up to 16, SIMD up to 64 (binary) or 8
-    (integer inputs), chosen among divisors compatible with the neighbouring word size."""
+    (integer inputs), chosen among divisors compatible with the neighbouring word size; the
+    result-sharing kernel for every layer that has a sharing plan and can take it."""
     folding: Folding = {}
     prev_pe: int | None = None
+    refusals = shared_kernel_refusals(model)
     for layer in model.linear_layers():
         cap = DEFAULT_MAX_SIMD_INT if layer.input_kind == "int" else DEFAULT_MAX_SIMD_BIT
         options = [d for d in divisors(simd_domain(layer)) if d <= cap]
@@ -71,7 +79,8 @@ def default_folding(model: ir.Model) -> Folding:
             options = [d for d in options if compatible(d, prev_pe)]
         simd = max(options)
         pe = max(d for d in divisors(layer.out_channels) if d <= DEFAULT_MAX_PE)
-        folding[layer.name] = Fold(pe, simd)
+        kernel = "shared" if refusals[layer.name] is None else "mvtu"
+        folding[layer.name] = Fold(pe, simd, kernel=kernel)
         prev_pe = pe
     return folding
 
@@ -79,6 +88,7 @@ def default_folding(model: ir.Model) -> Folding:
 def check_folding(model: ir.Model, folding: Folding) -> None:
     prev_pe: int | None = None
     prev_name = ""
+    refusals = shared_kernel_refusals(model)
     for layer in model.linear_layers():
         if layer.name not in folding:
             raise ModelError(
@@ -104,6 +114,17 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
                 f"layer {layer.name}: unknown ROM style {quote_name(str(fold.rom))}",
                 hint=f"use one of {', '.join(ROM_STYLES)}",
             )
+        if fold.kernel not in KERNELS:
+            raise ModelError(
+                f"layer {layer.name}: unknown kernel {quote_name(str(fold.kernel))}",
+                hint=f"use one of {', '.join(KERNELS)}",
+            )
+        if fold.kernel == "shared" and refusals[layer.name] is not None:
+            raise ModelError(
+                f"layer {layer.name}: the result-sharing kernel cannot compute it: "
+                f"{refusals[layer.name]}",
+                hint='give it "kernel": "mvtu"',
+            )
         if prev_pe is not None and not compatible(fold.simd, prev_pe):
             raise ModelError(
                 f"layer {layer.name}: SIMD {fold.simd} and the PE {prev_pe} of "
@@ -120,8 +141,9 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
 
 
 def load_folding(path: Path, model: ir.Model) -> Folding:
-    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "block"}, ...}} ("rom" is
-    optional); layers not named keep the default folding."""
+    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "block", "kernel": "mvtu"},
+    ...}} ("rom" and "kernel" are optional: the default folding's); layers not named keep the
+    default folding."""
     if not path.is_file():
         raise InputFileError(f"folding file {quote_name(str(path))} does not exist")
     try:
@@ -131,8 +153,10 @@ def load_folding(path: Path, model: ir.Model) -> Folding:
             raise ValueError("expected an object")
         folding = default_folding(model)
         for name, value in layers.items():
-            rom = value.get("rom", folding[name].rom if name in folding else "lut")
-            folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]), str(rom))
+            default = folding.get(name, Fold(1, 1))
+            rom = value.get("rom", default.rom)
+            kernel = value.get("kernel", default.kernel)
+            folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]), str(rom), str(kernel))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputFileError(
             f"cannot read folding file {quote_name(str(path))}: {exc}",
@@ -143,4 +167,9 @@ def load_folding(path: Path, model: ir.Model) -> Folding:
 
 
 def folding_to_json(folding: Folding) -> dict[str, Any]:
-    return {"layers": {k: {"pe": v.pe, "simd": v.simd, "rom": v.rom} for k, v in folding.items()}}
+    return {
+        "layers": {
+            k: {"pe": v.pe, "simd": v.simd, "rom": v.rom, "kernel": v.kernel}
+            for k, v in folding.items()
+        }
+    }

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import ir
 from .compiler import Compiled
-from .folding import Folding
+from .folding import Fold, Folding
 
 
 def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
@@ -125,6 +125,16 @@ def summary_numbers(rep: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rep["totals"].items() if isinstance(v, (int, float, np.integer))}
 
 
+def macs_per_cycle(layer: ir.Linear, fold: Fold) -> int:
+    """The MACs a layer's kernel does per cycle when busy: PE x SIMD for an MVTU; a
+    result-sharing unit does an output pixel's O x K in max(NF, SF) cycles."""
+    if fold.kernel == "shared" and isinstance(layer, ir.Conv):
+        from .estimate import shared_steps
+
+        return layer.out_channels * layer.fan_in // shared_steps(layer, fold.pe, fold.simd)
+    return fold.pe * fold.simd
+
+
 def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[str, Any]:
     """Per layer: PE, SIMD, ROM, cycles per image, its share of the II and the resource
     model's estimate; for the pipeline: II, images/s, MAC efficiency, the estimated total."""
@@ -152,8 +162,9 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
                 "pe": fold.pe,
                 "simd": fold.simd,
                 "rom": fold.rom,
+                "kernel": fold.kernel,
                 "macs": layer.macs(),
-                "macs_per_cycle": fold.pe * fold.simd,
+                "macs_per_cycle": macs_per_cycle(layer, fold),
                 "cycles": cycles,
                 "busy": round(cycles / ii, 3),
                 "lut": round(est.lut),
@@ -161,9 +172,7 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
             }
         )
     macs = sum(layer.macs() for layer in model.linear_layers())
-    units = sum(
-        folding[layer.name].pe * folding[layer.name].simd for layer in model.linear_layers()
-    )
+    units = sum(macs_per_cycle(layer, folding[layer.name]) for layer in model.linear_layers())
     return {
         "chosen_by": chosen_by,
         "layers": layers,
@@ -183,13 +192,14 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
 
 def format_folding(rep: dict[str, Any]) -> str:
     header = (
-        f"{'layer':<18} {'PE':>4} {'SIMD':>5} {'ROM':>5} {'MACs/cyc':>8} {'cycles':>9} "
-        f"{'busy':>5} {'LUT~':>7} {'BRAM36~':>7}"
+        f"{'layer':<18} {'kernel':>6} {'PE':>4} {'SIMD':>5} {'ROM':>5} {'MACs/cyc':>8} "
+        f"{'cycles':>9} {'busy':>5} {'LUT~':>7} {'BRAM36~':>7}"
     )
     lines = [f"folding ({rep['chosen_by']}):", header, "-" * len(header)]
     for r in rep["layers"]:
+        rom = "-" if r["kernel"] == "shared" else r["rom"]  # a shared unit's weights are logic
         lines.append(
-            f"{r['name']:<18} {r['pe']:>4} {r['simd']:>5} {r['rom']:>5} "
+            f"{r['name']:<18} {r['kernel']:>6} {r['pe']:>4} {r['simd']:>5} {rom:>5} "
             f"{r['macs_per_cycle']:>8} {r['cycles']:>9,} {r['busy']:>5.0%} {r['lut']:>7,} "
             f"{r['bram36']:>7.1f}"
         )

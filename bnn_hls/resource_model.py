@@ -17,6 +17,7 @@ import numpy as np
 
 from . import ir
 from .backends.plan import SCORE_BITS, Plan, Stage
+from .backends.share_schedule import ShareSchedule
 
 COEFFICIENTS_FILE = Path(__file__).resolve().parent / "resource_model.json"
 
@@ -96,6 +97,47 @@ def mvtu_features(m: MvtuShape) -> dict[str, float]:
         else 0.0,
         "score_outputs": float(m.pe * SCORE_BITS) if m.scores else 0.0,
     }
+
+
+def shared_features(
+    sched: ShareSchedule, filters: np.ndarray, simd: int, compare_bits: int, border_classes: int
+) -> dict[str, float]:
+    """What a result-sharing unit costs (hw/rtl/bnn_share_ctrl.sv + the generated units and
+    lanes): the units' popcounts, their filter bits that change between steps (logic of the
+    step index), the lanes' bit-plane popcounts and the multiplexers in front of them, the
+    window registers, the threshold and border tables and the comparators."""
+    b, t, c, nf = sched.term_bits, sched.taps, sched.channels, sched.nf
+    width = sched.pe * compare_bits
+    sf = t * c // simd
+    return {
+        "const": 1.0,
+        "unit_bits": float(sched.units * t),
+        "varying_unit_bits": float(sched.varying_unit_bits(filters) * math.ceil(nf / 32)),
+        "lane_bits": float(sched.pe * c * b),
+        "lane_mux_bits": float(b * (sched.lane_options() - 1).sum()),
+        "window_bits": float(t * c + (sf - 1) * simd),
+        "registers": float(sched.units * b + sched.pe * sched.sum_bits),
+        "threshold_rom": float(lut_rom_size(width, nf)),
+        "border_rom": float(lut_rom_size(width, border_classes * nf)) if border_classes else 0.0,
+        "compare_bits": float(width),
+    }
+
+
+def shared_estimate(features: dict[str, float]) -> Estimate:
+    return apply("shared", features, 0.0)
+
+
+def shared_stage_features(st: Stage) -> dict[str, float]:
+    layer = st.layer
+    assert isinstance(layer, ir.Conv)
+    border = st.params["border"]
+    return shared_features(
+        st.params["schedule"],
+        layer.share_filters,
+        int(st.params["simd"]),
+        st.params["tables"].compare_bits,
+        0 if border is None else int(np.prod(border.correction.shape[:2])),
+    )
 
 
 def window_features(width: int, buffer_words: int) -> dict[str, float]:
@@ -178,6 +220,8 @@ def mvtu_shape(st: Stage) -> MvtuShape:
 def stage_estimate(st: Stage) -> Estimate:
     if st.kind == "mvtu":
         return mvtu_estimate(mvtu_shape(st))
+    if st.kind == "shared":
+        return shared_estimate(shared_stage_features(st))
     if st.kind == "window":
         assert isinstance(st.layer, ir.Conv)
         return window_estimate(st.layer, st.dst.elems, st.dst.bits)

@@ -35,6 +35,8 @@ LUTRAM_LUTS = {
     "SRLC32E": 1,
 }
 SYNTH_TIMEOUT_S = 3600
+# the library modules a generated result-sharing unit instantiates
+SHARED_LIBRARY = ("bnn_share_ctrl.sv", "bnn_share_lane.sv", "bnn_popcount.sv")
 
 
 @dataclass
@@ -177,13 +179,17 @@ def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[Stage
     library = resource_dir("hw") / "rtl"
     out: list[StageEstimate] = []
     jobs: list[
-        tuple[str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[str]]
+        tuple[str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[Path]]
     ] = []
     for st, inst in stage_instances(plan):
         files = [rtl_dir / "mem" / f for f in inst["mem_files"]]
-        extra = ["bnn_split.sv"] if inst["module"] == "bnn_scores_out" else []
         if inst["module"] == "bnn_scores_out":
             continue  # a few LUTs; its 32-bit port differs from the stage wrapper
+        if st.kind == "shared":
+            # the unit is generated into the folder; the rest comes from the library
+            sources = [rtl_dir / f"{inst['module']}.sv"] + [library / n for n in SHARED_LIBRARY]
+        else:
+            sources = [library / f"{inst['module']}.sv"]
         jobs.append(
             (
                 st.name,
@@ -194,7 +200,7 @@ def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[Stage
                 files,
                 st.src.width,
                 st.dst.width,
-                extra,
+                sources,
             )
         )
     depths = fifo_depths(plan)
@@ -209,12 +215,11 @@ def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[Stage
                 [],
                 s.width,
                 s.width,
-                [],
+                [library / "bnn_fifo.sv"],
             )
         )
-    for i, (name, module, layer, cycles, params, files, in_w, out_w, extra) in enumerate(jobs):
+    for i, (name, module, layer, cycles, params, files, in_w, out_w, sources) in enumerate(jobs):
         t0 = time.perf_counter()
-        sources = [library / f"{module}.sv", *(library / e for e in extra)]
         # the memory paths inside the parameters point at mem/<file>
         res, cached = synthesize(module, sources, params, files, in_w, out_w, use_cache)
         dt = time.perf_counter() - t0

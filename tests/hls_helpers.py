@@ -10,17 +10,21 @@ from bnn_hls import ir
 from bnn_hls.backends.hls import device_inputs, pack_device_inputs, write_hls_project
 from bnn_hls.csim import CSim
 from bnn_hls.folding import Fold, Folding, compatible, divisors, simd_domain
+from bnn_hls.passes.sharing import shared_kernel_refusals
 
 
-def random_folding(model: ir.Model, rng: np.random.Generator) -> Folding:
-    """Any legal folding, PE and SIMD from 1 to full, weights in LUTs or block RAM."""
+def random_folding(model: ir.Model, rng: np.random.Generator, shared: float = 0.5) -> Folding:
+    """Any legal folding, PE and SIMD from 1 to full, weights in LUTs or block RAM; a layer
+    that can take the result-sharing kernel gets it with probability `shared`."""
     folding: Folding = {}
     prev: int | None = None
+    refusals = shared_kernel_refusals(model)
     for layer in model.linear_layers():
         pe = int(rng.choice(divisors(layer.out_channels)))
         options = [d for d in divisors(simd_domain(layer)) if prev is None or compatible(d, prev)]
         rom = str(rng.choice(["lut", "block"]))
-        folding[layer.name] = Fold(pe, int(rng.choice(options)), rom)
+        kernel = "shared" if refusals[layer.name] is None and rng.random() < shared else "mvtu"
+        folding[layer.name] = Fold(pe, int(rng.choice(options)), rom, kernel)
         prev = pe
     return folding
 

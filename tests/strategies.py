@@ -83,3 +83,10 @@ def model_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
         draw(st.booleans()),
         draw(st.booleans()),  # channels-last (tf2onnx/Keras) layout
     )
+
+
+def has_binary_conv(spec: ModelSpec) -> bool:
+    """A conv with binary inputs (which the result-sharing kernel can compute): a conv after
+    the first, or a first conv on a bipolar input."""
+    convs = [la for la in spec.layers if isinstance(la, ConvSpec)]
+    return len(convs) >= 2 or (len(convs) == 1 and spec.input_mode == "bipolar")

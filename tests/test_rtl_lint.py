@@ -12,7 +12,22 @@ from bnn_hls.rtlsim.runner import tool_env
 
 from .conftest import DIGITS, run_cli
 
-LIBRARY = ["bnn_fifo", "bnn_mvtu", "bnn_swg", "bnn_pool", "bnn_gather", "bnn_split", "bnn_label"]
+LIBRARY = [
+    "bnn_fifo",
+    "bnn_mvtu",
+    "bnn_swg",
+    "bnn_pool",
+    "bnn_gather",
+    "bnn_split",
+    "bnn_label",
+    "bnn_popcount",
+    "bnn_share_ctrl",
+]
+# modules that instantiate others: (module, the files it needs)
+COMPOSED = [
+    ("bnn_scores_out", ["bnn_scores_out", "bnn_split"]),
+    ("bnn_share_lane", ["bnn_share_lane", "bnn_popcount"]),
+]
 
 
 def lint(files: list[Path], top: str, cwd: Path) -> str:
@@ -37,9 +52,10 @@ def test_library_module_lint_clean(module: str, tmp_path: Path) -> None:
     assert lint([rtl / f"{module}.sv"], module, tmp_path) == ""
 
 
-def test_scores_out_lint_clean(tmp_path: Path) -> None:
+@pytest.mark.parametrize("module,files", COMPOSED)
+def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Path) -> None:
     rtl = resource_dir("hw") / "rtl"
-    assert lint([rtl / "bnn_scores_out.sv", rtl / "bnn_split.sv"], "bnn_scores_out", tmp_path) == ""
+    assert lint([rtl / f"{f}.sv" for f in files], module, tmp_path) == ""
 
 
 @pytest.mark.parametrize("model", ["digits_cnn", "digits_mlp"])

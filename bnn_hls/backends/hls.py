@@ -15,7 +15,8 @@ from .. import __version__, golden, ir
 from ..folding import Folding
 from ..packing import pack_words
 from ..resources import resource_dir, template_env
-from .plan import SCORE_BITS, Plan, Stage, build_plan
+from .plan import SCORE_BITS, BorderTables, Plan, Stage, build_plan, threshold_table
+from .share_schedule import ShareSchedule, ShareTables
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +66,73 @@ def storage_pragmas(flavor: str, prefix: str, rom: str) -> list[str]:
     return [f"#pragma HLS RESOURCE variable = {w} core = {core}", *part]
 
 
-def shared_kernel_applies(st: Stage) -> bool:
-    """A binary conv with a sharing plan and thresholds runs on the result-sharing kernel
-    (hw/hls/bnn_shared.h); everything else on the MVTU."""
+def border_texts(border: BorderTables | None, o: int, oh: int, ow: int) -> dict[str, str]:
+    """C initializers of a conv's zero-padding correction (a zero table when it has none)."""
+    if border is None:
+        return {
+            "row_class_text": ", ".join("0" for _ in range(oh)),
+            "col_class_text": ", ".join("0" for _ in range(ow)),
+            "correction_text": _inner(_c_array(np.zeros((1, 1, o), np.int32), "{}", 16)),
+        }
+    return {
+        "row_class_text": ", ".join(str(int(v)) for v in border.row_class),
+        "col_class_text": ", ".join(str(int(v)) for v in border.col_class),
+        "correction_text": _inner(_c_array(border.correction, "{}", 16)),
+    }
+
+
+def shared_context(st: Stage) -> dict[str, Any]:
+    """A result-sharing unit: its schedule's tables as C initializers."""
     layer = st.layer
-    return (
-        isinstance(layer, ir.Conv)
-        and layer.shared
-        and layer.input_kind == "bit"
-        and not st.params["scores"]
-        and layer.kernel[0] * layer.kernel[1] <= 64
+    assert isinstance(layer, ir.Conv)
+    sched: ShareSchedule = st.params["schedule"]
+    tables: ShareTables = st.params["tables"]
+    border = st.params["border"]
+    oh, ow, _ = layer.out_shape
+    patterns = sched.unit_patterns(layer.share_filters)  # (NF, U, T)
+    words = (patterns.astype(np.uint64) << np.arange(sched.taps, dtype=np.uint64)).sum(
+        -1, dtype=np.uint64
     )
+    ctx: dict[str, Any] = {
+        "kind": "shared",
+        "name": st.name,
+        "src": st.src,
+        "dst": st.dst,
+        "prefix": layer.name.upper(),
+        "border": border is not None,
+        "comment": (
+            f"result-sharing conv, {layer.in_shape[-1]} -> {layer.out_channels} channels, "
+            f"{sched.units} units, PE {sched.pe}, SIMD {st.params['simd']}"
+        ),
+        "c": {
+            "C": sched.channels,
+            "T": sched.taps,
+            "SIMD": int(st.params["simd"]),
+            "O": sched.outputs,
+            "PE": sched.pe,
+            "NF": sched.nf,
+            "U": sched.units,
+            "OH": oh,
+            "OW": ow,
+            "RC": 1 if border is None else border.correction.shape[0],
+            "CC": 1 if border is None else border.correction.shape[1],
+        },
+        "unit_channel_text": _inner(_c_array(sched.unit_channel, "{}", 16)),
+        "unit_pattern_text": _inner(_c_array(words, "0x{:x}ULL", 8)),
+        "lane_unit_text": _inner(_c_array(sched.lane_unit, "{}", 16)),
+        "lane_invert_text": _inner(_c_array(sched.lane_invert, "{}", 32)),
+        "thresholds_text": _inner(
+            _c_array(threshold_table(tables.thresholds, sched.outputs, sched.pe), "{}", 16)
+        ),
+    }
+    ctx.update(border_texts(border, layer.out_channels, oh, ow))
+    return ctx
 
 
 def stage_context(st: Stage) -> dict[str, Any]:
     """Named constants and parameter texts of one stage."""
+    if st.kind == "shared":
+        return shared_context(st)
     ctx: dict[str, Any] = {"kind": st.kind, "name": st.name, "src": st.src, "dst": st.dst}
     layer = st.layer
     if st.kind == "window":
@@ -139,31 +192,7 @@ def stage_context(st: Stage) -> dict[str, Any]:
         )
         ctx["weights_text"] = _inner(_c_array(weights, "0x{:016x}ULL", 4))
         ctx["thresholds_text"] = _inner(_c_array(p["thresholds"], "{}", 16))
-        if border is None:
-            corr = np.zeros((1, 1, layer.out_channels), np.int32)
-            ctx["row_class_text"] = ", ".join("0" for _ in range(oh))
-            ctx["col_class_text"] = ", ".join("0" for _ in range(ow))
-        else:
-            corr = border.correction
-            ctx["row_class_text"] = ", ".join(str(int(v)) for v in border.row_class)
-            ctx["col_class_text"] = ", ".join(str(int(v)) for v in border.col_class)
-        ctx["correction_text"] = _inner(_c_array(corr, "{}", 16))
-        ctx["shared"] = shared_kernel_applies(st)
-        if ctx["shared"]:
-            assert isinstance(layer, ir.Conv)
-            offsets = layer.share_offsets
-            channel_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-            ctx["c"].update(C=layer.in_shape[-1], T=layer.kernel[0] * layer.kernel[1])
-            ctx["c"]["D"] = int(layer.share_filters.shape[0])
-            taps = layer.share_filters.shape[1]
-            filter_words = np.packbits(
-                np.pad(layer.share_filters, ((0, 0), (0, 64 - taps))), axis=1, bitorder="little"
-            ).view("<u8")[:, 0]
-            ctx["filters_text"] = _inner(_c_array(filter_words, "0x{:016x}ULL", 4))
-            ctx["filter_channel_text"] = _inner(_c_array(channel_of, "{}", 16))
-            gather = offsets[:-1][None, :] + layer.share_index
-            ctx["gather_index_text"] = _inner(_c_array(gather, "{}", 16))
-            ctx["gather_invert_text"] = _inner(_c_array(layer.share_invert, "{}", 32))
+        ctx.update(border_texts(border, layer.out_channels, oh, ow))
     elif st.kind == "pool":
         assert isinstance(layer, ir.MaxPool)
         mask: np.ndarray = st.params["and_mask"]
@@ -224,7 +253,7 @@ def write_hls_project(
         "classes": plan.classes,
         "score_bits": SCORE_BITS,
     }
-    config_stages = [c for c in contexts if c["kind"] in ("window", "mvtu", "pool")]
+    config_stages = [c for c in contexts if c["kind"] in ("window", "mvtu", "shared", "pool")]
     (out / "config.h").write_text(
         env.get_template("config.h.j2").render(
             **common,
@@ -238,7 +267,7 @@ def write_hls_project(
     headers = []
     by_layer: dict[str, list[dict[str, Any]]] = {}
     for st, ctx in zip(plan.stages, contexts):
-        if st.layer is not None and ctx["kind"] in ("window", "mvtu", "pool"):
+        if st.layer is not None and ctx["kind"] in ("window", "mvtu", "shared", "pool"):
             by_layer.setdefault(st.layer.name, []).append(ctx)
     for layer_name, stage_list in by_layer.items():
         header = f"params_{layer_name}.h"

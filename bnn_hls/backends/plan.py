@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import golden, ir
 from ..folding import Folding
+from .share_schedule import cached_schedule, share_tables
 
 SCORE_BITS = 32
 
@@ -29,7 +30,7 @@ class Stream:
 
 @dataclass
 class Stage:
-    kind: str  # "input", "window", "mvtu", "pool", "gather", "split", "output"
+    kind: str  # "input", "window", "mvtu", "shared", "pool", "gather", "split", "output"
     name: str
     src: Stream
     dst: Stream
@@ -56,6 +57,10 @@ class Plan:
 
     def mvtus(self) -> list[Stage]:
         return [s for s in self.stages if s.kind == "mvtu"]
+
+    def linear_stages(self) -> list[Stage]:
+        """The stages that compute linear layers: MVTUs and result-sharing units."""
+        return [s for s in self.stages if s.kind in ("mvtu", "shared")]
 
 
 def axi_width(bits: int) -> int:
@@ -176,6 +181,35 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
             border = border_tables(layer) if isinstance(layer, ir.Conv) else None
             thresholds = nxt.thresholds if isinstance(nxt, ir.Threshold) else None
             lo, hi = layer.out_range()
+            if fold.kernel == "shared":
+                assert isinstance(layer, ir.Conv) and thresholds is not None
+                sched = cached_schedule(layer, fold.pe)
+                tables = share_tables(
+                    sched, thresholds, None if border is None else border.correction
+                )
+                stages.append(
+                    Stage(
+                        "shared",
+                        f"{layer.name}_shared",
+                        cur,
+                        dst,
+                        layer,
+                        {
+                            "pe": fold.pe,
+                            "simd": fold.simd,
+                            "schedule": sched,
+                            "tables": tables,
+                            "border": border,
+                            "pixels": pixels,
+                            "scores": False,
+                            "in_bits": 1,
+                            "acc_bits": ir.signed_bits(lo, hi),
+                        },
+                    )
+                )
+                cur = dst
+                i += 2
+                continue
             stages.append(
                 Stage(
                     "mvtu",

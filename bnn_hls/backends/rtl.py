@@ -14,7 +14,8 @@ import numpy as np
 from .. import __version__, ir
 from ..folding import Folding
 from ..resources import resource_dir, template_env
-from .plan import SCORE_BITS, Plan, Stage, build_plan
+from .plan import SCORE_BITS, BorderTables, Plan, Stage, build_plan
+from .share_schedule import ShareSchedule, ShareTables
 
 FIFO_DEPTH = 2
 MAX_FIFO_DEPTH = 512
@@ -27,6 +28,14 @@ def fifo_depths(plan: Plan) -> dict[str, int]:
     cost throughput (measured: docs/rtl.md)."""
     depths = {s.name: FIFO_DEPTH for s in plan.streams}
     for st in plan.stages:
+        if st.kind == "shared":
+            # a result-sharing unit takes a window's words at once when its last steps are
+            # issued, then waits for the next steps; room for a window keeps the producer going
+            layer = st.layer
+            assert isinstance(layer, ir.Conv)
+            if layer.out_channels > st.params["pe"]:
+                sf = layer.fan_in // st.params["simd"]
+                depths[st.src.name] = max(depths[st.src.name], min(MAX_FIFO_DEPTH, sf + 2))
         if st.kind == "mvtu":
             # an MVTU takes an input vector's SF words in a burst (its first output fold),
             # then re-reads them from its buffer for the other folds: room for a whole vector
@@ -50,6 +59,9 @@ def fifo_depths(plan: Plan) -> dict[str, int]:
 LIBRARY = (
     "bnn_fifo.sv",
     "bnn_mvtu.sv",
+    "bnn_popcount.sv",
+    "bnn_share_lane.sv",
+    "bnn_share_ctrl.sv",
     "bnn_swg.sv",
     "bnn_pool.sv",
     "bnn_gather.sv",
@@ -57,6 +69,15 @@ LIBRARY = (
     "bnn_scores_out.sv",
     "bnn_label.sv",
     "bnn_axil_ctrl.sv",
+)
+
+
+MEMORY_PARAMS = (
+    ("weights", "WEIGHTS_FILE"),
+    ("thresholds", "THRESHOLDS_FILE"),
+    ("correction", "CORRECTION_FILE"),
+    ("row_class", "ROW_CLASS_FILE"),
+    ("col_class", "COL_CLASS_FILE"),
 )
 
 
@@ -92,24 +113,167 @@ def mvtu_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
     mems = {"weights": (weights, pe * simd)}
     thresholds = st.params["thresholds"]  # (PE, NF)
     mems["thresholds"] = ([_lanes(thresholds[:, n], a_w) for n in range(nf)], pe * a_w)
-    border = st.params["border"]
-    if border is not None:
-        rc, cc, _ = border.correction.shape
-        corr = [
-            _lanes(border.correction[r, c, n * pe : (n + 1) * pe], a_w)
-            for r in range(rc)
-            for c in range(cc)
-            for n in range(nf)
-        ]
-        mems["correction"] = (corr, pe * a_w)
-        mems["row_class"] = ([int(v) for v in border.row_class], max(1, (rc - 1).bit_length()))
-        mems["col_class"] = ([int(v) for v in border.col_class], max(1, (cc - 1).bit_length()))
+    mems.update(border_memories(st.params["border"], pe, nf, a_w))
     return mems
+
+
+def border_memories(border: BorderTables | None, pe: int, nf: int, bits: int) -> dict[str, Any]:
+    """The zero-padding correction of a conv (lanes of `bits`, PE per word, word
+    (row class, column class, nf)) and the row and column classes."""
+    if border is None:
+        return {}
+    rc, cc, _ = border.correction.shape
+    corr = [
+        _lanes(border.correction[r, c, n * pe : (n + 1) * pe], bits)
+        for r in range(rc)
+        for c in range(cc)
+        for n in range(nf)
+    ]
+    return {
+        "correction": (corr, pe * bits),
+        "row_class": ([int(v) for v in border.row_class], max(1, (rc - 1).bit_length())),
+        "col_class": ([int(v) for v in border.col_class], max(1, (cc - 1).bit_length())),
+    }
+
+
+def shared_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
+    """A result-sharing unit's thresholds (lane-sum domain) and border tables."""
+    sched: ShareSchedule = st.params["schedule"]
+    tables: ShareTables = st.params["tables"]
+    pe, nf, bits = sched.pe, sched.nf, tables.compare_bits
+    t = tables.thresholds.reshape(nf, pe)
+    mems: dict[str, tuple[list[int], int]] = {
+        "thresholds": ([_lanes(t[n], bits) for n in range(nf)], pe * bits)
+    }
+    mems.update(border_memories(st.params["border"], pe, nf, bits))
+    return mems
+
+
+def shared_module_name(st: Stage) -> str:
+    assert st.layer is not None
+    return f"bnn_share_{st.layer.name}"
+
+
+def _case_groups(keys: list[Any]) -> tuple[Any, list[tuple[str, Any]]]:
+    """(the most common key: the default, [(labels, key)] for the others), keys by step."""
+    steps: dict[Any, list[int]] = {}
+    for n, k in enumerate(keys):
+        steps.setdefault(k, []).append(n)
+    default = max(steps, key=lambda k: len(steps[k]))
+    cases = [(", ".join(map(str, ns)), k) for k, ns in steps.items() if k != default]
+    return default, cases
+
+
+def shared_module_context(st: Stage) -> dict[str, Any]:
+    """What templates/rtl/share_conv.sv.j2 needs: the units' filters and the lanes' terms."""
+    layer = st.layer
+    assert isinstance(layer, ir.Conv)
+    sched: ShareSchedule = st.params["schedule"]
+    tables: ShareTables = st.params["tables"]
+    border = st.params["border"]
+    t, b, nf = sched.taps, sched.term_bits, sched.nf
+    patterns = sched.unit_patterns(layer.share_filters)  # (NF, U, T)
+    values = (patterns.astype(np.int64) << np.arange(t)).sum(-1)  # (NF, U)
+    units, varying = [], []
+    for u in range(sched.units):
+        ch = int(sched.unit_channel[u])
+        col = values[:, u]
+        entry: dict[str, Any] = {
+            "index": u,
+            "x_hi": ch * t + t - 1,
+            "x_lo": ch * t,
+            "q_hi": u * b + b - 1,
+            "q_lo": u * b,
+        }
+        if (col == col[0]).all():
+            entry["pattern"] = f"{t}'h{int(col[0]):x}"
+        else:
+            entry["pattern"] = f"f[{u * t + t - 1}:{u * t}]"
+            default, cases = _case_groups([int(v) for v in col])
+            varying.append(
+                {
+                    "hi": u * t + t - 1,
+                    "lo": u * t,
+                    "default": f"{t}'h{default:x}",
+                    "cases": [(labels, f"{t}'h{v:x}") for labels, v in cases],
+                }
+            )
+        units.append(entry)
+
+    def term(unit: int, inv: int) -> str:
+        return f"{'~' if inv else ''}q[{unit * b + b - 1}:{unit * b}]"
+
+    lanes = []
+    key = sched.lane_unit * 2 + sched.lane_invert  # (NF, PE, C)
+    fixed = (key == key[:1]).all(0)  # (PE, C)
+    for p in range(sched.pe):
+        terms = []
+        for ch in range(sched.channels):
+            term_entry: dict[str, Any] = {"hi": ch * b + b - 1, "lo": ch * b, "cases": []}
+            if fixed[p, ch]:
+                k = int(key[0, p, ch])
+                term_entry["expr"] = term(k // 2, k % 2)
+            else:
+                default, cases = _case_groups([int(k) for k in key[:, p, ch]])
+                term_entry["expr"] = term(default // 2, default % 2)
+                term_entry["cases"] = [(labels, term(k // 2, k % 2)) for labels, k in cases]
+            terms.append(term_entry)
+        lanes.append(
+            {
+                "index": p,
+                "terms": terms,
+                "s_hi": (p + 1) * sched.sum_bits - 1,
+                "s_lo": p * sched.sum_bits,
+            }
+        )
+    oh, ow, _ = layer.out_shape
+    c = {
+        "C": sched.channels,
+        "T": t,
+        "SIMD": st.params["simd"],
+        "O": sched.outputs,
+        "PE": sched.pe,
+        "SUM_W": sched.sum_bits,
+        "CMP_W": tables.compare_bits,
+        "OH": oh,
+        "OW": ow,
+        "BORDER": int(border is not None),
+        "RC": 1 if border is None else border.correction.shape[0],
+        "CC": 1 if border is None else border.correction.shape[1],
+    }
+    return {
+        "module": shared_module_name(st),
+        "layer": layer.name,
+        "kh": layer.kernel[0],
+        "kw": layer.kernel[1],
+        "nf": nf,
+        "nfw": max(1, (nf - 1).bit_length()),
+        "distinct": int(layer.share_filters.shape[0]),
+        "b": b,
+        "c": c,
+        "ctrl_params": list(c.items()),
+        "units": units,
+        "varying_units": varying,
+        "lanes": lanes,
+    }
 
 
 def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
     """Module, parameters and ports of one stage."""
     layer = st.layer
+    if st.kind == "shared":
+        assert isinstance(layer, ir.Conv)
+        params: list[tuple[str, Any]] = [
+            (param, f'"{_mem_path(mem_dir, files[key])}"')
+            for key, param in MEMORY_PARAMS
+            if key in files
+        ]
+        sched: ShareSchedule = st.params["schedule"]
+        comment = (
+            f"{layer.name}: result-sharing conv {layer.in_shape[-1]} -> {layer.out_channels}, "
+            f"{sched.units} units"
+        )
+        return {"module": shared_module_name(st), "params": params, "comment": comment}
     if st.kind == "mvtu":
         assert isinstance(layer, ir.Linear)
         p = st.params
@@ -134,13 +298,7 @@ def instance(st: Stage, mem_dir: str, files: dict[str, str]) -> dict[str, Any]:
             ("OUT_W", st.dst.width),
             ("ROM_BLOCK", int(p["rom"] == "block")),
         ]
-        for key, param in (
-            ("weights", "WEIGHTS_FILE"),
-            ("thresholds", "THRESHOLDS_FILE"),
-            ("correction", "CORRECTION_FILE"),
-            ("row_class", "ROW_CLASS_FILE"),
-            ("col_class", "COL_CLASS_FILE"),
-        ):
+        for key, param in MEMORY_PARAMS:
             if key in files:
                 params.append((param, f'"{_mem_path(mem_dir, files[key])}"'))
         comment = f"{layer.name}: {layer.kind} {layer.fan_in} x {layer.out_channels}"
@@ -200,6 +358,8 @@ def stage_memories(st: Stage) -> dict[str, tuple[list[int], int]]:
     """The .mem files of one stage: key -> (words, width)."""
     if st.kind == "mvtu":
         return mvtu_memories(st)
+    if st.kind == "shared":
+        return shared_memories(st)
     if st.kind == "pool":
         mask = st.params["and_mask"]
         return {"and_mask": ([_lanes(row, 1) for row in mask], st.src.elems)}
@@ -210,9 +370,9 @@ def memory_keys(st: Stage) -> list[str]:
     """The names of a stage's .mem files (stage_memories' keys, without packing them)."""
     if st.kind == "pool":
         return ["and_mask"]
-    if st.kind != "mvtu":
+    if st.kind not in ("mvtu", "shared"):
         return []
-    keys = ["weights", "thresholds"]
+    keys = ["weights", "thresholds"] if st.kind == "mvtu" else ["thresholds"]
     if st.params["border"] is not None:
         keys += ["correction", "row_class", "col_class"]
     return keys
@@ -271,12 +431,25 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
     )
     for name in LIBRARY:
         shutil.copy(resource_dir("hw") / "rtl" / name, out / name)
+    generated = []
+    for st in plan.stages:
+        if st.kind == "shared":
+            name = f"{shared_module_name(st)}.sv"
+            (out / name).write_text(
+                env.get_template("share_conv.sv.j2").render(
+                    version=__version__,
+                    source=model.source_file or "model",
+                    **shared_module_context(st),
+                )
+            )
+            generated.append(name)
+    sources = [*LIBRARY, *generated, "bnn_top.sv"]
     (out / "bnn_top_axi.sv").write_text(
         env.get_template("top_axi.sv.j2").render(
             version=__version__, in_axi_bits=plan.in_axi_bits, n_streams=len(streams)
         )
     )
-    (out / "files.f").write_text("".join(f"{n}\n" for n in (*LIBRARY, "bnn_top.sv")))
+    (out / "files.f").write_text("".join(f"{n}\n" for n in sources))
     (out / "design.json").write_text(
         json.dumps(
             {
@@ -285,7 +458,7 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
                 "classes": plan.classes,
                 "in_words_per_image": plan.input_stream.words_per_image,
                 "streams": [s["name"] for s in streams],
-                "sources": [*LIBRARY, "bnn_top.sv"],
+                "sources": sources,
             },
             indent=2,
         )

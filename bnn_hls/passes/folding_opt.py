@@ -2,11 +2,17 @@
 balanced and fits the chip.
 
 For a candidate initiation interval (II, cycles per image) every layer takes its cheapest
-folding whose stages (sliding window and MVTU) need at most II cycles, under the stream rule
-that a layer's SIMD and its producer's PE divide one another: a shortest path over the chain
-of layers (state: the previous layer's PE). Cost is the resource model's LUTs and block RAM as
-fractions of the budget. With a target throughput the II follows from it; without one the
-smallest II whose design fits the budget is found by bisection over the achievable IIs.
+folding whose stages (sliding window and MVTU or result-sharing unit) need at most II
+cycles, under the stream rule that a layer's SIMD and its producer's PE divide one another: a
+shortest path over the chain of layers (state: the previous layer's PE). Cost is the resource
+model's LUTs and block RAM as fractions of the budget. With a target throughput the II follows
+from it; without one the smallest II whose design fits the budget is found by bisection over
+the achievable IIs.
+
+A conv with a sharing plan can run on the result-sharing unit: `shared_kernel` "always" (what
+--sharing exact and similar:D ask for) gives it only that kernel, "choose" (--sharing auto)
+lets the resource model pick, per layer, whichever kernel is cheaper at the II, "never" only
+the MVTU.
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ import logging
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import ir
 from .. import resource_model as rm
-from ..backends.plan import build_plan
+from ..backends.plan import border_tables, build_plan
+from ..backends.share_schedule import cached_schedule, share_tables
 from ..errors import ModelError
-from ..estimate import CLOCK_HZ, initiation_interval, window_fill_words
+from ..estimate import CLOCK_HZ, initiation_interval, shared_steps, window_fill_words
 from ..folding import (
     ROM_STYLES,
     Fold,
@@ -30,6 +39,7 @@ from ..folding import (
     simd_domain,
 )
 from ..synth import XC7Z020
+from .sharing import shared_kernel_refusals
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +83,37 @@ def window_cycles(layer: ir.Conv, simd: int) -> int:
     return max(h * w * cw, window_fill_words(layer, simd) + oh * ow * taps)
 
 
+SHARED_KERNEL_MODES = ("always", "choose", "never")
+
+
+def shared_unit_estimate(model: ir.Model, layer: ir.Conv, pe: int, simd: int) -> rm.Estimate:
+    """The resource model's cost of the result-sharing unit of `layer` at PE, SIMD."""
+    idx = model.layers.index(layer)
+    thresholds = model.layers[idx + 1]
+    assert isinstance(thresholds, ir.Threshold)
+    border = _border(model, layer)
+    sched = cached_schedule(layer, pe)
+    tables = share_tables(sched, thresholds.thresholds, None if border is None else border)
+    classes = 0 if border is None else int(np.prod(border.shape[:2]))
+    features = rm.shared_features(sched, layer.share_filters, simd, tables.compare_bits, classes)
+    return rm.shared_estimate(features)
+
+
 def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
-    """One folding of one layer: its cycles per image (window and MVTU) and its cost."""
+    """One folding of one layer: its cycles per image (window and MVTU or result-sharing
+    unit) and its cost."""
     params = _stage_params(model)[layer.name]
     in_bits = int(params["in_bits"])
+    if fold.kernel == "shared":
+        assert isinstance(layer, ir.Conv)
+        pixels = layer.out_shape[0] * layer.out_shape[1]
+        cycles = max(
+            pixels * shared_steps(layer, fold.pe, fold.simd), window_cycles(layer, fold.simd)
+        )
+        cost = rm.window_estimate(layer, fold.simd, 1)
+        return Candidate(
+            fold, cycles, cost + shared_unit_estimate(model, layer, fold.pe, fold.simd)
+        )
     cycles = mvtu_cycles(layer, fold.pe, fold.simd)
     cost = rm.Estimate()
     if isinstance(layer, ir.Conv):
@@ -97,18 +134,27 @@ def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
     return Candidate(fold, cycles, cost + rm.mvtu_estimate(shape))
 
 
-def layer_candidates(model: ir.Model, layer: ir.Linear, first: bool) -> list[Candidate]:
-    """Every legal (PE, SIMD, ROM) of one layer with its cycles and cost, dominated ones
-    (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at most
-    MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
+def layer_candidates(
+    model: ir.Model, layer: ir.Linear, first: bool, shared_kernel: str = "always"
+) -> list[Candidate]:
+    """Every legal (PE, SIMD, ROM, kernel) of one layer with its cycles and cost, dominated
+    ones (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at
+    most MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
     in_bits = int(_stage_params(model)[layer.name]["in_bits"])
+    shareable = shared_kernel_refusals(model)[layer.name] is None and shared_kernel != "never"
+    kernels = ["shared"] if shareable else []
+    if not shareable or shared_kernel == "choose":
+        kernels.append("mvtu")
     out: list[Candidate] = []
     for pe in divisors(layer.out_channels):
         for simd in divisors(simd_domain(layer)):
             if first and simd * in_bits > MAX_INPUT_BITS_PER_CYCLE and simd > 1:
                 continue
-            for rom in ROM_STYLES:
-                out.append(candidate(model, layer, Fold(pe, simd, rom)))
+            if "shared" in kernels:
+                out.append(candidate(model, layer, Fold(pe, simd, "lut", "shared")))
+            if "mvtu" in kernels:
+                for rom in ROM_STYLES:
+                    out.append(candidate(model, layer, Fold(pe, simd, rom)))
     out.sort(key=lambda c: (c.cycles, c.cost.lut, c.cost.bram36))
     kept: list[Candidate] = []
     for c in out:
@@ -123,6 +169,19 @@ def layer_candidates(model: ir.Model, layer: ir.Linear, first: bool) -> list[Can
 # the model last asked about and its per-layer parameters; the model itself is kept (not its
 # id, which a new model could reuse once the old one is freed)
 _PARAMS_CACHE: list[tuple[ir.Model, dict[str, dict[str, int | bool]]]] = []
+# the same for the zero-padding corrections of shared convs: (model, {layer: table or None})
+_BORDER_CACHE: list[tuple[ir.Model, dict[str, np.ndarray | None]]] = []
+
+
+def _border(model: ir.Model, layer: ir.Conv) -> np.ndarray | None:
+    """The (RC, CC, O) border correction table of a conv, or None."""
+    if not _BORDER_CACHE or _BORDER_CACHE[0][0] is not model:
+        _BORDER_CACHE[:] = [(model, {})]
+    tables = _BORDER_CACHE[0][1]
+    if layer.name not in tables:
+        b = border_tables(layer)
+        tables[layer.name] = None if b is None else b.correction
+    return tables[layer.name]
 
 
 def _stage_params(model: ir.Model) -> dict[str, dict[str, int | bool]]:
@@ -219,14 +278,20 @@ def optimise(
     target_fps: float | None = None,
     budget: float = DEFAULT_BUDGET,
     clock_hz: float = CLOCK_HZ,
+    shared_kernel: str = "always",
 ) -> Result:
     """Folding for `target_fps` images/s at `clock_hz` (the cheapest that reaches it), or the
-    fastest that fits `budget` (fraction of the xc7z020's LUTs and block RAM)."""
+    fastest that fits `budget` (fraction of the xc7z020's LUTs and block RAM). shared_kernel:
+    which kernel computes the convs with a sharing plan (SHARED_KERNEL_MODES)."""
     if not 0 < budget <= 1:
         raise ModelError(f"the budget must be a fraction in (0, 1], not {budget}")
+    if shared_kernel not in SHARED_KERNEL_MODES:
+        raise ValueError(f"shared_kernel must be one of {SHARED_KERNEL_MODES}")
     layers = model.linear_layers()
     limits = limits_for(budget)
-    cands = [layer_candidates(model, layer, i == 0) for i, layer in enumerate(layers)]
+    cands = [
+        layer_candidates(model, layer, i == 0, shared_kernel) for i, layer in enumerate(layers)
+    ]
     fastest = fastest_possible(model, cands)
     if target_fps is not None:
         if target_fps <= 0:

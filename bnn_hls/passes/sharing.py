@@ -200,8 +200,8 @@ def op_counts(layer: ir.Linear) -> dict[str, Any]:
 
 
 def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[str, Any]]:
-    """The model with sharing plans on its convs (mode exact, similar:D; auto = exact in the
-    golden model: the hardware backends do not build shared kernels yet), and the report."""
+    """The model with sharing plans on its convs (mode exact, similar:D; auto gives the exact
+    plans too: which kernel computes each conv is the folding's choice), and the report."""
     report: dict[str, Any] = {"mode": str(mode), "layers": []}
     if mode.kind == "off":
         return model, sharing_report(model)
@@ -228,6 +228,33 @@ def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[st
     new_model = dataclasses.replace(model, layers=layers)
     new_model.passes = [*model.passes, f"sharing({mode})"]
     return new_model, _totals(report)
+
+
+MAX_SHARED_TAPS = 64  # a 2-D filter fits one 64-bit word in the HLS kernel's tables
+
+
+def shared_kernel_refusals(model: ir.Model) -> dict[str, str | None]:
+    """Per linear layer: why the result-sharing kernel cannot compute it, or None when it can
+    (a conv with a sharing plan, binary inputs, thresholds after it, at most 64 taps)."""
+    out: dict[str, str | None] = {}
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, ir.Linear):
+            continue
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        reason: str | None = None
+        if not isinstance(layer, ir.Conv):
+            reason = "it is not a conv"
+        elif not layer.shared:
+            reason = "it has no sharing plan (use --sharing exact, similar:D or auto)"
+        elif layer.input_kind != "bit":
+            reason = "its inputs are integers (the unit shares binary 2-D filter results)"
+        elif not isinstance(nxt, ir.Threshold):
+            reason = "it outputs scores (the unit outputs threshold bits)"
+        elif layer.kernel[0] * layer.kernel[1] > MAX_SHARED_TAPS:
+            reason = f"its kernel has more than {MAX_SHARED_TAPS} taps"
+        out[layer.name] = reason
+    return out
 
 
 def sharing_report(model: ir.Model) -> dict[str, Any]:

@@ -1,0 +1,280 @@
+"""Does result sharing pay in hardware? Yosys LUT/FF/BRAM of the result-sharing unit against
+the MVTU at the same throughput, layer by layer, and whole designs with --sharing off, exact and
+auto (resource model, Yosys, cycles measured in RTL simulation).
+
+    .venv/bin/python benchmarks/sharing_hw.py [--jobs 2] [--quick]
+
+Layers: the digits CNN's binary convs (trained normally: little sharing; trained with tied
+filters: much), and CNV's 64-, 128- and 256-channel convs (random weights, exact and merged at
+distance 1). For each layer and each throughput (cycles per output pixel) the cheapest fold of
+each kernel by the resource model is synthesised with its sliding window: the MVTU with its
+weights where the model likes them best (often block RAM), the MVTU with its weights in LUTs,
+and the result-sharing unit (no block RAM). Writes benchmarks/results/sharing_hw.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info
+from models import model_path
+
+from bnn_hls import golden, ir
+from bnn_hls import resource_model as rm
+from bnn_hls.backends.hls import device_inputs, pack_device_inputs
+from bnn_hls.backends.rtl import write_rtl_project
+from bnn_hls.compiler import compile_file
+from bnn_hls.estimate import initiation_interval
+from bnn_hls.folding import Fold, Folding, divisors
+from bnn_hls.passes.folding_opt import candidate, optimise
+from bnn_hls.passes.sharing import apply_sharing, parse_sharing
+from bnn_hls.rtlsim.runner import RtlSim
+from bnn_hls.synth import Resources, estimate_rtl
+from bnn_hls.verify import random_inputs
+
+RESULTS = Path(__file__).resolve().parent / "results"
+log = logging.getLogger("sharing_hw")
+
+# (model, layer, sharing mode, cycles per output pixel to compare at)
+LAYERS: list[tuple[str, str, str, list[int]]] = [
+    ("digits_cnn", "l3_conv", "exact", [9, 36, 288]),
+    ("digits_cnn", "l6_conv", "exact", [9, 36, 144]),
+    ("digits_cnn_shared1", "l3_conv", "exact", [9, 36, 288]),
+    ("digits_cnn_shared1", "l6_conv", "exact", [9, 36, 144]),
+    ("cnv", "l3_conv", "exact", [9, 36, 144]),
+    ("cnv", "l3_conv", "similar:1", [9, 36, 144]),
+    ("cnv", "l8_conv", "exact", [36, 144]),
+    ("cnv", "l8_conv", "similar:1", [18, 36, 144]),
+    ("cnv", "l13_conv", "similar:1", [72, 288]),
+]
+QUICK = LAYERS[:3]
+# (model, target images/s) of the whole designs
+DESIGNS: list[tuple[str, float]] = [
+    ("digits_cnn", 150_000),
+    ("digits_cnn", 20_000),
+    ("digits_cnn_shared1", 150_000),
+    ("digits_cnn_shared1", 20_000),
+    ("cnv", 6_000),
+]
+SHARED_KERNEL = {"off": "never", "exact": "always", "auto": "choose"}
+
+
+def shared_model(name: str, mode: str, folder: Path) -> ir.Model:
+    model = compile_file(model_path(name, folder)).model
+    return apply_sharing(model, parse_sharing(mode))[0]
+
+
+def layer_folds(model: ir.Model, layer: ir.Conv, cycles: int) -> dict[str, Fold]:
+    """The cheapest fold (resource model LUTs, then block RAM) of each kernel reaching
+    `cycles` per image: MVTU, MVTU with its weights in LUTs, result-sharing unit."""
+    best: dict[str, tuple[tuple[float, float], Fold]] = {}
+    for pe in divisors(layer.out_channels):
+        for simd in divisors(layer.in_shape[-1]):
+            for name, fold in (
+                ("mvtu_lut", Fold(pe, simd, "lut")),
+                ("mvtu_block", Fold(pe, simd, "block")),
+                ("shared", Fold(pe, simd, "lut", "shared")),
+            ):
+                c = candidate(model, layer, fold)
+                if c.cycles > cycles:
+                    continue
+                key = (c.cost.lut, c.cost.bram36)
+                for slot in {name, "mvtu" if name.startswith("mvtu") else name}:
+                    if slot not in best or key < best[slot][0]:
+                        best[slot] = (key, fold)
+    return {k: v[1] for k, v in best.items() if k in ("mvtu", "mvtu_lut", "shared")}
+
+
+def synthesise_layer(model: ir.Model, layer: ir.Conv, fold: Fold, work: Path) -> dict[str, Any]:
+    """Yosys of one layer's sliding window and unit at `fold` (the other layers at PE = SIMD
+    = 1, which any neighbour accepts)."""
+    folding: Folding = {la.name: Fold(1, 1) for la in model.linear_layers()}
+    folding[layer.name] = fold
+    tag = f"{layer.name}_{fold.kernel}_{fold.pe}_{fold.simd}_{fold.rom}"
+    plan = write_rtl_project(model, folding, work / tag)
+    plan.stages = [st for st in plan.stages if st.layer is layer]
+    plan.streams = []
+    total, unit = Resources(), Resources()
+    model_lut = 0.0
+    for est in estimate_rtl(work / tag, plan):
+        total = total + est.resources
+        if est.module != "bnn_swg":
+            unit = est.resources
+    for st in plan.stages:
+        model_lut += rm.stage_estimate(st).lut
+    cand = candidate(model, layer, fold)
+    return {
+        "fold": {"pe": fold.pe, "simd": fold.simd, "rom": fold.rom, "kernel": fold.kernel},
+        "cycles_per_image": cand.cycles,
+        "lut": total.lut,
+        "ff": total.ff,
+        "bram36": total.bram36,
+        "unit_lut": unit.lut,
+        "model_lut": round(model_lut),
+    }
+
+
+def compare_layers(layers: list[tuple[str, str, str, list[int]]], jobs: int, work: Path) -> list:
+    rows: list[dict[str, Any]] = []
+    tasks = []
+    for name, layer_name, mode, per_pixel in layers:
+        model = shared_model(name, mode, work)
+        layer = next(la for la in model.layers if la.name == layer_name)
+        assert isinstance(layer, ir.Conv)
+        pixels = layer.out_shape[0] * layer.out_shape[1]
+        distinct = int(layer.share_filters.shape[0])
+        for p in per_pixel:
+            folds = layer_folds(model, layer, p * pixels)
+            row = {
+                "model": name,
+                "layer": layer_name,
+                "channels": f"{layer.in_shape[-1]} -> {layer.out_channels}",
+                "sharing": mode,
+                "distinct_fraction": round(distinct / (layer.out_channels * layer.in_shape[-1]), 3),
+                "cycles_per_pixel": p,
+                "designs": {},
+            }
+            rows.append(row)
+            for kind, fold in folds.items():
+                tasks.append((row, kind, model, layer, fold))
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(
+            pool.map(lambda t: synthesise_layer(t[2], t[3], t[4], work / t[0]["model"]), tasks)
+        )
+    for (row, kind, *_), res in zip(tasks, results):
+        row["designs"][kind] = res
+    return rows
+
+
+def whole_design(name: str, target: float, mode: str, work: Path, images: int) -> dict[str, Any]:
+    model = shared_model(name, mode, work)
+    res = optimise(model, target_fps=target, shared_kernel=SHARED_KERNEL[mode])
+    folder = work / f"{name}_{int(target)}_{mode}"
+    plan = write_rtl_project(model, res.folding, folder / "rtl")
+    yosys = Resources()
+    for est in estimate_rtl(folder / "rtl", plan):
+        yosys = yosys + est.resources
+    x = random_inputs(model.input, images, seed=5)
+    words = pack_device_inputs(plan, device_inputs(model, x))
+    t0 = time.perf_counter()
+    sim = RtlSim(folder / "rtl", folder / "build").run(
+        words, golden.run(model, x).acc, backpressure=False
+    )
+    return {
+        "model": name,
+        "target_fps": target,
+        "sharing": mode,
+        "shared_layers": sorted(k for k, f in res.folding.items() if f.kernel == "shared"),
+        "folding": {
+            k: f"{f.kernel} {f.pe}x{f.simd}" + ("" if f.kernel == "shared" else f" {f.rom}")
+            for k, f in res.folding.items()
+        },
+        "cycles_model": initiation_interval(plan),
+        "cycles_rtlsim": sim.runs[0]["cycles_per_image"],
+        "bit_exact": sim.scores_ok,
+        "model_lut": round(res.estimate.lut),
+        "model_bram36": res.estimate.bram36,
+        "lut": yosys.lut,
+        "ff": yosys.ff,
+        "bram36": yosys.bram36,
+        "rtlsim_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = [
+        "# Result sharing in hardware",
+        "",
+        f"Command: `{doc['command']}`  ",
+        f"Machine: {doc['machine']}",
+        "",
+        "Yosys `synth_xilinx -family xc7` of the generated RTL (not Vivado). Per layer: the "
+        "sliding window plus the unit, at the cheapest fold of each kernel (by the resource "
+        "model) that reaches the throughput; `mvtu`: the MVTU with its weights where the "
+        "model prefers them, `mvtu lut`: weights in LUTs; `shared`: the result-sharing unit "
+        "(its filters are logic, no block RAM). `D/(O*C)`: distinct 2-D filters per filter.",
+        "",
+        "| layer | C -> O | sharing | D/(O*C) | cycles/pixel | mvtu LUT (BRAM36) | "
+        "mvtu lut LUT | shared LUT | shared / mvtu lut | shared fold | model LUT shared |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["layers"]:
+        d = r["designs"]
+        m, ml, s = d.get("mvtu"), d.get("mvtu_lut"), d.get("shared")
+        ratio = f"{s['lut'] / ml['lut']:.2f}" if s and ml else "-"
+        lines.append(
+            f"| {r['model']} {r['layer']} | {r['channels']} | {r['sharing']} | "
+            f"{r['distinct_fraction']} | {r['cycles_per_pixel']} | "
+            + (f"{m['lut']:,} ({m['bram36']:g}) | " if m else "- | ")
+            + (f"{ml['lut']:,} | " if ml else "- | ")
+            + (f"{s['lut']:,} | " if s else "- | ")
+            + f"{ratio} | "
+            + (
+                f"PE {s['fold']['pe']} SIMD {s['fold']['simd']} | {s['model_lut']:,} |"
+                if s
+                else "- | - |"
+            )
+        )
+    lines += [
+        "",
+        "Whole designs at a target throughput: the optimiser's folding with every shareable "
+        "conv on the MVTU (`off`), on the result-sharing unit (`exact`) or on whichever the "
+        "resource model finds cheaper per layer (`auto`); Yosys totals of every stage and FIFO, "
+        "cycles per image measured in RTL simulation (bit-exact against the golden model).",
+        "",
+        "| model | target img/s | sharing | shared layers | cycles model = RTL-sim | "
+        "LUT (Yosys) | FF | BRAM36 | LUT (model) | bit-exact |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in doc["designs"]:
+        lines.append(
+            f"| {d['model']} | {d['target_fps']:,.0f} | {d['sharing']} | "
+            f"{', '.join(d['shared_layers']) or '-'} | {d['cycles_model']:,} = "
+            f"{d['cycles_rtlsim']:,.0f} | {d['lut']:,} | {d['ff']:,} | {d['bram36']:g} | "
+            f"{d['model_lut']:,} | {d['bit_exact']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="three layer rows, no whole designs")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bnn-sharing-hw-") as tmp:
+        work = Path(tmp)
+        rows = compare_layers(QUICK if args.quick else LAYERS, args.jobs, work)
+        designs = []
+        if not args.quick:
+            for name, target in DESIGNS:
+                for mode in ("off", "exact", "auto"):
+                    images = 2 if name == "cnv" else 8
+                    designs.append(whole_design(name, target, mode, work, images))
+                    log.info("%s", designs[-1])
+    doc = {
+        "command": "python benchmarks/sharing_hw.py" + (" --quick" if args.quick else ""),
+        "machine": machine_info(),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "layers": rows,
+        "designs": designs,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sharing_hw.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (RESULTS / "sharing_hw.md").write_text(markdown(doc))
+    log.info("wrote %s in %.0f s", RESULTS / "sharing_hw.md", doc["seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
