@@ -15,6 +15,7 @@ and the result-sharing unit (no block RAM). Writes benchmarks/results/sharing_hw
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -23,6 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info
@@ -33,10 +36,11 @@ from bnn_hls import resource_model as rm
 from bnn_hls.backends.hls import device_inputs, pack_device_inputs
 from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import compile_file
+from bnn_hls.errors import ModelError
 from bnn_hls.estimate import initiation_interval
 from bnn_hls.folding import Fold, Folding, divisors
 from bnn_hls.passes.folding_opt import candidate, optimise
-from bnn_hls.passes.sharing import apply_sharing, parse_sharing
+from bnn_hls.passes.sharing import apply_sharing, filters_2d, parse_sharing
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.synth import Resources, estimate_rtl
 from bnn_hls.verify import random_inputs
@@ -71,6 +75,22 @@ SHARED_KERNEL = {"off": "never", "exact": "always", "auto": "choose"}
 def shared_model(name: str, mode: str, folder: Path) -> ir.Model:
     model = compile_file(model_path(name, folder)).model
     return apply_sharing(model, parse_sharing(mode))[0]
+
+
+def without_sharing(model: ir.Model, layer: ir.Conv) -> tuple[ir.Model, ir.Conv]:
+    """The model with a plan for `layer` that shares nothing (every output its own 2-D filter
+    per channel): the same unit and schedule shape, so the difference is what sharing saves."""
+    f2 = filters_2d(layer)  # (O, C, T)
+    o, c, t = f2.shape
+    plain = dataclasses.replace(
+        layer,
+        share_filters=np.ascontiguousarray(f2.transpose(1, 0, 2).reshape(c * o, t)),
+        share_offsets=(np.arange(c + 1) * o).astype(np.int32),
+        share_index=np.repeat(np.arange(o, dtype=np.int32)[:, None], c, 1),
+        share_invert=np.zeros((o, c), np.uint8),
+    )
+    layers = [plain if la is layer else la for la in model.layers]
+    return dataclasses.replace(model, layers=layers), plain
 
 
 def layer_folds(model: ir.Model, layer: ir.Conv, cycles: int) -> dict[str, Fold]:
@@ -146,6 +166,9 @@ def compare_layers(layers: list[tuple[str, str, str, list[int]]], jobs: int, wor
             rows.append(row)
             for kind, fold in folds.items():
                 tasks.append((row, kind, model, layer, fold))
+            if "shared" in folds:  # the same unit and fold with nothing shared
+                plain_model, plain_layer = without_sharing(model, layer)
+                tasks.append((row, "unit_unshared", plain_model, plain_layer, folds["shared"]))
     with ThreadPoolExecutor(jobs) as pool:
         results = list(
             pool.map(lambda t: synthesise_layer(t[2], t[3], t[4], work / t[0]["model"]), tasks)
@@ -157,7 +180,10 @@ def compare_layers(layers: list[tuple[str, str, str, list[int]]], jobs: int, wor
 
 def whole_design(name: str, target: float, mode: str, work: Path, images: int) -> dict[str, Any]:
     model = shared_model(name, mode, work)
-    res = optimise(model, target_fps=target, shared_kernel=SHARED_KERNEL[mode])
+    try:
+        res = optimise(model, target_fps=target, shared_kernel=SHARED_KERNEL[mode])
+    except ModelError as exc:  # e.g. every conv on the result-sharing unit does not fit
+        return {"model": name, "target_fps": target, "sharing": mode, "error": str(exc)}
     folder = work / f"{name}_{int(target)}_{mode}"
     plan = write_rtl_project(model, res.folding, folder / "rtl")
     yosys = Resources()
@@ -201,15 +227,18 @@ def markdown(doc: dict[str, Any]) -> str:
         "sliding window plus the unit, at the cheapest fold of each kernel (by the resource "
         "model) that reaches the throughput; `mvtu`: the MVTU with its weights where the "
         "model prefers them, `mvtu lut`: weights in LUTs; `shared`: the result-sharing unit "
-        "(its filters are logic, no block RAM). `D/(O*C)`: distinct 2-D filters per filter.",
+        "(its filters are logic, no block RAM); `same unit, nothing shared`: the result-sharing "
+        "unit at the same fold with a plan that shares no filter (the difference is what "
+        "sharing itself saves). `D/(O*C)`: distinct 2-D filters per filter.",
         "",
         "| layer | C -> O | sharing | D/(O*C) | cycles/pixel | mvtu LUT (BRAM36) | "
-        "mvtu lut LUT | shared LUT | shared / mvtu lut | shared fold | model LUT shared |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "mvtu lut LUT | shared LUT | shared / mvtu lut | same unit, nothing shared | "
+        "shared fold | model LUT shared |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["layers"]:
         d = r["designs"]
-        m, ml, s = d.get("mvtu"), d.get("mvtu_lut"), d.get("shared")
+        m, ml, s, u = d.get("mvtu"), d.get("mvtu_lut"), d.get("shared"), d.get("unit_unshared")
         ratio = f"{s['lut'] / ml['lut']:.2f}" if s and ml else "-"
         lines.append(
             f"| {r['model']} {r['layer']} | {r['channels']} | {r['sharing']} | "
@@ -218,6 +247,7 @@ def markdown(doc: dict[str, Any]) -> str:
             + (f"{ml['lut']:,} | " if ml else "- | ")
             + (f"{s['lut']:,} | " if s else "- | ")
             + f"{ratio} | "
+            + (f"{u['lut']:,} | " if u else "- | ")
             + (
                 f"PE {s['fold']['pe']} SIMD {s['fold']['simd']} | {s['model_lut']:,} |"
                 if s
@@ -236,6 +266,12 @@ def markdown(doc: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in doc["designs"]:
+        if "error" in d:
+            lines.append(
+                f"| {d['model']} | {d['target_fps']:,.0f} | {d['sharing']} | no folding fits "
+                "the budget by the resource model | - | - | - | - | - | - |"
+            )
+            continue
         lines.append(
             f"| {d['model']} | {d['target_fps']:,.0f} | {d['sharing']} | "
             f"{', '.join(d['shared_layers']) or '-'} | {d['cycles_model']:,} = "

@@ -235,6 +235,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     from .backends.rtl import write_rtl_project
     from .estimate import CLOCK_HZ, initiation_interval
+    from .folding import folding_to_json
     from .synth import XC7Z020, Resources, estimate_rtl
 
     c = compile_for(args)
@@ -277,7 +278,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         "utilisation": {k: round(getattr(total, k) / v, 4) for k, v in XC7Z020.items()},
         "cycles_per_image": ii,
         "images_per_second_at_100MHz": CLOCK_HZ / ii,
-        "folding": {k: {"pe": v.pe, "simd": v.simd} for k, v in folding.items()},
+        "folding": folding_to_json(folding)["layers"],
         "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results",
     }
     if args.json:

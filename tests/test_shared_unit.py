@@ -204,3 +204,45 @@ def test_auto_is_never_worse_than_either_kernel(name: str, target: float) -> Non
     kernels = {f.kernel for f in results["always"].folding.values()}
     assert kernels == {"mvtu", "shared"}
     assert {f.kernel for f in results["never"].folding.values()} == {"mvtu"}
+
+
+# CNV with every binary conv on the result-sharing unit (a folding that fits no chip: the
+# units of the 128- and 256-channel layers at these PEs hold their filters in logic)
+CNV_ALL_SHARED = {
+    "l1_conv": {"pe": 32, "simd": 3, "rom": "lut"},
+    "l3_conv": {"pe": 8, "simd": 64, "kernel": "shared"},
+    "l6_conv": {"pe": 4, "simd": 16, "kernel": "shared"},
+    "l8_conv": {"pe": 8, "simd": 64, "kernel": "shared"},
+    "l11_conv": {"pe": 4, "simd": 64, "kernel": "shared"},
+    "l13_conv": {"pe": 4, "simd": 32, "kernel": "shared"},
+    "l16_dense": {"pe": 2, "simd": 8, "rom": "block"},
+    "l18_dense": {"pe": 8, "simd": 16, "rom": "block"},
+    "l20_dense": {"pe": 10, "simd": 1, "rom": "block"},
+}
+
+
+def test_cnv_all_shared_csim(
+    reference_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fold = folding_file(tmp_path, CNV_ALL_SHARED)
+    args = ["verify", reference_dir / "cnv.onnx", "--sharing", "exact", "--folding", fold]
+    code, out, err = run_cli([*args, "--level", "csim", "--random", "4"], capsys)
+    assert code == 0 and "PASS" in out, out + err
+
+
+@pytest.mark.slow
+def test_cnv_auto_rtlsim(reference_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--sharing auto on CNV at the default budget: the optimiser puts the 64-channel convs
+    on the result-sharing unit (no wide weight ROM), the RTL equals the source model and the
+    cycle model."""
+    code, out, _ = run_cli(
+        ["inspect", reference_dir / "cnv.onnx", "--sharing", "auto", "--json"], capsys
+    )
+    kernels = {la["name"]: la["kernel"] for la in json.loads(out)["folding"]["layers"]}
+    assert kernels["l3_conv"] == "shared" and kernels["l1_conv"] == "mvtu"
+    args = ["verify", reference_dir / "cnv.onnx", "--sharing", "auto", "--json"]
+    code, out, err = run_cli([*args, "--level", "rtlsim", "--random", "3"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["passed"] and doc["device_vs_golden"] == 3
+    assert doc["rtl"]["cycles_per_image_measured"] == doc["rtl"]["cycles_per_image_model"]

@@ -287,15 +287,38 @@ def optimise(
         raise ModelError(f"the budget must be a fraction in (0, 1], not {budget}")
     if shared_kernel not in SHARED_KERNEL_MODES:
         raise ValueError(f"shared_kernel must be one of {SHARED_KERNEL_MODES}")
+    if target_fps is not None and target_fps <= 0:
+        raise ModelError(f"the target must be a positive number of images/s, not {target_fps}")
     layers = model.linear_layers()
-    limits = limits_for(budget)
     cands = [
         layer_candidates(model, layer, i == 0, shared_kernel) for i, layer in enumerate(layers)
     ]
+    forced = [
+        name
+        for name, reason in shared_kernel_refusals(model).items()
+        if reason is None and shared_kernel == "always"
+    ]
+    try:
+        return _optimise(model, cands, target_fps, budget, clock_hz)
+    except ModelError as exc:
+        if not forced:
+            raise
+        raise ModelError(
+            f"{exc} (with {', '.join(forced)} on the result-sharing unit; --sharing auto lets "
+            "the optimiser keep a layer on the MVTU where that is cheaper)"
+        ) from None
+
+
+def _optimise(
+    model: ir.Model,
+    cands: list[list[Candidate]],
+    target_fps: float | None,
+    budget: float,
+    clock_hz: float,
+) -> Result:
+    limits = limits_for(budget)
     fastest = fastest_possible(model, cands)
     if target_fps is not None:
-        if target_fps <= 0:
-            raise ModelError(f"the target must be a positive number of images/s, not {target_fps}")
         target_ii = math.floor(clock_hz / target_fps)
         if target_ii < fastest:
             raise ModelError(
