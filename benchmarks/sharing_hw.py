@@ -67,7 +67,7 @@ DESIGNS: list[tuple[str, float, bool]] = [
     ("digits_cnn", 20_000, True),
     ("digits_cnn_shared1", 150_000, True),
     ("digits_cnn_shared1", 20_000, True),
-    ("cnv", 6_000, False),  # Yosys of all 9 CNV stages left out to bound the run; model stands in
+    ("cnv", 6_000, False),  # Yosys of the whole CNV left out to bound the run; model stands in
 ]
 SHARED_KERNEL = {"off": "never", "exact": "always", "auto": "choose"}
 
