@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_MODEL := examples/digits/digits_cnn.onnx
 DEMO_OUT   := demo-out/digits_cnn
-LINT_PATHS := bnn_hls tests examples benchmarks
+LINT_PATHS := bnn_hls tests examples benchmarks tools
 
 .PHONY: demo test bench calibrate lint typecheck pytest clean setup
 

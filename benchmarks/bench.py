@@ -33,17 +33,17 @@ from machine import machine_info
 from models import model_path
 
 from bnn_hls import golden
-from bnn_hls import resource_model as rm
-from bnn_hls.backends.hls import device_inputs, pack_device_inputs, write_hls_project
+from bnn_hls.backends.hls import write_hls_project
 from bnn_hls.backends.vivado import write_build_folder
 from bnn_hls.compiler import compile_file
 from bnn_hls.csim import CSim
-from bnn_hls.estimate import CLOCK_HZ, initiation_interval
-from bnn_hls.passes.folding_opt import optimise
+from bnn_hls.dataflow.cycles import CLOCK_HZ, initiation_interval
+from bnn_hls.dataflow.optimiser import optimise
+from bnn_hls.dataflow.resource_model import XC7Z020
 from bnn_hls.report import folding_report
 from bnn_hls.rtlsim.runner import RtlSim
-from bnn_hls.synth import XC7Z020, Resources, estimate_rtl
 from bnn_hls.verify import random_inputs
+from bnn_hls.yosys import Resources, estimate_rtl
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("bench")
@@ -109,7 +109,7 @@ def run_case(case: Case, work: Path, yosys: bool) -> dict[str, Any]:
 
     plan = write_rtl_project(c.model, folding, folder / "rtl")
     x = random_inputs(c.model.input, case.rtl_images, seed=0)
-    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    words = plan.pack_inputs(golden.input_quant(c.model.input, x))
     sim = RtlSim(folder / "rtl", folder / "build").run(
         words, golden.run(c.model, x).acc, backpressure=False
     )
@@ -149,7 +149,7 @@ def run_case(case: Case, work: Path, yosys: bool) -> dict[str, Any]:
             "lut_per_layer": per_layer,
             "synth_s": round(sum(s.seconds for s in stages if not s.cached), 1),
         }
-    _, model_total = rm.plan_estimate(plan)
+    _, model_total = plan.resource_estimate()
     row["resource_model"] = {
         "lut": round(model_total.lut),
         "ff": round(model_total.ff),
@@ -163,7 +163,9 @@ def run_case(case: Case, work: Path, yosys: bool) -> dict[str, Any]:
         csim.build()
         xs = random_inputs(c.model.input, case.csim_images, seed=1)
         t0 = time.perf_counter()
-        scores = csim.run(pack_device_inputs(hls, device_inputs(c.model, xs)), len(xs), hls.classes)
+        scores = csim.run(
+            hls.pack_inputs(golden.input_quant(c.model.input, xs)), len(xs), hls.classes
+        )
         dt = time.perf_counter() - t0
         assert np.array_equal(scores, golden.run(c.model, xs).acc), "C-sim differs from golden"
         row["csim"] = {

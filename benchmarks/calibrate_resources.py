@@ -1,4 +1,5 @@
-"""Calibrate the resource model (bnn_hls/resource_model.py) on Yosys results of the RTL kernels.
+"""Calibrate the resource model (bnn_hls/dataflow/resource_model.py) on Yosys results of the
+RTL kernels.
 
     .venv/bin/python benchmarks/calibrate_resources.py [--jobs 2] [--fit-only]
 
@@ -9,7 +10,7 @@ only refits), pairs each result with the model's features, fits the LUT and FF c
 per stage kind by non-negative least squares and writes:
 
   benchmarks/results/calibration.json   every data point (features, Yosys and model figures)
-  bnn_hls/resource_model.json           the coefficients the compiler reads
+  bnn_hls/dataflow/resource_model.json  the coefficients the compiler reads
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from scipy.optimize import nnls
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info
 
-from bnn_hls import resource_model as rm
-from bnn_hls.backends.rtl import fifo_depths, write_rtl_project
+from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import compile_file
-from bnn_hls.folding import Fold, check_folding, default_folding
+from bnn_hls.dataflow import resource_model as rm
+from bnn_hls.dataflow.folding import Fold, check_folding, default_folding
 from bnn_hls.modelgen import ConvSpec, DenseSpec, build_bnn
-from bnn_hls.passes.sharing import apply_sharing, parse_sharing
-from bnn_hls.synth import estimate_rtl
+from bnn_hls.passes import parse_sharing
+from bnn_hls.passes.sharing import apply_sharing
+from bnn_hls.yosys import estimate_rtl
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("calibrate")
@@ -170,30 +172,18 @@ def run_config(cfg: Config, work: Path, only: str | None = None) -> list[dict[st
         plan.streams = [s for s in plan.streams if any(s is st.src for st in plan.stages)]
     stages = {st.name: st for st in plan.stages}
     streams = {s.name: s for s in plan.streams}
-    depths = fifo_depths(plan)
+    depths = plan.fifo_depths()
     rows = []
     for est in estimate_rtl(work / name, plan):
         if est.name.startswith("fifo_") and only is not None:
             continue
         if est.name.startswith("fifo_"):
             s = streams[est.name[len("fifo_") :]]
-            kind, model_est = "fifo", rm.fifo_estimate(s.width, depths[s.name])
+            kind, bram = "fifo", rm.fifo_estimate(s.width, depths[s.name]).bram36
             feats = rm.fifo_features(s.width, depths[s.name])
         else:
             st = stages[est.name]
-            # (a shared unit has no block RAM; its LUT coefficients are what this fits)
-            model_est = rm.Estimate() if st.kind == "shared" else rm.stage_estimate(st)
-            if st.kind == "mvtu":
-                kind, feats = "mvtu", rm.mvtu_features(rm.mvtu_shape(st))
-            elif st.kind == "shared":
-                kind, feats = "shared", rm.shared_stage_features(st)
-            elif st.kind == "window":
-                kind = "window"
-                assert st.layer is not None
-                words = rm.window_buffer_words(st.layer, st.dst.elems)  # type: ignore[arg-type]
-                feats = rm.window_features(st.dst.width, words)
-            else:
-                kind, feats = "small", rm.small_features(max(st.src.width, st.dst.width))
+            kind, feats, bram = st.cost_kind, st.resource_features(), st.block_ram()
         r = est.resources
         rows.append(
             {
@@ -202,7 +192,7 @@ def run_config(cfg: Config, work: Path, only: str | None = None) -> list[dict[st
                 "kind": kind,
                 "features": feats,
                 "yosys": {"lut": r.lut, "ff": r.ff, "bram36": r.bram36},
-                "model_bram36": model_est.bram36,
+                "model_bram36": bram,
             }
         )
     return rows

@@ -22,7 +22,8 @@ from models import EXAMPLES, model_path
 
 from bnn_hls import golden
 from bnn_hls.compiler import compile_file
-from bnn_hls.passes.sharing import apply_sharing, parse_sharing
+from bnn_hls.passes import parse_sharing
+from bnn_hls.passes.sharing import apply_sharing
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ["exact", "similar:1", "similar:2", "similar:3"]

@@ -32,18 +32,17 @@ from machine import machine_info
 from models import model_path
 
 from bnn_hls import golden, ir
-from bnn_hls import resource_model as rm
-from bnn_hls.backends.hls import device_inputs, pack_device_inputs
 from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import compile_file
+from bnn_hls.dataflow.cycles import initiation_interval
+from bnn_hls.dataflow.folding import Fold, Folding, divisors
+from bnn_hls.dataflow.optimiser import candidate, optimise
 from bnn_hls.errors import ModelError
-from bnn_hls.estimate import initiation_interval
-from bnn_hls.folding import Fold, Folding, divisors
-from bnn_hls.passes.folding_opt import candidate, optimise
-from bnn_hls.passes.sharing import apply_sharing, filters_2d, parse_sharing
+from bnn_hls.passes import parse_sharing
+from bnn_hls.passes.sharing import apply_sharing, filters_2d
 from bnn_hls.rtlsim.runner import RtlSim
-from bnn_hls.synth import Resources, estimate_rtl
 from bnn_hls.verify import random_inputs
+from bnn_hls.yosys import Resources, estimate_rtl
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("sharing_hw")
@@ -130,7 +129,7 @@ def synthesise_layer(model: ir.Model, layer: ir.Conv, fold: Fold, work: Path) ->
         if est.module != "bnn_swg":
             unit = est.resources
     for st in plan.stages:
-        model_lut += rm.stage_estimate(st).lut
+        model_lut += st.resource_estimate().lut
     cand = candidate(model, layer, fold)
     log.info("%s: %d LUT, %g BRAM36", work.name + "/" + tag, total.lut, total.bram36)
     return {
@@ -195,7 +194,7 @@ def whole_design(
         for est in estimate_rtl(folder / "rtl", plan):
             yosys = yosys + est.resources
     x = random_inputs(model.input, images, seed=5)
-    words = pack_device_inputs(plan, device_inputs(model, x))
+    words = plan.pack_inputs(golden.input_quant(model.input, x))
     t0 = time.perf_counter()
     sim = RtlSim(folder / "rtl", folder / "build").run(
         words, golden.run(model, x).acc, backpressure=False

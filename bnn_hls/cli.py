@@ -1,4 +1,5 @@
-"""The bnn-hls command line: inspect, verify, compile."""
+"""The bnn-hls command line: it parses options, calls the compile flow (compiler.py), the
+verification (verify.py), the backends and Yosys (yosys.py), and prints."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
+from .compiler import Compiled, FoldingRequest, choose_folding, compile_file
 from .errors import ModelError
+
+if TYPE_CHECKING:
+    from .verify import VerifySummary
 
 log = logging.getLogger("bnn_hls")
 
@@ -25,23 +30,20 @@ def _print_json(data: Any) -> None:
     )
 
 
-def compile_for(args: argparse.Namespace) -> Any:
-    """Compile args.model and apply --sharing (result sharing of 2-D conv filters): the
-    report goes to c.sharing."""
-    from .compiler import compile_file
-    from .passes.sharing import apply_sharing, parse_sharing
+def compile_for(args: argparse.Namespace) -> Compiled:
+    """Compile args.model with the passes' options (--sharing)."""
+    from .passes import PassOptions, parse_sharing
 
-    c = compile_file(args.model)
-    mode = parse_sharing(getattr(args, "sharing", None) or "off")
-    if mode.kind != "off":
-        c.model, c.sharing = apply_sharing(c.model, mode)
-    if mode.kind == "similar":
-        log.warning(
-            "--sharing %s changes weights (lossy): %d 2-D filters changed",
-            mode,
-            sum(e.get("changed_filters", 0) for e in c.sharing["layers"]),
-        )
-    return c
+    sharing = parse_sharing(getattr(args, "sharing", None) or "off")
+    return compile_file(args.model, PassOptions(sharing=sharing))
+
+
+def folding_request(args: argparse.Namespace) -> FoldingRequest:
+    return FoldingRequest(
+        file=Path(args.folding) if getattr(args, "folding", None) else None,
+        target_fps=getattr(args, "target_fps", None),
+        budget=getattr(args, "budget", None),
+    )
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -50,12 +52,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     c = compile_for(args)
     rep = build_report(c)
-    asked = args.folding or args.target_fps is not None or args.budget is not None
+    request = folding_request(args)
     try:
-        folding, how = choose_folding(c, args)
-        rep["folding"] = folding_report(c.model, folding, how)
+        chosen = choose_folding(c, request)
+        rep["folding"] = folding_report(c.model, chosen.folding, chosen.how)
     except ModelError as exc:
-        if asked:
+        if request.explicit:
             raise
         # a model too large for the chip is still worth inspecting
         log.warning("no folding: %s", exc)
@@ -72,238 +74,101 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .reference import SourceModel
-    from .verify import load_inputs, random_inputs, verify_golden
+    from .verify import verify
 
     c = compile_for(args)
-    layer = c.model.input
-    if args.inputs is not None:
-        x = load_inputs(Path(args.inputs), layer)
-        what = f"{len(x)} images from {Path(args.inputs).name}"
-    else:
-        x = random_inputs(layer, args.random, args.seed, c.info.input_dtype)
-        what = f"{len(x)} random inputs (seed {args.seed})"
-    labels = None
-    if args.labels is not None:
-        from .verify import load_labels
-
-        labels = load_labels(Path(args.labels), len(x))
-    log.info("verifying on %s", what)
-    source = SourceModel(c.onnx_model, c.info)
-    if args.level == "golden":
-        rep = verify_golden(c.model, source, x, labels)
-    else:
-        from .verify import verify_device
-
-        device_acc = run_backend(c, args, x)
-        rep = verify_device(c.model, source, x, device_acc, args.level, labels)
-    ok = rep.passed(args.allow_ties)
-    rtl = getattr(args, "_rtl_summary", None)
+    folding = None if args.level == "golden" else choose_folding(c, folding_request(args)).folding
+    summary = verify(
+        c,
+        level=args.level,
+        inputs=Path(args.inputs) if args.inputs is not None else None,
+        random=args.random,
+        seed=args.seed,
+        labels=Path(args.labels) if args.labels is not None else None,
+        folding=folding,
+        hls_flavor=args.hls_flavor,
+        allow_ties=args.allow_ties,
+    )
     if args.json:
-        _print_json(
-            {**rep.to_json(), "passed": ok, "inputs": what, **({"rtl": rtl} if rtl else {})}
-        )
+        _print_json(summary.to_json())
     else:
-        print(f"level {rep.level}: {what}")
-        if rep.device_vs_golden is not None:
-            print(
-                f"  {rep.level} integer scores equal to the golden model: "
-                f"{rep.device_vs_golden}/{rep.images}"
-            )
-        print(f"  top-1 agreement with the source model: {rep.label_agreement}/{rep.images}")
+        print_verify(summary)
+    return EXIT_OK if summary.passed else EXIT_MISMATCH
+
+
+def print_verify(summary: VerifySummary) -> None:
+    rep, rtl = summary.report, summary.rtl
+    print(f"level {rep.level}: {summary.inputs}")
+    if rep.device_vs_golden is not None:
         print(
-            f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
-            f"(max |error| {rep.max_score_error:.3g})"
+            f"  {rep.level} integer scores equal to the golden model: "
+            f"{rep.device_vs_golden}/{rep.images}"
         )
+    print(f"  top-1 agreement with the source model: {rep.label_agreement}/{rep.images}")
+    print(
+        f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
+        f"(max |error| {rep.max_score_error:.3g})"
+    )
+    print(
+        f"  inputs with a pre-activation exactly on a threshold: {rep.exact_ties}; "
+        f"within {1e-5:g}: {rep.near_ties}; disagreements among them: "
+        f"{rep.disagreements_at_ties}"
+    )
+    if rep.accuracy_golden is not None:
         print(
-            f"  inputs with a pre-activation exactly on a threshold: {rep.exact_ties}; "
-            f"within {1e-5:g}: {rep.near_ties}; disagreements among them: "
-            f"{rep.disagreements_at_ties}"
+            f"  accuracy: compiled integer model {rep.accuracy_golden:.4f}, source model "
+            f"{rep.accuracy_source:.4f}"
         )
-        if rep.accuracy_golden is not None:
+    if rtl is not None:
+        ii = rtl.cycles_per_image_measured
+        print(
+            f"  cycles per image: {ii} measured, {rtl.cycles_per_image_model} from the "
+            f"analytic model; first-image latency {rtl.latency_cycles} cycles"
+        )
+        if ii:
             print(
-                f"  accuracy: compiled integer model {rep.accuracy_golden:.4f}, source model "
-                f"{rep.accuracy_source:.4f}"
+                f"  throughput at 100 MHz: {1e8 / ii:,.0f} images/s "
+                "(simulated RTL, not a board measurement)"
             )
-        if rtl:
-            ii = rtl["cycles_per_image_measured"]
-            print(
-                f"  cycles per image: {ii} measured, {rtl['cycles_per_image_model']} from the "
-                f"analytic model; first-image latency {rtl['latency_cycles']} cycles"
-            )
-            if ii:
-                print(
-                    f"  throughput at 100 MHz: {1e8 / ii:,.0f} images/s "
-                    "(simulated RTL, not a board measurement)"
-                )
-            print(
-                f"  random backpressure run agrees: {rtl['backpressure_run_agrees']}; "
-                f"Verilator build {rtl['verilator_build_s']} s, simulation "
-                f"{rtl['simulation_s']} s"
-            )
-        if rep.first_mismatches:
-            print(f"  first mismatching inputs: {rep.first_mismatches}")
-        print("PASS" if ok else "FAIL")
-    return EXIT_OK if ok else EXIT_MISMATCH
-
-
-def choose_folding(c: Any, args: argparse.Namespace) -> tuple[Any, str]:
-    """(folding, how it was chosen): --folding FILE, else the optimiser (--target-fps or the
-    fastest design within --budget)."""
-    from .folding import load_folding
-    from .passes.folding_opt import DEFAULT_BUDGET, optimise
-
-    target = getattr(args, "target_fps", None)
-    budget = getattr(args, "budget", None)
-    if getattr(args, "folding", None):
-        if target is not None or budget is not None:
-            raise ModelError("--folding cannot be combined with --target-fps or --budget")
-        return load_folding(Path(args.folding), c.model), f"from {Path(args.folding).name}"
-    budget = DEFAULT_BUDGET if budget is None else budget
-    # --sharing auto: the resource model picks the kernel of every shared conv per layer
-    shared_kernel = "choose" if c.sharing.get("mode") == "auto" else "always"
-    res = optimise(c.model, target_fps=target, budget=budget, shared_kernel=shared_kernel)
-    if target is not None:
-        how = f"optimiser: cheapest design for {target:,.0f} images/s within {budget:.0%}"
-    else:
-        how = f"optimiser: fastest design within {budget:.0%} of the xc7z020"
-    return res.folding, how
-
-
-def run_backend(c: Any, args: argparse.Namespace, x: np.ndarray) -> np.ndarray:
-    """Integer scores of the generated hardware, simulated at args.level."""
-    import tempfile
-
-    from .backends.hls import device_inputs, pack_device_inputs, write_hls_project
-    from .csim import CSim
-
-    folding, _ = choose_folding(c, args)
-    if args.level == "rtlsim":
-        return run_rtlsim(c, folding, x, args)
-    with tempfile.TemporaryDirectory(prefix="bnn-hls-verify-") as tmp:
-        hls_dir = Path(tmp) / "hls"
-        plan = write_hls_project(c.model, folding, hls_dir, flavor=args.hls_flavor)
-        sim = CSim(hls_dir)
-        sim.build()
-        words = pack_device_inputs(plan, device_inputs(c.model, x))
-        log.info("running the C simulation on %d images...", len(x))
-        return sim.run(words, len(x), plan.classes)
-
-
-def run_rtlsim(c: Any, folding: Any, x: np.ndarray, args: argparse.Namespace) -> np.ndarray:
-    """Verilator + cocotb: scores, and the measured cycles next to the analytic model."""
-    import tempfile
-
-    from .backends.hls import device_inputs, pack_device_inputs
-    from .backends.rtl import write_rtl_project
-    from .estimate import CLOCK_HZ, initiation_interval
-    from .rtlsim.runner import RtlSim
-
-    with tempfile.TemporaryDirectory(prefix="bnn-hls-rtlsim-") as tmp:
-        plan = write_rtl_project(c.model, folding, Path(tmp) / "rtl")
-        words = pack_device_inputs(plan, device_inputs(c.model, x))
-        from . import golden
-
-        sim = RtlSim(Path(tmp) / "rtl", Path(tmp) / "build")
-        res = sim.run(words, golden.run(c.model, x).acc, seed=args.seed)
-        model_ii = initiation_interval(plan)
-        first = res.runs[0]
-        errors = [r["error"] for r in res.runs if "error" in r]
-        if errors:
-            raise RuntimeError(f"RTL simulation stalled: {errors[0]}")
-        measured = first.get("cycles_per_image")
-        args._rtl_summary = {
-            "cycles_per_image_measured": measured,
-            "cycles_per_image_model": model_ii,
-            "latency_cycles": first.get("latency_cycles"),
-            "images_per_second_at_100MHz": (CLOCK_HZ / measured) if measured else None,
-            "backpressure_run_agrees": all(not r["mismatched_images"] for r in res.runs),
-            "verilator_build_s": round(res.build_seconds, 1),
-            "simulation_s": round(res.sim_seconds, 1),
-        }
-        if not args._rtl_summary["backpressure_run_agrees"]:
-            raise RuntimeError(
-                f"RTL simulation under random backpressure gave wrong scores: {res.runs}"
-            )
-        assert res.scores is not None
-        return res.scores
+        print(
+            f"  random backpressure run agrees: {rtl.backpressure_run_agrees}; "
+            f"Verilator build {rtl.verilator_build_s} s, simulation {rtl.simulation_s} s"
+        )
+    if rep.first_mismatches:
+        print(f"  first mismatching inputs: {rep.first_mismatches}")
+    print("PASS" if summary.passed else "FAIL")
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     """Yosys resources per stage and in total, next to the xc7z020 budget; cycles and FPS."""
-    import tempfile
-
-    from .backends.rtl import write_rtl_project
-    from .estimate import CLOCK_HZ, initiation_interval
-    from .folding import folding_to_json
-    from .synth import XC7Z020, Resources, estimate_rtl
+    from .yosys import estimate_design
 
     c = compile_for(args)
-    folding, _ = choose_folding(c, args)
-    with tempfile.TemporaryDirectory(prefix="bnn-hls-estimate-") as tmp:
-        plan = write_rtl_project(c.model, folding, Path(tmp) / "rtl")
-        log.warning(
-            "synthesising %d stages with Yosys (cached per stage; the first run of a "
-            "large layer takes minutes)",
-            len(plan.stages) + len(plan.streams) - 2,
-        )
-        stages = estimate_rtl(Path(tmp) / "rtl", plan, use_cache=not args.no_cache)
-    total = Resources()
-    for st in stages:
-        total = total + st.resources
-    ii = initiation_interval(plan)
-    doc = {
-        "stages": [
-            {
-                "name": s.name,
-                "module": s.module,
-                "layer": s.layer,
-                "cycles": s.cycles,
-                "lut": s.resources.lut,
-                "ff": s.resources.ff,
-                "bram36": s.resources.bram36,
-                "dsp": s.resources.dsp,
-                "cached": s.cached,
-            }
-            for s in stages
-        ],
-        "total": {
-            "lut": total.lut,
-            "ff": total.ff,
-            "bram36": total.bram36,
-            "dsp": total.dsp,
-            "lutram": total.lutram,
-        },
-        "budget_xc7z020": XC7Z020,
-        "utilisation": {k: round(getattr(total, k) / v, 4) for k, v in XC7Z020.items()},
-        "cycles_per_image": ii,
-        "images_per_second_at_100MHz": CLOCK_HZ / ii,
-        "folding": folding_to_json(folding)["layers"],
-        "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results",
-    }
+    chosen = choose_folding(c, folding_request(args))
+    doc = estimate_design(c.model, chosen.folding, use_cache=not args.no_cache)
     if args.json:
         _print_json(doc)
         return EXIT_OK
     print(
         f"{'stage':<26} {'module':<15} {'cycles':>9} {'LUT':>7} {'FF':>7} {'BRAM36':>7} {'DSP':>4}"
     )
-    for s in stages:
-        r = s.resources
+    for s in doc["stages"]:
         print(
-            f"{s.name:<26} {s.module:<15} {s.cycles or '':>9} {r.lut:>7} {r.ff:>7} "
-            f"{r.bram36:>7.1f} {r.dsp:>4}"
+            f"{s['name']:<26} {s['module']:<15} {s['cycles'] or '':>9} {s['lut']:>7} "
+            f"{s['ff']:>7} {s['bram36']:>7.1f} {s['dsp']:>4}"
         )
+    t, ii, budget = doc["total"], doc["cycles_per_image"], doc["budget_xc7z020"]
     print(
-        f"{'total':<26} {'':<15} {ii:>9} {total.lut:>7} {total.ff:>7} {total.bram36:>7.1f} "
-        f"{total.dsp:>4}"
+        f"{'total':<26} {'':<15} {ii:>9} {t['lut']:>7} {t['ff']:>7} {t['bram36']:>7.1f} "
+        f"{t['dsp']:>4}"
     )
     print(
-        f"{'xc7z020 budget':<26} {'':<15} {'':>9} {XC7Z020['lut']:>7} {XC7Z020['ff']:>7} "
-        f"{XC7Z020['bram36']:>7} {XC7Z020['dsp']:>4}"
+        f"{'xc7z020 budget':<26} {'':<15} {'':>9} {budget['lut']:>7} {budget['ff']:>7} "
+        f"{budget['bram36']:>7} {budget['dsp']:>4}"
     )
     print(
         f"\ncycles per image (analytic, = slowest stage): {ii:,}; at 100 MHz: "
-        f"{CLOCK_HZ / ii:,.0f} images/s"
+        f"{doc['images_per_second_at_100MHz']:,.0f} images/s"
     )
     print("resources: Yosys synth_xilinx estimates of the generated RTL (not Vivado)")
     return EXIT_OK
@@ -320,7 +185,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output_dir(out, args.force)
     c = compile_for(args)
-    folding, _ = choose_folding(c, args)
+    folding = choose_folding(c, folding_request(args)).folding
     if args.test_inputs:
         images = load_inputs(Path(args.test_inputs), c.model.input)
     else:
@@ -362,31 +227,25 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .backends.hls import write_hls_project
-    from .backends.rtl import write_rtl_project
-    from .folding import folding_to_json
+    from .backends.compile_folder import write_compile_folder
     from .output import check_output_dir, write_folder
     from .report import build_report, folding_report, format_folding, format_report
-    from .verify import random_inputs
 
     out = Path(args.output)
     check_output_dir(out, args.force)
     c = compile_for(args)
-    folding, how = choose_folding(c, args)
+    chosen = choose_folding(c, folding_request(args))
     rep = build_report(c)
-    rep["folding"] = folding_report(c.model, folding, how)
+    rep["folding"] = folding_report(c.model, chosen.folding, chosen.how)
 
     def fill(folder: Path) -> None:
-        c.model.save(folder / "ir")
-        samples = random_inputs(c.model.input, 8, seed=0, dtype=c.info.input_dtype)
-        write_hls_project(
-            c.model, folding, folder / "hls", flavor=args.hls_flavor, csim_inputs=samples
-        )
-        write_rtl_project(c.model, folding, folder / "rtl")
-        (folder / "folding.json").write_text(json.dumps(folding_to_json(folding), indent=2) + "\n")
-        (folder / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
-        (folder / "report.txt").write_text(
-            format_report(rep) + "\n\n" + format_folding(rep["folding"]) + "\n"
+        write_compile_folder(
+            c.model,
+            chosen.folding,
+            rep,
+            folder,
+            flavor=args.hls_flavor,
+            input_dtype=c.info.input_dtype,
         )
 
     write_folder(out, args.force, fill)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .package_data import resource_dir
 from .packing import unpack_scores
-from .resources import resource_dir
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ir
 from .floatops import apply_ops
-from .packing import quantise_input
+from .packing import bits_to_u64, popcount64, quantise_input
 
 log = logging.getLogger(__name__)
 
@@ -188,31 +188,11 @@ def conv_shared(layer: ir.Conv, v: np.ndarray) -> np.ndarray:
 
 
 # --- the hardware's arithmetic: bit-packed XNOR + popcount -----------------------------------
-def pack_rows(bits: np.ndarray) -> np.ndarray:
-    """(M, K) 0/1 -> (M, ceil(K/64)) uint64, bit k of the row at word k // 64, bit k % 64."""
-    m, k = bits.shape
-    words = -(-k // 64)
-    padded = np.zeros((m, words * 64), np.uint8)
-    padded[:, :k] = bits
-    packed = np.packbits(padded, axis=-1, bitorder="little")  # byte j holds bits 8j..8j+7
-    return np.ascontiguousarray(packed).view("<u8")
-
-
-def popcount64(x: np.ndarray) -> np.ndarray:
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x)
-    bytes_ = x.view(np.uint8)
-    return _POP8[bytes_].reshape(*x.shape, 8).sum(-1)
-
-
-_POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
-
-
 def xnor_popcount_acc(a_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
     """acc = 2 * popcount(xnor(a, w)) - K for every (row of a, row of w)."""
     n, k = a_bits.shape[0], int(np.prod(w_bits.shape[1:]))
-    a = pack_rows(a_bits.reshape(n, k).astype(np.uint8))
-    w = pack_rows(w_bits.reshape(w_bits.shape[0], k).astype(np.uint8))
+    a = bits_to_u64(a_bits.reshape(n, k))
+    w = bits_to_u64(w_bits.reshape(w_bits.shape[0], k))
     out = np.empty((n, w.shape[0]), np.int64)
     per_row = w.shape[0] * w.shape[1] * 8 * 2
     for sl in _chunks(n, per_row):

@@ -1,7 +1,10 @@
-"""Host-side data handling shared by the compiler (golden model), the C-sim and RTL-sim
-harnesses and the board driver: the input quantiser, the stream packing, the score unpacking
-and the float ops applied to scores. numpy only (1.x and 2.x); the deployment folder carries
-this same file to the board.
+"""Bit packing and host-side data handling, written once for the compiler (golden model,
+dataflow memories, backends), the C-sim and RTL-sim harnesses, the tests and the board driver:
+lanes and words (parameter memories), stream packing of images, score unpacking, the input
+quantiser and the float ops applied to scores. numpy only (1.x and 2.x); the deployment folder
+carries this same file to the board.
+
+Lanes: a word of L lanes of B bits holds lane l at bits [l * B, (l + 1) * B), two's complement.
 
 Input words: an image's elements in stream order (NHWC, channel fastest), `elems_per_word`
 per word, element j of a word at bits [j * bits, (j + 1) * bits) in two's complement (binary
@@ -115,6 +118,46 @@ def pack_words(values: np.ndarray, elems_per_word: int, bits: int, word_bytes: i
     padded = np.zeros((len(words), total_bits), np.uint8)
     padded[:, : bit_rows.shape[1]] = bit_rows
     return np.packbits(padded, axis=1, bitorder="little")
+
+
+def lanes_to_words(values: np.ndarray, lane_bits: int) -> list[int]:
+    """(depth, lanes) integers -> one integer word per row, lane l at bits
+    [l * lane_bits, (l + 1) * lane_bits) in two's complement."""
+    mask = (1 << lane_bits) - 1
+    words = []
+    for row in np.asarray(values).reshape(len(values), -1).tolist():
+        word = 0
+        for i, v in enumerate(row):
+            word |= (int(v) & mask) << (i * lane_bits)
+        words.append(word)
+    return words
+
+
+def bits_to_words(bits: np.ndarray) -> list[int]:
+    """(depth, width) 0/1 -> one integer word per row, bit i of the row at bit i."""
+    packed = np.packbits(np.asarray(bits, np.uint8), axis=-1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def bits_to_u64(bits: np.ndarray) -> np.ndarray:
+    """(..., K) 0/1 -> (..., ceil(K / 64)) uint64: bit k at chunk k // 64, bit k % 64."""
+    bits = np.asarray(bits, np.uint8)
+    k = bits.shape[-1]
+    chunks = -(-k // 64)
+    padded = np.zeros((*bits.shape[:-1], chunks * 64), np.uint8)
+    padded[..., :k] = bits
+    packed = np.packbits(padded, axis=-1, bitorder="little")  # byte j holds bits 8j..8j+7
+    return np.ascontiguousarray(packed).view("<u8").reshape(*bits.shape[:-1], chunks)
+
+
+_POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def popcount64(x: np.ndarray) -> np.ndarray:
+    """Set bits of every uint64 element."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(x)
+    return _POP8[x.view(np.uint8)].reshape(*x.shape, 8).sum(-1)
 
 
 def unpack_scores(raw: bytes | np.ndarray, images: int, classes: int) -> np.ndarray:

@@ -8,7 +8,12 @@ import numpy as np
 
 from . import ir
 from .compiler import Compiled
-from .folding import Fold, Folding
+from .dataflow import resource_model as rm
+from .dataflow.cycles import CLOCK_HZ, cycle_model
+from .dataflow.folding import Folding
+from .dataflow.kernels import KERNELS
+from .dataflow.lowering import build_plan
+from .dataflow.resource_model import XC7Z020
 
 
 def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
@@ -125,29 +130,15 @@ def summary_numbers(rep: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rep["totals"].items() if isinstance(v, (int, float, np.integer))}
 
 
-def macs_per_cycle(layer: ir.Linear, fold: Fold) -> int:
-    """The MACs a layer's kernel does per cycle when busy: PE x SIMD for an MVTU; a
-    result-sharing unit does an output pixel's O x K in max(NF, SF) cycles."""
-    if fold.kernel == "shared" and isinstance(layer, ir.Conv):
-        from .estimate import shared_steps
-
-        return layer.out_channels * layer.fan_in // shared_steps(layer, fold.pe, fold.simd)
-    return fold.pe * fold.simd
-
-
 def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[str, Any]:
     """Per layer: PE, SIMD, ROM, cycles per image, its share of the II and the resource
     model's estimate; for the pipeline: II, images/s, MAC efficiency, the estimated total."""
-    from . import resource_model as rm
-    from .backends.plan import build_plan
-    from .estimate import CLOCK_HZ, cycle_model
-    from .synth import XC7Z020
-
     plan = build_plan(model, folding)
     stages = cycle_model(plan)
     ii = max(s.cycles for s in stages)
-    rows, total = rm.plan_estimate(plan)
+    rows, total = plan.resource_estimate()
     est_by_stage = dict(rows)
+    kernels = {st.layer.name: st for st in plan.linear_stages()}
     layers: list[dict[str, Any]] = []
     for layer in model.linear_layers():
         fold = folding[layer.name]
@@ -164,7 +155,7 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
                 "rom": fold.rom,
                 "kernel": fold.kernel,
                 "macs": layer.macs(),
-                "macs_per_cycle": macs_per_cycle(layer, fold),
+                "macs_per_cycle": kernels[layer.name].macs_per_cycle(),
                 "cycles": cycles,
                 "busy": round(cycles / ii, 3),
                 "lut": round(est.lut),
@@ -172,7 +163,7 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
             }
         )
     macs = sum(layer.macs() for layer in model.linear_layers())
-    units = sum(macs_per_cycle(layer, folding[layer.name]) for layer in model.linear_layers())
+    units = sum(st.macs_per_cycle() for st in plan.linear_stages())
     return {
         "chosen_by": chosen_by,
         "layers": layers,
@@ -197,7 +188,8 @@ def format_folding(rep: dict[str, Any]) -> str:
     )
     lines = [f"folding ({rep['chosen_by']}):", header, "-" * len(header)]
     for r in rep["layers"]:
-        rom = "-" if r["kernel"] == "shared" else r["rom"]  # a shared unit's weights are logic
+        # a result-sharing unit's weights are logic: no ROM style
+        rom = r["rom"] if KERNELS[r["kernel"]].uses_rom else "-"
         lines.append(
             f"{r['name']:<18} {r['kernel']:>6} {r['pe']:>4} {r['simd']:>5} {rom:>5} "
             f"{r['macs_per_cycle']:>8} {r['cycles']:>9,} {r['busy']:>5.0%} {r['lut']:>7,} "

@@ -1,16 +1,23 @@
-"""Verification: the compiled IR (golden model) against the source model (onnxruntime)."""
+"""Verification: the compiled model, at any level (the golden model, the HLS C++ in C-sim, the
+RTL in Verilator), against the source model run by onnxruntime. `verify` is the one call: it
+prepares the inputs, runs the device, compares and returns a typed summary."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import golden, ir
 from .errors import InputFileError, quote_name
+
+if TYPE_CHECKING:
+    from .compiler import Compiled
+    from .dataflow.folding import Folding
+    from .simulate import RtlSummary
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +195,62 @@ def verify_device(
     )
     rep.device_vs_golden = int(np.all(device_acc == expected, axis=1).sum())
     return rep
+
+
+LEVELS = ("golden", "csim", "rtlsim")
+
+
+@dataclass
+class VerifySummary:
+    report: VerifyReport
+    inputs: str  # what was verified, for the user
+    passed: bool
+    rtl: RtlSummary | None = None  # cycle figures of an RTL simulation
+
+    def to_json(self) -> dict[str, Any]:
+        doc = {**self.report.to_json(), "passed": self.passed, "inputs": self.inputs}
+        if self.rtl is not None:
+            doc["rtl"] = self.rtl.to_json()
+        return doc
+
+
+def verify(
+    c: Compiled,
+    *,
+    level: str = "golden",
+    inputs: Path | None = None,
+    random: int = 100,
+    seed: int = 0,
+    labels: Path | None = None,
+    folding: Folding | None = None,
+    hls_flavor: str = "vitis",
+    allow_ties: bool = False,
+) -> VerifySummary:
+    """Verify the compiled model at `level` on the images of `inputs` (an .npy file) or on
+    `random` random inputs; `folding` is needed for csim and rtlsim."""
+    from .reference import SourceModel
+
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}")
+    if inputs is not None:
+        x = load_inputs(inputs, c.model.input)
+        what = f"{len(x)} images from {quote_name(inputs.name)}"
+    else:
+        x = random_inputs(c.model.input, random, seed, c.info.input_dtype)
+        what = f"{len(x)} random inputs (seed {seed})"
+    y = load_labels(labels, len(x)) if labels is not None else None
+    log.info("verifying on %s", what)
+    source = SourceModel(c.onnx_model, c.info)
+    rtl = None
+    if level == "golden":
+        rep = verify_golden(c.model, source, x, y)
+    else:
+        from .simulate import csim_scores, rtlsim_scores
+
+        assert folding is not None, "csim and rtlsim need a folding"
+        if level == "csim":
+            scores = csim_scores(c.model, folding, x, hls_flavor)
+        else:
+            scores, rtl = rtlsim_scores(c.model, folding, x, seed)
+        rep = verify_device(c.model, source, x, scores, level, y)
+    return VerifySummary(rep, what, rep.passed(allow_ties), rtl)

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn_hls import ir
-from bnn_hls.backends.hls import device_inputs, pack_device_inputs, write_hls_project
+from bnn_hls import golden, ir
+from bnn_hls.backends.hls import write_hls_project
 from bnn_hls.csim import CSim
-from bnn_hls.folding import Fold, Folding, compatible, divisors, simd_domain
-from bnn_hls.passes.sharing import shared_kernel_refusals
+from bnn_hls.dataflow.folding import Fold, Folding, compatible, divisors, refusals, simd_domain
 
 
 def random_folding(model: ir.Model, rng: np.random.Generator, shared: float = 0.5) -> Folding:
@@ -18,12 +17,14 @@ def random_folding(model: ir.Model, rng: np.random.Generator, shared: float = 0.
     that can take the result-sharing kernel gets it with probability `shared`."""
     folding: Folding = {}
     prev: int | None = None
-    refusals = shared_kernel_refusals(model)
+    shared_refusals = refusals(model, "shared")
     for layer in model.linear_layers():
         pe = int(rng.choice(divisors(layer.out_channels)))
         options = [d for d in divisors(simd_domain(layer)) if prev is None or compatible(d, prev)]
         rom = str(rng.choice(["lut", "block"]))
-        kernel = "shared" if refusals[layer.name] is None and rng.random() < shared else "mvtu"
+        kernel = (
+            "shared" if shared_refusals[layer.name] is None and rng.random() < shared else "mvtu"
+        )
         folding[layer.name] = Fold(pe, int(rng.choice(options)), rom, kernel)
         prev = pe
     return folding
@@ -35,5 +36,5 @@ def csim_scores(
     plan = write_hls_project(model, folding, folder, flavor=flavor, csim_inputs=x[:2])
     sim = CSim(folder)
     sim.build()
-    scores = sim.run(pack_device_inputs(plan, device_inputs(model, x)), len(x), plan.classes)
+    scores = sim.run(plan.pack_inputs(golden.input_quant(model.input, x)), len(x), plan.classes)
     return scores, sim

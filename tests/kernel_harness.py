@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
-from bnn_hls.resources import resource_dir
+from bnn_hls.package_data import resource_dir
 
 PRELUDE = r"""
 #include <cstdio>

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnn_hls import golden, ir
+from bnn_hls.packing import lanes_to_words
 
 
 def pack_elems(values: np.ndarray, bits: int) -> int:
     """Elements (LSB first) into one integer word, two's complement fields."""
-    word = 0
-    for j, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (j * bits)
-    return word
+    return lanes_to_words(np.asarray(values).reshape(1, -1), bits)[0]
 
 
 @dataclass

@@ -231,10 +231,9 @@ def test_build_with_rtl_ip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "package_rtl.tcl" in (out / "build.sh").read_text()
     # the packaged top: lint-clean, and in simulation bit-exact through its AXI-Lite registers
     from bnn_hls import golden
-    from bnn_hls.backends.hls import device_inputs, pack_device_inputs
-    from bnn_hls.backends.plan import build_plan
     from bnn_hls.compiler import compile_file
-    from bnn_hls.folding import default_folding
+    from bnn_hls.dataflow.folding import default_folding
+    from bnn_hls.dataflow.lowering import build_plan
     from bnn_hls.rtlsim.runner import RtlSim
     from bnn_hls.verify import random_inputs
 
@@ -246,7 +245,7 @@ def test_build_with_rtl_ip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     c = compile_file(DIGITS / "digits_cnn.onnx")
     plan = build_plan(c.model, default_folding(c.model))
     x = random_inputs(c.model.input, 5, seed=2)
-    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    words = plan.pack_inputs(golden.input_quant(c.model.input, x))
     result = RtlSim(rtl, tmp_path / "sim", top="bnn_top_axi").run(words, golden.run(c.model, x).acc)
     assert result.scores_ok and len(result.runs) == 2, result.runs
 
@@ -280,7 +279,7 @@ def test_driver_on_csim(build_dir: Path) -> None:
 def test_driver_on_rtlsim(build_dir: Path, tmp_path: Path) -> None:
     from bnn_hls.backends.rtl import write_rtl_project
     from bnn_hls.compiler import compile_file
-    from bnn_hls.folding import default_folding
+    from bnn_hls.dataflow.folding import default_folding
     from bnn_hls.hostsim import RtlsimDevice
 
     c = compile_file(DIGITS / "digits_cnn.onnx")
@@ -305,7 +304,7 @@ def test_notebook_runs_against_simulators(build_dir: Path, tmp_path: Path, level
     else:
         from bnn_hls.backends.rtl import write_rtl_project
         from bnn_hls.compiler import compile_file
-        from bnn_hls.folding import default_folding
+        from bnn_hls.dataflow.folding import default_folding
 
         c = compile_file(DIGITS / "digits_cnn.onnx")
         write_rtl_project(c.model, default_folding(c.model), tmp_path / "rtl")

@@ -12,12 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bnn_hls import ir
-from bnn_hls import resource_model as rm
-from bnn_hls.backends.plan import build_plan
 from bnn_hls.compiler import compile_file
-from bnn_hls.errors import ModelError
-from bnn_hls.estimate import CLOCK_HZ, cycle_model, initiation_interval
-from bnn_hls.folding import (
+from bnn_hls.dataflow.cycles import CLOCK_HZ, cycle_model, initiation_interval
+from bnn_hls.dataflow.folding import (
     ROM_STYLES,
     Fold,
     Folding,
@@ -26,14 +23,15 @@ from bnn_hls.folding import (
     divisors,
     simd_domain,
 )
-from bnn_hls.modelgen import build_bnn
-from bnn_hls.passes.folding_opt import (
+from bnn_hls.dataflow.lowering import build_plan
+from bnn_hls.dataflow.optimiser import (
     MAX_INPUT_BITS_PER_CYCLE,
     candidate,
     limits_for,
-    mvtu_cycles,
     optimise,
 )
+from bnn_hls.errors import ModelError
+from bnn_hls.modelgen import build_bnn
 
 from .conftest import DIGITS, TFC_MNIST, run_cli
 from .strategies import ModelSpec, model_specs
@@ -45,7 +43,7 @@ def check_result(model: ir.Model, folding: Folding, budget: float, ii: int) -> N
     check_folding(model, folding)  # legal
     plan = build_plan(model, folding)
     assert initiation_interval(plan) == ii
-    _, total = rm.plan_estimate(plan)
+    _, total = plan.resource_estimate()
     limits = limits_for(budget)
     assert total.lut <= limits.lut and total.bram36 <= limits.bram36
     first = model.linear_layers()[0]
@@ -137,9 +135,10 @@ def test_random_models(spec: ModelSpec, budget: float, tmp_path: Path) -> None:
     # the per-stage cycle model agrees with the optimiser's own per-layer cycles
     stages = {s.name: s.cycles for s in cycle_model(build_plan(model, res.folding))}
     for layer in model.linear_layers():
-        assert stages[f"{layer.name}_mvtu"] == mvtu_cycles(
-            layer, res.folding[layer.name].pe, res.folding[layer.name].simd
-        )
+        fold = res.folding[layer.name]
+        pixels = layer.out_shape[0] * layer.out_shape[1] if isinstance(layer, ir.Conv) else 1
+        nf, sf = layer.out_channels // fold.pe, layer.fan_in // fold.simd
+        assert stages[f"{layer.name}_mvtu"] == pixels * nf * sf
     assert np.isfinite(res.estimate.lut)
 
 

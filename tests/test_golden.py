@@ -104,10 +104,12 @@ def test_integer_input_dense_is_exact_at_extremes() -> None:
     assert ir.signed_bits(lo, hi) >= 18  # 100,352 needs 18 bits signed
 
 
-def test_pack_rows_bit_order() -> None:
+def test_bits_to_u64_bit_order() -> None:
+    from bnn_hls.packing import bits_to_u64
+
     bits = np.zeros((1, 70), np.uint8)
     bits[0, [0, 5, 64, 69]] = 1
-    words = golden.pack_rows(bits)
+    words = bits_to_u64(bits)
     assert words.shape == (1, 2)
     assert int(words[0, 0]) == (1 << 0) | (1 << 5)
     assert int(words[0, 1]) == (1 << 0) | (1 << 5)

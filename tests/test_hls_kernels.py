@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn_hls.backends.plan import weight_words
+from bnn_hls.packing import bits_to_u64
 
 from .kernel_harness import Case, run_cases
 from .kernel_models import (
@@ -49,7 +49,10 @@ def mvtu_case(
     rng: np.random.Generator, k: int, o: int, simd: int, pe: int, int_in: bool, scores: bool, n: int
 ) -> tuple[Case, list[int], list[int]]:
     d = mvtu_data(k, o, simd, pe, int_in, scores, rng, n)
-    words = weight_words(d.layer, pe, simd)
+    nf, sf = o // pe, k // simd
+    # per PE: row nf * SF + sf holds inputs sf * SIMD .. of output nf * PE + p, in 64-bit chunks
+    tiles = d.layer.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3)
+    words = bits_to_u64(tiles.reshape(pe, nf * sf, simd))
     t_table = d.thresholds.reshape(o // pe, pe).T
     decls = (
         f"static const uint64_t W[{pe}][{words.shape[1]}][{words.shape[2]}] = "
@@ -153,7 +156,7 @@ def test_strict_stream_names_misuse(tmp_path: Path) -> None:
     import subprocess
 
     from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
-    from bnn_hls.resources import resource_dir
+    from bnn_hls.package_data import resource_dir
 
     src = tmp_path / "misuse.cpp"
     src.write_text(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bnn_hls import golden
 from bnn_hls.compiler import compile_file
-from bnn_hls.folding import default_folding
+from bnn_hls.dataflow.folding import default_folding
 from bnn_hls.modelgen import build_bnn
 from bnn_hls.verify import random_inputs
 

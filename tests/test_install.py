@@ -48,7 +48,7 @@ def test_pip_install_non_editable(tmp_path: Path) -> None:
     ):
         assert (tmp_path / "board" / rel).is_file(), rel
     code = (
-        "from bnn_hls.resources import resource_dir; import bnn_hls; "
+        "from bnn_hls.package_data import resource_dir; import bnn_hls; "
         "print(bnn_hls.__file__); "
         "print(sorted(p.name for p in resource_dir('templates').iterdir())); "
         "print(sorted(p.name for p in resource_dir('hw').iterdir())); "

@@ -14,15 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bnn_hls import golden
-from bnn_hls.backends.hls import device_inputs, pack_device_inputs
 from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import compile_file
-from bnn_hls.estimate import initiation_interval
-from bnn_hls.folding import default_folding
+from bnn_hls.dataflow.cycles import initiation_interval
+from bnn_hls.dataflow.folding import default_folding
+from bnn_hls.dataflow.optimiser import optimise
 from bnn_hls.modelgen import build_bnn
-from bnn_hls.passes.folding_opt import optimise
-from bnn_hls.resources import resource_dir
-from bnn_hls.rtlsim.runner import RtlSim, run_unit
+from bnn_hls.package_data import resource_dir
+from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 
 from .conftest import DIGITS, TFC_MNIST, run_cli
@@ -36,6 +35,7 @@ from .kernel_models import (
     pool_words,
     window_words,
 )
+from .rtl_unit import run_unit
 from .strategies import ModelSpec, model_specs
 
 RTL = resource_dir("hw") / "rtl"
@@ -51,7 +51,7 @@ def test_window_unit(tmp_path: Path, index: int) -> None:
         "IW": cfg.iw,
         "C": cfg.c,
         "SIMD": cfg.simd,
-        "ELEM": cfg.elem,
+        "ELEM_BITS": cfg.elem,
         "KH": cfg.kh,
         "KW": cfg.kw,
         "SH": cfg.sh,
@@ -138,20 +138,20 @@ def test_label_unit(tmp_path: Path) -> None:
 def test_mvtu_unit(
     tmp_path: Path, k: int, o: int, simd: int, pe: int, int_in: bool, scores: bool
 ) -> None:
-    from bnn_hls.backends.rtl import _lanes, _mem_lines
+    from bnn_hls.backends.rtl import mem_lines
+    from bnn_hls.packing import lanes_to_words
 
     d = mvtu_data(k, o, simd, pe, int_in, scores, np.random.default_rng(k * o + simd))
     a_w = d.acc_bits + 2
     nf, sf = o // pe, k // simd
     tiles = d.layer.weights.reshape(nf, pe, sf, simd)
     (tmp_path / "w.mem").write_text(
-        _mem_lines(
-            [_lanes(tiles[n, :, s, :].reshape(-1), 1) for n in range(nf) for s in range(sf)],
-            pe * simd,
+        mem_lines(
+            lanes_to_words(tiles.transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd), 1), pe * simd
         )
     )
     (tmp_path / "t.mem").write_text(
-        _mem_lines([_lanes(d.thresholds[n * pe : (n + 1) * pe], a_w) for n in range(nf)], pe * a_w)
+        mem_lines(lanes_to_words(d.thresholds.reshape(nf, pe), a_w), pe * a_w)
     )
     params = {
         "K": k,
@@ -180,7 +180,7 @@ def simulate(path: Path, folder: Path, n: int, folding=None, seed: int = 1):  # 
     fold = folding(c.model) if callable(folding) else optimise(c.model).folding
     plan = write_rtl_project(c.model, fold, folder / "rtl")
     x = random_inputs(c.model.input, n, seed=seed)
-    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    words = plan.pack_inputs(golden.input_quant(c.model.input, x))
     res = RtlSim(folder / "rtl", folder / "build").run(words, golden.run(c.model, x).acc, seed)
     return res, initiation_interval(plan)
 
@@ -243,7 +243,7 @@ def test_watchdog_names_where_data_stopped(tmp_path: Path) -> None:
     c = compile_file(DIGITS / "digits_cnn.onnx")
     plan = write_rtl_project(c.model, default_folding(c.model), tmp_path / "rtl")
     x = random_inputs(c.model.input, 3, seed=0)
-    words = pack_device_inputs(plan, device_inputs(c.model, x))
+    words = plan.pack_inputs(golden.input_quant(c.model.input, x))
     expected = golden.run(c.model, x).acc
     # promise three images but send only two: the pipeline runs dry
     short = words[: len(words) * 2 // 3]
@@ -268,14 +268,15 @@ def test_verify_level_rtlsim_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert "measured" in out and "images/s" in out
 
 
-def test_memory_names_match_the_memories(reference_dir: Path) -> None:
-    """stage_instances names the .mem files without packing them: the names must be exactly
-    the memories write_rtl_project packs."""
-    from bnn_hls.backends.plan import build_plan
-    from bnn_hls.backends.rtl import memory_keys, stage_memories
+def test_memory_files_match_the_top(tmp_path: Path, reference_dir: Path) -> None:
+    """Every .mem file the top names is written, and every one written is named."""
+    import re
 
     for path in (DIGITS / "digits_cnn.onnx", reference_dir / "cnv.onnx"):
         model = compile_file(path).model
-        for folding in (default_folding(model), optimise(model).folding):
-            for stage in build_plan(model, folding).stages:
-                assert sorted(memory_keys(stage)) == sorted(stage_memories(stage)), stage.name
+        for i, folding in enumerate((default_folding(model), optimise(model).folding)):
+            out = tmp_path / f"{path.stem}{i}"
+            write_rtl_project(model, folding, out)
+            named = set(re.findall(r'"mem/([^"]+\.mem)"', (out / "bnn_top.sv").read_text()))
+            written = {p.name for p in (out / "mem").iterdir()}
+            assert named == written and written, named ^ written

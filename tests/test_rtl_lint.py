@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bnn_hls.resources import resource_dir
+from bnn_hls.package_data import resource_dir
 from bnn_hls.rtlsim.runner import tool_env
 
 from .conftest import DIGITS, run_cli

@@ -15,15 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bnn_hls import golden, ir
-from bnn_hls.backends.hls import device_inputs, pack_device_inputs
 from bnn_hls.backends.rtl import write_rtl_project
-from bnn_hls.backends.share_schedule import schedule_sums, share_schedule
 from bnn_hls.compiler import compile_file
-from bnn_hls.estimate import initiation_interval
-from bnn_hls.folding import divisors
+from bnn_hls.dataflow.cycles import initiation_interval
+from bnn_hls.dataflow.folding import divisors
+from bnn_hls.dataflow.optimiser import optimise
+from bnn_hls.dataflow.share_schedule import schedule_sums, share_schedule
 from bnn_hls.modelgen import build_bnn
-from bnn_hls.passes.folding_opt import optimise
-from bnn_hls.passes.sharing import apply_sharing, parse_sharing
+from bnn_hls.passes import parse_sharing
+from bnn_hls.passes.sharing import apply_sharing
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 
@@ -75,7 +75,7 @@ def test_schedule_gives_the_match_counts_at_every_pe(
 def simulate_shared(model: ir.Model, folding, folder: Path, n: int, seed: int):  # type: ignore[no-untyped-def]
     plan = write_rtl_project(model, folding, folder / "rtl")
     x = random_inputs(model.input, n, seed=seed)
-    words = pack_device_inputs(plan, device_inputs(model, x))
+    words = plan.pack_inputs(golden.input_quant(model.input, x))
     res = RtlSim(folder / "rtl", folder / "build").run(words, golden.run(model, x).acc, seed)
     return plan, res
 

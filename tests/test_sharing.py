@@ -17,7 +17,8 @@ from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
 from bnn_hls.errors import ModelError
 from bnn_hls.modelgen import build_bnn
-from bnn_hls.passes.sharing import apply_sharing, filters_2d, parse_sharing
+from bnn_hls.passes import parse_sharing
+from bnn_hls.passes.sharing import apply_sharing, filters_2d
 from bnn_hls.verify import random_inputs
 
 from .conftest import DIGITS, run_cli

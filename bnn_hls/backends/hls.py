@@ -1,6 +1,7 @@
 """HLS C++ backend: render the Jinja templates of templates/hls with the pipeline plan and copy
 the kernel library, giving a Vivado/Vitis HLS project (top.cpp, config.h, params_*.h, tb.cpp,
-hls.tcl) and sample test data for C simulation."""
+hls.tcl) and sample test data for C simulation. Each stage's code comes from its own template
+(templates/hls/stages/<Stage.hls_template>); this module only supplies the formatting."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 
 from .. import __version__, golden, ir
-from ..folding import Folding
-from ..packing import pack_words
-from ..resources import resource_dir, template_env
-from .plan import SCORE_BITS, BorderTables, Plan, Stage, build_plan, threshold_table
-from .share_schedule import ShareSchedule, ShareTables
+from ..dataflow.folding import Folding
+from ..dataflow.lowering import build_plan
+from ..dataflow.plan import Plan
+from ..dataflow.stage import Stage
+from ..dataflow.streams import SCORE_BITS
+from ..package_data import resource_dir, template_env
+from ..packing import bits_to_u64
 
 log = logging.getLogger(__name__)
 
@@ -66,167 +70,43 @@ def storage_pragmas(flavor: str, prefix: str, rom: str) -> list[str]:
     return [f"#pragma HLS RESOURCE variable = {w} core = {core}", *part]
 
 
-def border_texts(border: BorderTables | None, o: int, oh: int, ow: int) -> dict[str, str]:
-    """C initializers of a conv's zero-padding correction (a zero table when it has none)."""
-    if border is None:
-        return {
-            "row_class_text": ", ".join("0" for _ in range(oh)),
-            "col_class_text": ", ".join("0" for _ in range(ow)),
-            "correction_text": _inner(_c_array(np.zeros((1, 1, o), np.int32), "{}", 16)),
-        }
+def c_array(values: np.ndarray, fmt: str, per_line: int = 8) -> str:
+    """The elements of a C initializer (without its outer braces) for a numpy array."""
+    return _inner(_c_array(np.asarray(values), fmt, per_line))
+
+
+def c_list(values: Any, fmt: str) -> str:
+    """A one-line C initializer list."""
+    return ", ".join(fmt.format(int(v)) for v in values)
+
+
+def stage_context(st: Stage, flavor: str) -> dict[str, Any]:
+    """What a stage's template (templates/hls/stages/) renders: names, streams, parameters
+    (all of them as `p`, config.h's as `c`), memories by name, and the stage itself."""
     return {
-        "row_class_text": ", ".join(str(int(v)) for v in border.row_class),
-        "col_class_text": ", ".join(str(int(v)) for v in border.col_class),
-        "correction_text": _inner(_c_array(border.correction, "{}", 16)),
-    }
-
-
-def shared_context(st: Stage) -> dict[str, Any]:
-    """A result-sharing unit: its schedule's tables as C initializers."""
-    layer = st.layer
-    assert isinstance(layer, ir.Conv)
-    sched: ShareSchedule = st.params["schedule"]
-    tables: ShareTables = st.params["tables"]
-    border = st.params["border"]
-    oh, ow, _ = layer.out_shape
-    patterns = sched.unit_patterns(layer.share_filters)  # (NF, U, T)
-    words = (patterns.astype(np.uint64) << np.arange(sched.taps, dtype=np.uint64)).sum(
-        -1, dtype=np.uint64
-    )
-    ctx: dict[str, Any] = {
-        "kind": "shared",
         "name": st.name,
         "src": st.src,
         "dst": st.dst,
-        "prefix": layer.name.upper(),
-        "border": border is not None,
-        "comment": (
-            f"result-sharing conv, {layer.in_shape[-1]} -> {layer.out_channels} channels, "
-            f"{sched.units} units, PE {sched.pe}, SIMD {st.params['simd']}"
-        ),
-        "c": {
-            "C": sched.channels,
-            "T": sched.taps,
-            "SIMD": int(st.params["simd"]),
-            "O": sched.outputs,
-            "PE": sched.pe,
-            "NF": sched.nf,
-            "U": sched.units,
-            "OH": oh,
-            "OW": ow,
-            "RC": 1 if border is None else border.correction.shape[0],
-            "CC": 1 if border is None else border.correction.shape[1],
-        },
-        "unit_channel_text": _inner(_c_array(sched.unit_channel, "{}", 16)),
-        "unit_pattern_text": _inner(_c_array(words, "0x{:x}ULL", 8)),
-        "lane_unit_text": _inner(_c_array(sched.lane_unit, "{}", 16)),
-        "lane_invert_text": _inner(_c_array(sched.lane_invert, "{}", 32)),
-        "thresholds_text": _inner(
-            _c_array(threshold_table(tables.thresholds, sched.outputs, sched.pe), "{}", 16)
-        ),
+        "prefix": st.hls_prefix,
+        "description": st.description(),
+        "p": st.params(),
+        "c": st.hls_constants(),
+        "mem": {m.key: m for m in st.memories()},
+        "stage": st,
+        "flavor": flavor,
     }
-    ctx.update(border_texts(border, layer.out_channels, oh, ow))
-    return ctx
 
 
-def stage_context(st: Stage) -> dict[str, Any]:
-    """Named constants and parameter texts of one stage."""
-    if st.kind == "shared":
-        return shared_context(st)
-    ctx: dict[str, Any] = {"kind": st.kind, "name": st.name, "src": st.src, "dst": st.dst}
-    layer = st.layer
-    if st.kind == "window":
-        assert isinstance(layer, ir.Conv)
-        h, w, c = layer.in_shape
-        t, left, b, r = layer.pads
-        ctx["prefix"] = f"{layer.name.upper()}_WIN"
-        ctx["c"] = {
-            "IH": h,
-            "IW": w,
-            "C": c,
-            "SIMD": st.dst.elems,
-            "ELEM_BITS": st.dst.bits,
-            "KH": layer.kernel[0],
-            "KW": layer.kernel[1],
-            "SH": layer.stride[0],
-            "SW": layer.stride[1],
-            "PT": t,
-            "PL": left,
-            "PB": b,
-            "PR": r,
-        }
-        pad = int(st.params["pad_word"])
-        ctx["pad_word"] = f"ap_uint<{st.dst.width}>(-1)" if pad else "0"
-    elif st.kind == "mvtu":
-        assert isinstance(layer, ir.Linear)
-        p = st.params
-        pe, simd = int(p["pe"]), int(p["simd"])
-        oh, ow = (layer.out_shape[0], layer.out_shape[1]) if isinstance(layer, ir.Conv) else (1, 1)
-        border = p["border"]
-        ctx["prefix"] = layer.name.upper()
-        ctx["scores"] = bool(p["scores"])
-        ctx["int_in"] = layer.input_kind == "int"
-        ctx["border"] = border is not None
-        ctx["rom"] = p["rom"]
-        weights: np.ndarray = p["weights"]
-        ctx["chunks"] = weights.shape[2]
-        ctx["c"] = {
-            "K": layer.fan_in,
-            "O": layer.out_channels,
-            "PE": pe,
-            "SIMD": simd,
-            "NF": layer.out_channels // pe,
-            "SF": layer.fan_in // simd,
-            "ACC_BITS": p["acc_bits"],
-            "IN_BITS": p["in_bits"],
-            "OH": oh,
-            "OW": ow,
-            "RC": 1 if border is None else border.correction.shape[0],
-            "CC": 1 if border is None else border.correction.shape[1],
-        }
-        src = "int" + str(p["in_bits"]) if ctx["int_in"] else "bit"
-        out = f"int{SCORE_BITS} scores" if ctx["scores"] else "bits (acc >= T)"
-        ctx["comment"] = (
-            f"{layer.kind}, {layer.fan_in} x {layer.out_channels}, {src} x bit -> "
-            f"{out}, PE {pe}, SIMD {simd}"
-        )
-        ctx["weights_text"] = _inner(_c_array(weights, "0x{:016x}ULL", 4))
-        ctx["thresholds_text"] = _inner(_c_array(p["thresholds"], "{}", 16))
-        ctx.update(border_texts(border, layer.out_channels, oh, ow))
-    elif st.kind == "pool":
-        assert isinstance(layer, ir.MaxPool)
-        mask: np.ndarray = st.params["and_mask"]
-        ctx["prefix"] = layer.name.upper()
-        ctx["c"] = {
-            "IH": layer.in_shape[0],
-            "IW": layer.in_shape[1],
-            "C": layer.in_shape[2],
-            "PE": st.src.elems,
-            "K": layer.kernel[0],
-        }
-        words = [int(sum(int(b) << i for i, b in enumerate(row))) for row in mask]
-        ctx["and_mask_text"] = ", ".join(f"0x{w:x}" for w in words)
-    return ctx
-
-
-def call_line(st: Stage, plan: Plan) -> str:
-    if st.kind == "input":
-        return (
-            f"bnn::axis_to_stream<IN_AXI_BITS, {st.dst.width}, IN_WORDS_PER_IMAGE>(input_words, "
-            f"{st.dst.name}, num_images);"
-        )
-    if st.kind in ("gather", "split"):
-        fn = "gather_words" if st.kind == "gather" else "split_words"
-        return (
-            f"bnn::{fn}<{st.src.width}, {st.dst.width}, {st.src.words_per_image}>("
-            f"{st.src.name}, {st.dst.name}, num_images);"
-        )
-    if st.kind == "output":
-        return (
-            f"bnn::scores_to_axis<{st.src.elems}, SCORE_BITS, NUM_CLASSES>({st.src.name}, "
-            "output_scores, num_images);"
-        )
-    return f"{st.name}({st.src.name}, {st.dst.name}, num_images);"
+def _env() -> jinja2.Environment:
+    env = template_env("hls")
+    env.globals.update(
+        c_array=c_array,
+        c_list=c_list,
+        zeros=lambda shape: np.zeros(shape, np.int64),
+        u64_chunks=bits_to_u64,
+        storage_pragmas=storage_pragmas,
+    )
+    return env
 
 
 def write_hls_project(
@@ -241,11 +121,7 @@ def write_hls_project(
     packed words and golden scores are shipped for the tool's C simulation."""
     plan = build_plan(model, folding)
     out.mkdir(parents=True, exist_ok=True)
-    env = template_env("hls")
-    contexts = [stage_context(st) for st in plan.stages]
-    for ctx in contexts:
-        if "prefix" in ctx:
-            ctx["c"] = dict(ctx["c"])
+    env = _env()
     widest = max([s.width for s in plan.streams] + [32])
     common = {
         "version": __version__,
@@ -253,31 +129,28 @@ def write_hls_project(
         "classes": plan.classes,
         "score_bits": SCORE_BITS,
     }
-    config_stages = [c for c in contexts if c["kind"] in ("window", "mvtu", "shared", "pool")]
+    # the stages with parameters of their own: constants in config.h, code in params_*.h
+    own = [(st, stage_context(st, flavor)) for st in plan.stages if st.hls_params]
     (out / "config.h").write_text(
         env.get_template("config.h.j2").render(
             **common,
             in_axi_bits=plan.in_axi_bits,
             in_words=plan.input_stream.words_per_image,
-            stages=config_stages,
+            stages=[ctx for _, ctx in own],
             widest=widest,
             ap_int_max_w=-(-widest // 1024) * 1024,
         )
     )
     headers = []
-    by_layer: dict[str, list[dict[str, Any]]] = {}
-    for st, ctx in zip(plan.stages, contexts):
-        if st.layer is not None and ctx["kind"] in ("window", "mvtu", "shared", "pool"):
-            by_layer.setdefault(st.layer.name, []).append(ctx)
-    for layer_name, stage_list in by_layer.items():
+    by_layer: dict[str, list[str]] = {}
+    for st, ctx in own:
+        template = env.get_template(f"stages/{st.hls_template}")
+        by_layer.setdefault(st.layer_name, []).append(template.module.definition(ctx))  # type: ignore[attr-defined]
+    for layer_name, definitions in by_layer.items():
         header = f"params_{layer_name}.h"
         (out / header).write_text(
             env.get_template("params.h.j2").render(
-                **common,
-                layer=layer_name,
-                guard=layer_name.upper(),
-                stages=stage_list,
-                storage_pragmas=lambda prefix, rom: storage_pragmas(flavor, prefix, rom),
+                **common, layer=layer_name, guard=layer_name.upper(), definitions=definitions
             )
         )
         headers.append(header)
@@ -292,7 +165,10 @@ def write_hls_project(
         }
         for s in plan.streams
     ]
-    calls = [call_line(st, plan) for st in plan.stages]
+    calls = [
+        env.get_template(f"stages/{st.hls_template}").module.call(stage_context(st, flavor))  # type: ignore[attr-defined]
+        for st in plan.stages
+    ]
     (out / "top.h").write_text(env.get_template("top.h.j2").render(**common))
     (out / "top.cpp").write_text(
         env.get_template("top.cpp.j2").render(
@@ -328,20 +204,10 @@ def write_hls_project(
     return plan
 
 
-def device_inputs(model: ir.Model, x: np.ndarray) -> np.ndarray:
-    """What the host sends: the input quantiser's integers (or bits), NHWC."""
-    return golden.input_quant(model.input, x)
-
-
-def pack_device_inputs(plan: Plan, values: np.ndarray) -> np.ndarray:
-    s = plan.input_stream
-    return pack_words(values, s.elems, s.bits, plan.in_axi_bits // 8)
-
-
 def write_csim_data(
     model: ir.Model, plan: Plan, x: np.ndarray, input_file: Path, expected_file: Path
 ) -> None:
-    words = pack_device_inputs(plan, device_inputs(model, x))
+    words = plan.pack_inputs(golden.input_quant(model.input, x))
     input_file.write_bytes(words.tobytes())
     expected = golden.run(model, x).acc.astype("<i4")
     expected_file.write_bytes(expected.tobytes())

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, golden, ir
-from ..estimate import initiation_interval
-from ..folding import Folding
-from ..resources import resource_dir, template_env
+from ..dataflow.cycles import initiation_interval
+from ..dataflow.folding import Folding
+from ..dataflow.plan import Plan
+from ..package_data import resource_dir, template_env
 from .hls import FLAVORS, PART, write_hls_project
-from .plan import Plan
 
 DESIGN = "bnn"
 ACCEL_NAME = "bnn_0"

@@ -1,7 +1,19 @@
-"""IR-to-IR passes. Each takes a Model and returns a new Model (the input is not changed)."""
+"""IR-to-IR passes, each a Pass (base.py): run(model, options) -> PassResult with a new model.
+The compile flow runs them in the order of compiler.PASSES."""
 
 from __future__ import annotations
 
-from .batchshift import batchshift
+from .base import Pass, PassOptions, PassResult, SharingMode, parse_sharing
+from .batchshift import BatchShift, batchshift
+from .sharing import ResultSharing
 
-__all__ = ["batchshift"]
+__all__ = [
+    "BatchShift",
+    "Pass",
+    "PassOptions",
+    "PassResult",
+    "ResultSharing",
+    "SharingMode",
+    "batchshift",
+    "parse_sharing",
+]

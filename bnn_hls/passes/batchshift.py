@@ -28,6 +28,7 @@ import numpy as np
 from .. import ir
 from ..errors import ModelError
 from ..floatops import FloatOp, apply_ops
+from .base import Pass, PassOptions, PassResult
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +197,14 @@ def batchshift(model: ir.Model) -> ir.Model:
 def renumber(layers: list[ir.Layer]) -> list[ir.Layer]:
     """Give layers compiler-made names l<index>_<kind>."""
     return [replace(layer, name=f"l{i}_{layer.kind}") for i, layer in enumerate(layers)]
+
+
+class BatchShift(Pass):
+    """Float scale/BatchNorm/sign runs -> integer thresholds (the report is also kept in the
+    IR's notes, where the inspect report reads it)."""
+
+    name = "batchshift"
+
+    def run(self, model: ir.Model, options: PassOptions) -> PassResult:
+        fused = batchshift(model)
+        return PassResult(fused, {"layers": fused.notes["batchshift"]})

@@ -23,34 +23,9 @@ from typing import Any
 import numpy as np
 
 from .. import ir
-from ..errors import ModelError
+from .base import Pass, PassOptions, PassResult, SharingMode
 
 log = logging.getLogger(__name__)
-
-SHARING_HELP = "exact | similar:D (D = 1, 2, ...) | off | auto"
-
-
-@dataclass(frozen=True)
-class SharingMode:
-    kind: str  # "off", "exact", "similar", "auto"
-    distance: int = 0
-
-    def __str__(self) -> str:
-        return f"similar:{self.distance}" if self.kind == "similar" else self.kind
-
-
-def parse_sharing(text: str) -> SharingMode:
-    t = text.strip().lower()
-    if t in ("off", "exact", "auto"):
-        return SharingMode(t)
-    if t.startswith("similar:"):
-        try:
-            d = int(t.split(":", 1)[1])
-        except ValueError:
-            d = -1
-        if d >= 1:
-            return SharingMode("similar", d)
-    raise ModelError(f"unknown --sharing value {text!r}", hint=f"use {SHARING_HELP}")
 
 
 def filters_2d(layer: ir.Conv) -> np.ndarray:
@@ -230,33 +205,6 @@ def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[st
     return new_model, _totals(report)
 
 
-MAX_SHARED_TAPS = 64  # a 2-D filter fits one 64-bit word in the HLS kernel's tables
-
-
-def shared_kernel_refusals(model: ir.Model) -> dict[str, str | None]:
-    """Per linear layer: why the result-sharing kernel cannot compute it, or None when it can
-    (a conv with a sharing plan, binary inputs, thresholds after it, at most 64 taps)."""
-    out: dict[str, str | None] = {}
-    layers = model.layers
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, ir.Linear):
-            continue
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
-        reason: str | None = None
-        if not isinstance(layer, ir.Conv):
-            reason = "it is not a conv"
-        elif not layer.shared:
-            reason = "it has no sharing plan (use --sharing exact, similar:D or auto)"
-        elif layer.input_kind != "bit":
-            reason = "its inputs are integers (the unit shares binary 2-D filter results)"
-        elif not isinstance(nxt, ir.Threshold):
-            reason = "it outputs scores (the unit outputs threshold bits)"
-        elif layer.kernel[0] * layer.kernel[1] > MAX_SHARED_TAPS:
-            reason = f"its kernel has more than {MAX_SHARED_TAPS} taps"
-        out[layer.name] = reason
-    return out
-
-
 def sharing_report(model: ir.Model) -> dict[str, Any]:
     """What exact sharing would save, for a model without sharing plans."""
     report = {"mode": "off", "layers": [op_counts(layer) for layer in model.linear_layers()]}
@@ -278,3 +226,22 @@ def _totals(report: dict[str, Any]) -> dict[str, Any]:
         "paper_xnor_reduction": round(1 - xa / xb, 4) if xb else 0.0,
     }
     return report
+
+
+class ResultSharing(Pass):
+    """--sharing: sharing plans on the binary convs (off: nothing changes, no report)."""
+
+    name = "sharing"
+
+    def run(self, model: ir.Model, options: PassOptions) -> PassResult:
+        mode = options.sharing
+        if mode.kind == "off":
+            return PassResult(model)
+        shared, report = apply_sharing(model, mode)
+        if mode.kind == "similar":
+            log.warning(
+                "--sharing %s changes weights (lossy): %d 2-D filters changed",
+                mode,
+                sum(e.get("changed_filters", 0) for e in report["layers"]),
+            )
+        return PassResult(shared, report)

@@ -13,7 +13,7 @@ module bnn_swg #(
     parameter int IW = 4,
     parameter int C = 1,
     parameter int SIMD = 1,
-    parameter int ELEM = 1,
+    parameter int ELEM_BITS = 1,
     parameter int KH = 3,
     parameter int KW = 3,
     parameter int SH = 1,
@@ -23,7 +23,7 @@ module bnn_swg #(
     parameter int PB = 0,
     parameter int PR = 0,
     parameter int PAD_ONES = 0,
-    parameter int W = SIMD * ELEM
+    parameter int W = SIMD * ELEM_BITS
 ) (
     input  logic         clk,
     input  logic         rst_n,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import ir
-from .errors import InputFileError, ModelError, quote_name
-from .passes.sharing import shared_kernel_refusals
+from .. import ir
+from ..errors import InputFileError, ModelError, quote_name
+from .kernels import KERNELS
+from .pairing import linear_steps
 
 DEFAULT_MAX_PE = 16
 DEFAULT_MAX_SIMD_BIT = 64
@@ -26,7 +27,6 @@ DEFAULT_MAX_SIMD_INT = 8
 
 
 ROM_STYLES = ("lut", "block")
-KERNELS = ("mvtu", "shared")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ def compatible(a: int, b: int) -> bool:
     return a % b == 0 or b % a == 0
 
 
+def refusals(model: ir.Model, kernel: str) -> dict[str, str | None]:
+    """Per linear layer: why `kernel` cannot compute it, or None when it can."""
+    return {layer.name: KERNELS[kernel].refusal(layer, th) for layer, th in linear_steps(model)}
+
+
 def producer_widths(model: ir.Model, folding: Folding) -> dict[str, int]:
     """Elements per stream word arriving at each linear layer (from the previous producer)."""
     widths: dict[str, int] = {}
@@ -71,7 +76,7 @@ def default_folding(model: ir.Model) -> Folding:
     result-sharing kernel for every layer that has a sharing plan and can take it."""
     folding: Folding = {}
     prev_pe: int | None = None
-    refusals = shared_kernel_refusals(model)
+    shared_refusals = refusals(model, "shared")
     for layer in model.linear_layers():
         cap = DEFAULT_MAX_SIMD_INT if layer.input_kind == "int" else DEFAULT_MAX_SIMD_BIT
         options = [d for d in divisors(simd_domain(layer)) if d <= cap]
@@ -79,16 +84,16 @@ def default_folding(model: ir.Model) -> Folding:
             options = [d for d in options if compatible(d, prev_pe)]
         simd = max(options)
         pe = max(d for d in divisors(layer.out_channels) if d <= DEFAULT_MAX_PE)
-        kernel = "shared" if refusals[layer.name] is None else "mvtu"
+        kernel = "shared" if shared_refusals[layer.name] is None else "mvtu"
         folding[layer.name] = Fold(pe, simd, kernel=kernel)
         prev_pe = pe
     return folding
 
 
 def check_folding(model: ir.Model, folding: Folding) -> None:
+    thresholds = {layer.name: th for layer, th in linear_steps(model)}
     prev_pe: int | None = None
     prev_name = ""
-    refusals = shared_kernel_refusals(model)
     for layer in model.linear_layers():
         if layer.name not in folding:
             raise ModelError(
@@ -119,10 +124,10 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
                 f"layer {layer.name}: unknown kernel {quote_name(str(fold.kernel))}",
                 hint=f"use one of {', '.join(KERNELS)}",
             )
-        if fold.kernel == "shared" and refusals[layer.name] is not None:
+        reason = KERNELS[fold.kernel].refusal(layer, thresholds[layer.name])
+        if reason is not None:
             raise ModelError(
-                f"layer {layer.name}: the result-sharing kernel cannot compute it: "
-                f"{refusals[layer.name]}",
+                f"layer {layer.name}: the {KERNELS[fold.kernel].title} cannot compute it: {reason}",
                 hint='give it "kernel": "mvtu"',
             )
         if prev_pe is not None and not compatible(fold.simd, prev_pe):

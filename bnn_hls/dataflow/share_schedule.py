@@ -1,6 +1,6 @@
 """How a result-sharing conv unit computes its outputs PE at a time: the schedule that the
 HLS kernel (hw/hls/bnn_shared.h) and the generated RTL unit (templates/rtl/share_conv.sv.j2)
-are both built from, so the two backends cannot disagree.
+are both built from (through dataflow/shared.py), so the two backends cannot disagree.
 
 Per output pixel the unit holds the whole window (T taps x C channels) and takes NF = O / PE
 steps. At step nf it computes the outputs o = nf * PE + p. Each input channel c owns m_c
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
+from .layer_cache import LayerCache
 
 
 @dataclass
@@ -153,24 +154,13 @@ def share_schedule(layer: ir.Conv, pe: int) -> ShareSchedule:
     )
 
 
-# schedules already built: (id(layer), pe) -> (layer, schedule); the layer is kept so that its
-# id cannot be reused by another layer while the entry lives
-_CACHE: dict[tuple[int, int], tuple[ir.Conv, ShareSchedule]] = {}
-_CACHE_SIZE = 256
+_CACHE: LayerCache[ShareSchedule] = LayerCache(share_schedule)
 
 
 def cached_schedule(layer: ir.Conv, pe: int) -> ShareSchedule:
-    """share_schedule, remembered: the folding optimiser and the plan ask for the same ones
+    """share_schedule, remembered: the folding optimiser and the lowering ask for the same ones
     many times."""
-    key = (id(layer), pe)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is layer:
-        return hit[1]
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()
-    sched = share_schedule(layer, pe)
-    _CACHE[key] = (layer, sched)
-    return sched
+    return _CACHE(layer, pe)
 
 
 def schedule_sums(sched: ShareSchedule, filters: np.ndarray, windows: np.ndarray) -> np.ndarray:

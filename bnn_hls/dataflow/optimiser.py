@@ -24,22 +24,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ir
-from .. import resource_model as rm
-from ..backends.plan import border_tables, build_plan
-from ..backends.share_schedule import cached_schedule, share_tables
 from ..errors import ModelError
-from ..estimate import CLOCK_HZ, initiation_interval, shared_steps, window_fill_words
-from ..folding import (
+from . import resource_model as rm
+from .cycles import CLOCK_HZ, initiation_interval
+from .folding import (
     ROM_STYLES,
     Fold,
     Folding,
     check_folding,
     compatible,
     divisors,
+    refusals,
     simd_domain,
 )
-from ..synth import XC7Z020
-from .sharing import shared_kernel_refusals
+from .kernels import KERNELS
+from .lowering import build_plan, linear_layer_stages
+from .pairing import linear_steps
+from .resource_model import XC7Z020
+from .streams import Stream
 
 log = logging.getLogger(__name__)
 
@@ -69,79 +71,40 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def mvtu_cycles(layer: ir.Linear, pe: int, simd: int) -> int:
-    pixels = layer.out_shape[0] * layer.out_shape[1] if isinstance(layer, ir.Conv) else 1
-    return pixels * (layer.out_channels // pe) * (layer.fan_in // simd)
-
-
-def window_cycles(layer: ir.Conv, simd: int) -> int:
-    """The sliding window's cycles per image (estimate.stage_cycles for the window stage)."""
-    h, w, c = layer.in_shape
-    oh, ow, _ = layer.out_shape
-    cw = c // simd
-    taps = layer.kernel[0] * layer.kernel[1] * cw
-    return max(h * w * cw, window_fill_words(layer, simd) + oh * ow * taps)
-
-
 SHARED_KERNEL_MODES = ("always", "choose", "never")
-
-
-def shared_unit_estimate(model: ir.Model, layer: ir.Conv, pe: int, simd: int) -> rm.Estimate:
-    """The resource model's cost of the result-sharing unit of `layer` at PE, SIMD."""
-    idx = model.layers.index(layer)
-    thresholds = model.layers[idx + 1]
-    assert isinstance(thresholds, ir.Threshold)
-    border = _border(model, layer)
-    sched = cached_schedule(layer, pe)
-    tables = share_tables(sched, thresholds.thresholds, None if border is None else border)
-    classes = 0 if border is None else int(np.prod(border.shape[:2]))
-    features = rm.shared_features(sched, layer.share_filters, simd, tables.compare_bits, classes)
-    return rm.shared_estimate(features)
 
 
 def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
     """One folding of one layer: its cycles per image (window and MVTU or result-sharing
-    unit) and its cost."""
-    params = _stage_params(model)[layer.name]
-    in_bits = int(params["in_bits"])
-    if fold.kernel == "shared":
-        assert isinstance(layer, ir.Conv)
-        pixels = layer.out_shape[0] * layer.out_shape[1]
-        cycles = max(
-            pixels * shared_steps(layer, fold.pe, fold.simd), window_cycles(layer, fold.simd)
-        )
-        cost = rm.window_estimate(layer, fold.simd, 1)
-        return Candidate(
-            fold, cycles, cost + shared_unit_estimate(model, layer, fold.pe, fold.simd)
-        )
-    cycles = mvtu_cycles(layer, fold.pe, fold.simd)
+    unit: the slower) and its cost (their sum), from the stages themselves."""
+    threshold = next(th for la, th in linear_steps(model) if la is layer)
+    return _candidate(model, layer, threshold, fold)
+
+
+def _candidate(
+    model: ir.Model, layer: ir.Linear, threshold: ir.Threshold | None, fold: Fold
+) -> Candidate:
+    src_bits = 1 if layer.input_kind == "bit" else model.input.out_bits()
+    src = Stream("", fold.simd, src_bits, int(np.prod(layer.in_shape)) // fold.simd)
+    stages = linear_layer_stages(layer, threshold, fold, src)
     cost = rm.Estimate()
-    if isinstance(layer, ir.Conv):
-        cycles = max(cycles, window_cycles(layer, fold.simd))
-        cost = rm.window_estimate(layer, fold.simd, in_bits)
-    shape = rm.MvtuShape(
-        k=layer.fan_in,
-        o=layer.out_channels,
-        simd=fold.simd,
-        pe=fold.pe,
-        in_bits=in_bits,
-        int_in=layer.input_kind == "int",
-        acc_bits=int(params["acc_bits"]),
-        scores=bool(params["scores"]),
-        border_classes=int(params["border_classes"]),
-        rom=fold.rom,
-    )
-    return Candidate(fold, cycles, cost + rm.mvtu_estimate(shape))
+    for st in stages:
+        cost = cost + st.resource_estimate()
+    return Candidate(fold, max(st.cycles() for st in stages), cost)
 
 
 def layer_candidates(
-    model: ir.Model, layer: ir.Linear, first: bool, shared_kernel: str = "always"
+    model: ir.Model,
+    layer: ir.Linear,
+    threshold: ir.Threshold | None,
+    first: bool,
+    shared_kernel: str = "always",
 ) -> list[Candidate]:
     """Every legal (PE, SIMD, ROM, kernel) of one layer with its cycles and cost, dominated
     ones (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at
     most MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
-    in_bits = int(_stage_params(model)[layer.name]["in_bits"])
-    shareable = shared_kernel_refusals(model)[layer.name] is None and shared_kernel != "never"
+    in_bits = 1 if layer.input_kind == "bit" else model.input.out_bits()
+    shareable = KERNELS["shared"].refusal(layer, threshold) is None and shared_kernel != "never"
     kernels = ["shared"] if shareable else []
     if not shareable or shared_kernel == "choose":
         kernels.append("mvtu")
@@ -150,11 +113,10 @@ def layer_candidates(
         for simd in divisors(simd_domain(layer)):
             if first and simd * in_bits > MAX_INPUT_BITS_PER_CYCLE and simd > 1:
                 continue
-            if "shared" in kernels:
-                out.append(candidate(model, layer, Fold(pe, simd, "lut", "shared")))
-            if "mvtu" in kernels:
-                for rom in ROM_STYLES:
-                    out.append(candidate(model, layer, Fold(pe, simd, rom)))
+            for kernel in kernels:
+                roms = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
+                for rom in roms:
+                    out.append(_candidate(model, layer, threshold, Fold(pe, simd, rom, kernel)))
     out.sort(key=lambda c: (c.cycles, c.cost.lut, c.cost.bram36))
     kept: list[Candidate] = []
     for c in out:
@@ -164,48 +126,6 @@ def layer_candidates(
         ):
             kept.append(c)
     return kept
-
-
-# the model last asked about and its per-layer parameters; the model itself is kept (not its
-# id, which a new model could reuse once the old one is freed)
-_PARAMS_CACHE: list[tuple[ir.Model, dict[str, dict[str, int | bool]]]] = []
-# the same for the zero-padding corrections of shared convs: (model, {layer: table or None})
-_BORDER_CACHE: list[tuple[ir.Model, dict[str, np.ndarray | None]]] = []
-
-
-def _border(model: ir.Model, layer: ir.Conv) -> np.ndarray | None:
-    """The (RC, CC, O) border correction table of a conv, or None."""
-    if not _BORDER_CACHE or _BORDER_CACHE[0][0] is not model:
-        _BORDER_CACHE[:] = [(model, {})]
-    tables = _BORDER_CACHE[0][1]
-    if layer.name not in tables:
-        b = border_tables(layer)
-        tables[layer.name] = None if b is None else b.correction
-    return tables[layer.name]
-
-
-def _stage_params(model: ir.Model) -> dict[str, dict[str, int | bool]]:
-    """Per linear layer: input element bits, accumulator bits, scores?, border classes (from
-    a plan with any legal folding: they do not depend on it)."""
-    if _PARAMS_CACHE and _PARAMS_CACHE[0][0] is model:
-        return _PARAMS_CACHE[0][1]
-    plan = build_plan(model, _unit_folding(model))
-    params: dict[str, dict[str, int | bool]] = {}
-    for st in plan.mvtus():
-        shape = rm.mvtu_shape(st)
-        assert st.layer is not None
-        params[st.layer.name] = {
-            "in_bits": shape.in_bits,
-            "acc_bits": shape.acc_bits,
-            "scores": shape.scores,
-            "border_classes": shape.border_classes,
-        }
-    _PARAMS_CACHE[:] = [(model, params)]
-    return params
-
-
-def _unit_folding(model: ir.Model) -> Folding:
-    return {layer.name: Fold(1, 1) for layer in model.linear_layers()}
 
 
 def limits_for(budget: float) -> rm.Estimate:
@@ -263,7 +183,7 @@ def design_at(
         plan = build_plan(model, folding)
         if initiation_interval(plan) > ii:
             return None  # a stage the folding does not control is slower (the scores output)
-        _, total = rm.plan_estimate(plan)
+        _, total = plan.resource_estimate()
         if total.lut <= limits.lut and total.bram36 <= limits.bram36:
             results.append(Result(folding, initiation_interval(plan), total, limits))
     if not results:
@@ -289,13 +209,13 @@ def optimise(
         raise ValueError(f"shared_kernel must be one of {SHARED_KERNEL_MODES}")
     if target_fps is not None and target_fps <= 0:
         raise ModelError(f"the target must be a positive number of images/s, not {target_fps}")
-    layers = model.linear_layers()
     cands = [
-        layer_candidates(model, layer, i == 0, shared_kernel) for i, layer in enumerate(layers)
+        layer_candidates(model, layer, threshold, i == 0, shared_kernel)
+        for i, (layer, threshold) in enumerate(linear_steps(model))
     ]
     forced = [
         name
-        for name, reason in shared_kernel_refusals(model).items()
+        for name, reason in refusals(model, "shared").items()
         if reason is None and shared_kernel == "always"
     ]
     try:

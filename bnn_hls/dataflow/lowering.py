@@ -1,0 +1,107 @@
+"""Lowering: the IR after the passes -> the pipeline plan. One small function per IR layer type
+(LOWERINGS) turns a layer, paired with its threshold (pairing.py), into stages; a width
+converter goes in front of a linear layer whose SIMD differs from its producer's word, and
+the streams are named in order once the chain is complete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import ir
+from ..errors import ModelError
+from .convert import converter
+from .folding import Fold, Folding
+from .io import InputStage, OutputStage
+from .kernels import KERNELS
+from .pairing import Step, device_steps
+from .plan import Plan
+from .pool import PoolStage
+from .stage import Stage
+from .streams import SCORE_BITS, Stream, axi_width
+from .window import WindowStage
+
+
+def linear_layer_stages(
+    layer: ir.Linear, threshold: ir.Threshold | None, fold: Fold, src: Stream
+) -> list[Stage]:
+    """The stages of one linear layer at one folding, from an input stream of SIMD elements per
+    word: a conv's sliding window, then the folding's kernel."""
+    stages: list[Stage] = []
+    elem_bits = 1 if layer.input_kind == "bit" else src.bits
+    pixels = 1
+    if isinstance(layer, ir.Conv):
+        oh, ow, _ = layer.out_shape
+        pixels = oh * ow
+        windows = Stream("", fold.simd, elem_bits, layer.fan_in * pixels // fold.simd)
+        stages.append(WindowStage(src, windows, layer))
+        src = windows
+    out_bits = SCORE_BITS if threshold is None else 1
+    dst = Stream("", fold.pe, out_bits, layer.out_channels * pixels // fold.pe)
+    kernel = KERNELS[fold.kernel]
+    stages.append(kernel.build(layer, threshold, fold.pe, fold.simd, fold.rom, src, dst))
+    return stages
+
+
+def lower_linear(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
+    assert isinstance(step.layer, ir.Linear)
+    fold = folding[step.layer.name]
+    stages: list[Stage] = []
+    if cur.elems != fold.simd:
+        per_image = cur.elems * cur.words_per_image
+        conv = converter(cur, Stream("", fold.simd, cur.bits, per_image // fold.simd))
+        stages.append(conv)
+        cur = conv.dst
+    return stages + linear_layer_stages(step.layer, step.threshold, fold, cur)
+
+
+def lower_pool(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
+    assert isinstance(step.layer, ir.MaxPool)
+    elements = int(np.prod(step.layer.out_shape))
+    return [PoolStage(cur, Stream("", cur.elems, 1, elements // cur.elems), step.layer)]
+
+
+def lower_flatten(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
+    return []  # the stream order is already the flattened order
+
+
+def lower_scores(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
+    assert isinstance(step.layer, ir.Scores)
+    classes = step.layer.out_shape[-1]
+    return [OutputStage(cur, Stream("axis_out", 1, SCORE_BITS, classes), step.layer)]
+
+
+LOWERINGS: dict[type[ir.Layer], Callable[[Step, Folding, Stream], list[Stage]]] = {
+    ir.Dense: lower_linear,
+    ir.Conv: lower_linear,
+    ir.MaxPool: lower_pool,
+    ir.Flatten: lower_flatten,
+    ir.Scores: lower_scores,
+}
+
+
+def build_plan(model: ir.Model, folding: Folding) -> Plan:
+    """The pipeline of a model (after BatchShift) at a folding."""
+    inq = model.input
+    simd0 = folding[model.linear_layers()[0].name].simd
+    elements = int(np.prod(inq.out_shape))
+    first = Stream("", simd0, inq.out_bits(), elements // simd0)
+    axi_in = Stream("axis_in", simd0, inq.out_bits(), first.words_per_image)
+    stages: list[Stage] = [InputStage(axi_in, first, axi_width(first.width))]
+    cur = first
+    for step in device_steps(model):
+        lower = LOWERINGS.get(type(step.layer))
+        if lower is None:
+            raise ModelError(
+                f"layer {step.layer.name} ({step.layer.kind}) has no hardware form",
+                hint="it should have been fused by BatchShift; please report this model",
+            )
+        new = lower(step, folding, cur)
+        stages += new
+        if new:
+            cur = new[-1].dst
+    streams = [st.dst for st in stages if not st.dst.name]
+    for i, s in enumerate(streams):
+        s.name = "s_in" if i == 0 else f"s{i}"
+    return Plan(stages, streams, first, model.scores.out_shape[-1], axi_width(first.width))

@@ -1,0 +1,57 @@
+"""A stage's parameter memory, described once for every backend: its name, shape and packed
+contents. Word d holds `lanes` lanes of `lane_bits` bits (packing.py's lane format); the RTL
+writes the words into a .mem file, the HLS backend declares the same values as a C array in
+the layout its kernel reads. Contents are computed on first use, so the folding optimiser can
+ask for shapes without packing weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..packing import bits_to_words, lanes_to_words
+
+
+@dataclass
+class Memory:
+    key: str  # "weights", "thresholds", ...: the stage's name for it (file: <layer>_<key>.mem)
+    depth: int
+    lanes: int
+    lane_bits: int
+    # (depth, lanes) integers, or for form "bits" (depth, lanes, lane_bits) 0/1 values
+    fill: Callable[[], np.ndarray] = field(repr=False)
+    form: str = "ints"
+
+    @property
+    def width(self) -> int:
+        return self.lanes * self.lane_bits
+
+    @property
+    def file_param(self) -> str:
+        """The RTL kernel parameter that names its .mem file."""
+        return f"{self.key.upper()}_FILE"
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        data = np.asarray(self.fill())
+        want = (
+            (self.depth, self.lanes)
+            if self.form == "ints"
+            else (
+                self.depth,
+                self.lanes,
+                self.lane_bits,
+            )
+        )
+        if data.shape != want:
+            raise AssertionError(f"memory {self.key}: contents {data.shape}, declared {want}")
+        return data
+
+    def words(self) -> list[int]:
+        """One integer per word, lanes packed (what the RTL's .mem file holds)."""
+        if self.form == "bits":
+            return bits_to_words(self.values.reshape(self.depth, self.width))
+        return lanes_to_words(self.values, self.lane_bits)

@@ -1,0 +1,298 @@
+"""The result-sharing conv unit (passes/sharing.py; its schedule in share_schedule.py): every
+distinct 2-D filter result of a window computed once and added, inverted where the filter is
+the inverse, by the outputs that use it. The RTL unit is generated per layer
+(templates/rtl/share_conv.sv.j2 around hw/rtl/bnn_share_ctrl.sv); the HLS kernel is
+hw/hls/bnn_shared.h with the schedule's tables."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import ir
+from ..errors import ModelError
+from . import resource_model as rm
+from .border import BorderTables, border_tables
+from .memory import Memory
+from .mvtu import border_memories
+from .share_schedule import ShareSchedule, ShareTables, cached_schedule, share_tables
+from .stage import LinearStage
+from .streams import MAX_FIFO_DEPTH, Stream
+
+MAX_SHARED_TAPS = 64  # a 2-D filter fits one 64-bit word in the HLS kernel's tables
+
+
+@dataclass(eq=False)
+class SharedStage(LinearStage):
+    """Per output pixel it holds the window and takes NF = O / PE steps of PE outputs; it
+    collects the next window's SF words meanwhile, so a pixel takes max(NF, SF) cycles."""
+
+    src: Stream
+    dst: Stream
+    layer: ir.Conv
+    pe: int
+    simd: int
+    thresholds: np.ndarray  # (O,) on the accumulator
+    border: BorderTables | None
+
+    kind: ClassVar[str] = "shared"
+    hls_template: ClassVar[str] = "shared.h.j2"
+    hls_params: ClassVar[tuple[str, ...]] = (
+        "C", "T", "SIMD", "O", "PE", "NF", "U", "OH", "OW", "RC", "CC",
+    )  # fmt: skip
+    # the generated module's own parameters are its memory files; these go to the control
+    rtl_control_params: ClassVar[tuple[str, ...]] = (
+        "C", "T", "SIMD", "O", "PE", "SUM_W", "CMP_W", "OH", "OW", "BORDER", "RC", "CC",
+    )  # fmt: skip
+    rtl_library: ClassVar[tuple[str, ...]] = (
+        "bnn_share_ctrl.sv",
+        "bnn_share_lane.sv",
+        "bnn_popcount.sv",
+    )
+    cost_kind: ClassVar[str] = "shared"
+    title: ClassVar[str] = "result-sharing kernel"
+
+    @classmethod
+    def refusal(cls, layer: ir.Linear, threshold: ir.Threshold | None) -> str | None:
+        """A conv with a sharing plan, binary inputs, thresholds after it, at most 64 taps."""
+        if not isinstance(layer, ir.Conv):
+            return "it is not a conv"
+        if not layer.shared:
+            return "it has no sharing plan (use --sharing exact, similar:D or auto)"
+        if layer.input_kind != "bit":
+            return "its inputs are integers (the unit shares binary 2-D filter results)"
+        if threshold is None:
+            return "it outputs scores (the unit outputs threshold bits)"
+        if layer.kernel[0] * layer.kernel[1] > MAX_SHARED_TAPS:
+            return f"its kernel has more than {MAX_SHARED_TAPS} taps"
+        return None
+
+    @classmethod
+    def build(
+        cls,
+        layer: ir.Linear,
+        threshold: ir.Threshold | None,
+        pe: int,
+        simd: int,
+        rom: str,
+        src: Stream,
+        dst: Stream,
+    ) -> SharedStage:
+        reason = cls.refusal(layer, threshold)
+        if reason is not None:
+            raise ModelError(f"layer {layer.name}: the {cls.title} cannot compute it: {reason}")
+        assert isinstance(layer, ir.Conv) and threshold is not None
+        return cls(src, dst, layer, pe, simd, threshold.thresholds, border_tables(layer))
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer.name}_shared"
+
+    @property
+    def rtl_module(self) -> str:
+        return f"bnn_share_{self.layer.name}"
+
+    @property
+    def rtl_template(self) -> str:
+        return "share_conv.sv.j2"
+
+    @property
+    def schedule(self) -> ShareSchedule:
+        return cached_schedule(self.layer, self.pe)
+
+    @cached_property
+    def tables(self) -> ShareTables:
+        correction = None if self.border is None else self.border.correction
+        return share_tables(self.schedule, self.thresholds, correction)
+
+    @property
+    def pixels(self) -> int:
+        return self.layer.out_shape[0] * self.layer.out_shape[1]
+
+    @property
+    def steps(self) -> int:
+        """Cycles per output pixel: it collects a window's words while it issues the previous
+        window's output steps (hw/rtl/bnn_share_ctrl.sv)."""
+        return max(self.layer.out_channels // self.pe, self.layer.fan_in // self.simd)
+
+    def params(self) -> dict[str, int]:
+        sched, border = self.schedule, self.border
+        oh, ow, _ = self.layer.out_shape
+        return {
+            "C": sched.channels,
+            "T": sched.taps,
+            "SIMD": self.simd,
+            "O": sched.outputs,
+            "PE": sched.pe,
+            "NF": sched.nf,
+            "U": sched.units,
+            "SUM_W": sched.sum_bits,
+            "CMP_W": self.tables.compare_bits,
+            "OH": oh,
+            "OW": ow,
+            "BORDER": int(border is not None),
+            "RC": 1 if border is None else border.correction.shape[0],
+            "CC": 1 if border is None else border.correction.shape[1],
+        }
+
+    def cycles(self) -> int:
+        return self.pixels * self.steps
+
+    def macs_per_cycle(self) -> int:
+        return self.layer.out_channels * self.layer.fan_in // self.steps
+
+    def threshold_lanes(self) -> np.ndarray:
+        """(NF, PE): the thresholds in the lane-sum domain, 2 * S + corr >= T."""
+        return self.tables.thresholds.astype(np.int64).reshape(self.schedule.nf, self.pe)
+
+    def memories(self) -> list[Memory]:
+        bits = self.tables.compare_bits
+        mems = [Memory("thresholds", self.schedule.nf, self.pe, bits, self.threshold_lanes)]
+        return mems + border_memories(self.border, self.pe, bits)
+
+    def unit_pattern_words(self) -> np.ndarray:
+        """(NF, U) uint64: the filter each unit compares with at each step, tap t at bit t."""
+        sched = self.schedule
+        patterns = sched.unit_patterns(self.layer.share_filters)  # (NF, U, T)
+        shifts = np.arange(sched.taps, dtype=np.uint64)
+        return (patterns.astype(np.uint64) << shifts).sum(-1, dtype=np.uint64)
+
+    def resource_features(self) -> dict[str, float]:
+        """What the unit costs (hw/rtl/bnn_share_ctrl.sv + the generated units and lanes): the
+        units' popcounts, their filter bits that change between steps (logic of the step
+        index), the lanes' bit-plane popcounts and the multiplexers in front of them, the
+        window registers, the threshold and border tables and the comparators."""
+        sched, filters = self.schedule, self.layer.share_filters
+        b, t, c, nf = sched.term_bits, sched.taps, sched.channels, sched.nf
+        width = sched.pe * self.tables.compare_bits
+        sf = t * c // self.simd
+        border_classes = 0 if self.border is None else self.border.classes
+        return {
+            "const": 1.0,
+            "unit_bits": float(sched.units * t),
+            "varying_unit_bits": float(sched.varying_unit_bits(filters) * math.ceil(nf / 32)),
+            "lane_bits": float(sched.pe * c * b),
+            "lane_mux_bits": float(b * (sched.lane_options() - 1).sum()),
+            "window_bits": float(t * c + (sf - 1) * self.simd),
+            "registers": float(sched.units * b + sched.pe * sched.sum_bits),
+            "threshold_rom": float(rm.lut_rom_size(width, nf)),
+            "border_rom": float(rm.lut_rom_size(width, border_classes * nf))
+            if border_classes
+            else 0.0,
+            "compare_bits": float(width),
+        }
+
+    def fifo_depths(self) -> dict[str, int]:
+        """It takes a window's words at once when its last steps are issued, then waits for
+        the next steps; room for a window keeps the producer going."""
+        if self.schedule.nf == 1:
+            return {}
+        return {self.src.name: min(MAX_FIFO_DEPTH, self.layer.fan_in // self.simd + 2)}
+
+    def label(self) -> str:
+        return (
+            f"{self.layer.name}: result-sharing conv {self.layer.in_shape[-1]} -> "
+            f"{self.layer.out_channels}, {self.schedule.units} units"
+        )
+
+    def description(self) -> str:
+        sched = self.schedule
+        return (
+            f"result-sharing conv, {self.layer.in_shape[-1]} -> {self.layer.out_channels} "
+            f"channels, {sched.units} units, PE {sched.pe}, SIMD {self.simd}"
+        )
+
+    def rtl_template_context(self) -> dict[str, Any]:
+        """What templates/rtl/share_conv.sv.j2 needs: the units' filters (fixed, or a case
+        over the step where they change) and each lane's terms."""
+        layer, sched = self.layer, self.schedule
+        t, b, nf = sched.taps, sched.term_bits, sched.nf
+        values = self.unit_pattern_words()  # (NF, U)
+        units, varying = [], []
+        for u in range(sched.units):
+            ch = int(sched.unit_channel[u])
+            col = [int(v) for v in values[:, u]]
+            entry: dict[str, Any] = {
+                "index": u,
+                "x_hi": ch * t + t - 1,
+                "x_lo": ch * t,
+                "q_hi": u * b + b - 1,
+                "q_lo": u * b,
+            }
+            if all(v == col[0] for v in col):
+                entry["pattern"] = _hex(t, col[0])
+            else:
+                entry["pattern"] = f"f[{u * t + t - 1}:{u * t}]"
+                default, cases = _case_groups(col)
+                varying.append(
+                    {
+                        "hi": u * t + t - 1,
+                        "lo": u * t,
+                        "default": _hex(t, default),
+                        "cases": [(labels, _hex(t, v)) for labels, v in cases],
+                    }
+                )
+            units.append(entry)
+
+        def term(unit: int, inv: int) -> str:
+            return f"{'~' if inv else ''}q[{unit * b + b - 1}:{unit * b}]"
+
+        lanes = []
+        key = sched.lane_unit * 2 + sched.lane_invert  # (NF, PE, C)
+        fixed = (key == key[:1]).all(0)  # (PE, C)
+        for p in range(sched.pe):
+            terms = []
+            for ch in range(sched.channels):
+                term_entry: dict[str, Any] = {"hi": ch * b + b - 1, "lo": ch * b, "cases": []}
+                if fixed[p, ch]:
+                    k = int(key[0, p, ch])
+                    term_entry["expr"] = term(k // 2, k % 2)
+                else:
+                    default, cases = _case_groups([int(k) for k in key[:, p, ch]])
+                    term_entry["expr"] = term(default // 2, default % 2)
+                    term_entry["cases"] = [(labels, term(k // 2, k % 2)) for labels, k in cases]
+                terms.append(term_entry)
+            lanes.append(
+                {
+                    "index": p,
+                    "terms": terms,
+                    "s_hi": (p + 1) * sched.sum_bits - 1,
+                    "s_lo": p * sched.sum_bits,
+                }
+            )
+        params = self.params()
+        c = {k: params[k] for k in self.rtl_control_params}
+        return {
+            "module": self.rtl_module,
+            "layer": layer.name,
+            "kh": layer.kernel[0],
+            "kw": layer.kernel[1],
+            "nf": nf,
+            "nfw": max(1, (nf - 1).bit_length()),
+            "distinct": int(layer.share_filters.shape[0]),
+            "b": b,
+            "c": c,
+            "ctrl_params": list(c.items()),
+            "units": units,
+            "varying_units": varying,
+            "lanes": lanes,
+        }
+
+
+def _hex(bits: int, value: int) -> str:
+    """A SystemVerilog literal."""
+    return f"{bits}'h{value:x}"
+
+
+def _case_groups(keys: list[int]) -> tuple[int, list[tuple[str, int]]]:
+    """(the most common key: the default, [(step labels, key)] for the others), keys by step."""
+    steps: dict[int, list[int]] = {}
+    for n, k in enumerate(keys):
+        steps.setdefault(k, []).append(n)
+    default = max(steps, key=lambda k: len(steps[k]))
+    cases = [(", ".join(map(str, ns)), k) for k, ns in steps.items() if k != default]
+    return default, cases

@@ -1,0 +1,210 @@
+"""Linear layers: Conv, MatMul, Gemm with binary (+-s) weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from .. import ir
+from ..floatops import FloatOp, compose_affine64
+from .attrs import attr_float, attr_int, attr_ints, attr_str
+from .refuse import refuse
+from .state import ImportState
+from .values import Value
+from .values import ValueKind as K
+
+
+class LinearOps(ImportState):
+    """Conv, MatMul, Gemm."""
+
+    def linear(self, node: onnx.NodeProto, v: Value) -> Value:
+        op = node.op_type
+        if node.input[0] not in self.values:
+            refuse(node, "the weights must be the second operand")
+        if v.kind is K.RAW_INT:  # integer image input straight into the first layer
+            signed = self.in_elem in (onnx.TensorProto.INT8, onnx.TensorProto.INT16)
+            in_bits = 8 if self.in_elem in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8) else 16
+            v = self.make_input_layer(v, "int", bits=in_bits, signed=signed, scale=1.0)
+        in_scale, in_range = self.linear_input(node, v)
+        input_kind = "bit" if v.kind is K.BITS else "int"
+        bias: np.ndarray | None = None
+        alpha = 1.0
+        layer_w: ir.Linear
+        if op == "Conv":
+            out, layer_w, scale = self.conv(node, v)
+            if len(node.input) > 2 and node.input[2]:
+                bias = np.asarray(self.const(node, 2, "bias"), np.float32).reshape(-1)
+        else:
+            if len(v.onnx_shape) != 2:
+                refuse(
+                    node,
+                    f"{op} input has rank {len(v.onnx_shape)}; flatten it to (N, features) first",
+                )
+            w = np.asarray(self.const(node, 1, "weight"))
+            if w.ndim != 2:
+                refuse(node, f"{op} weight has rank {w.ndim}; expected 2")
+            if op == "Gemm":
+                if attr_int(node, "transA", 0):
+                    refuse(node, "Gemm with transA=1 is not supported")
+                w = w if attr_int(node, "transB", 0) else w.T
+                alpha = attr_float(node, "alpha", 1.0)
+                if len(node.input) > 2 and node.input[2]:
+                    bias = (
+                        attr_float(node, "beta", 1.0)
+                        * np.asarray(self.const(node, 2, "bias"), np.float32)
+                    ).reshape(-1)
+            else:
+                w = w.T
+            features = v.onnx_shape[1]
+            if w.shape[1] != features:
+                refuse(node, f"weight shape {w.shape} does not match {features} inputs")
+            bits, scale = self.binary_weights(node, w)
+            v, perm = self.emit_flatten_for_dense(v, input_kind)
+            if perm is not None:
+                bits = np.ascontiguousarray(bits[:, perm])
+            n_out = bits.shape[0]
+            layer_w = ir.Dense(
+                self.name("dense"),
+                v.ir_shape,
+                (n_out,),
+                "dense",
+                weights=bits,
+                input_kind=input_kind,
+                input_range=in_range,
+            )
+            out = Value(K.ACC, (1, n_out), (n_out,))
+        self.emit(layer_w)
+        mul = in_scale * alpha * scale
+        chain: list[FloatOp] = []
+        if np.any(mul != 1.0):
+            m = mul.astype(np.float32)
+            chain.append(FloatOp("mul", {"a": m if np.any(m != m[0]) else m[:1]}))
+        if bias is not None:
+            if bias.size not in (1, layer_w.out_channels):
+                refuse(node, f"bias of size {bias.size} for {layer_w.out_channels} outputs")
+            if np.any(bias != 0):
+                chain.append(FloatOp("add", {"a": bias}))
+        out.chain = chain
+        return out
+
+    def linear_input(self, node: onnx.NodeProto, v: Value) -> tuple[float, tuple[int, int]]:
+        """Check the linear layer's input; return its float scale and integer range."""
+        if v.kind in (K.RAW_FLOAT, K.CAST_INT):
+            refuse(
+                node,
+                "the first layer's input is not quantised",
+                hint="quantise the input (QONNX Quant / "
+                "BipolarQuant, Sign, or an 8-bit integer input tensor)",
+            )
+        if v.kind in (K.ACC, K.ACC_FLOAT):
+            refuse(
+                node,
+                "two linear layers follow each other without a binary activation between them",
+                hint="insert a sign/BipolarQuant activation",
+            )
+        if v.kind not in (K.BITS, K.QUANTISED, K.RAW_INT):
+            refuse(node, "unexpected input to a linear layer")
+        a, b = compose_affine64(v.chain, v.ir_shape[-1])
+        if np.any(b != 0) or np.any(a != a[0]) or a[0] == 0:
+            refuse(
+                node,
+                "the layer's input has a per-channel scale or an offset; binary "
+                "inputs must be +-s with one s",
+            )
+        lo, hi = self.input_layer.out_range() if self.input_layer else (0, 1)
+        return float(a[0]), (lo, hi)
+
+    def binary_weights(self, node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bits, per-output scale) from +-s weights (first axis = output)."""
+        w = np.asarray(w, dtype=np.float64)
+        flat = w.reshape(w.shape[0], -1)
+        mag = np.abs(flat)
+        s = mag[:, 0].copy() if flat.shape[1] else np.ones(flat.shape[0])
+        if not np.all(np.isfinite(flat)) or np.any(s <= 0) or not np.all(mag == s[:, None]):
+            values = np.unique(flat)
+            shown = ", ".join(f"{x:g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
+            refuse(
+                node,
+                f"weights are not binary: {values.size} distinct values ({shown}); "
+                "each output channel needs weights +s or -s",
+                "binarise the weights (BipolarQuant, or sign() before export)",
+            )
+        return (flat > 0).astype(np.uint8).reshape(w.shape), s
+
+    def emit_flatten_for_dense(self, v: Value, input_kind: str) -> tuple[Value, np.ndarray | None]:
+        """Emit a pending Flatten; return the column permutation for the dense weights."""
+        if not v.pending_flatten:
+            return v, None
+        if v.nhwc:  # flattened channels-last: already the stream order
+            return self.emit_flatten(v, input_kind), None
+        h, w, c = v.ir_shape
+        # stream index j = (y * W + x) * C + ch  <-  ONNX flatten index ch * H * W + y * W + x
+        ys, xs, cs = np.meshgrid(np.arange(h), np.arange(w), np.arange(c), indexing="ij")
+        perm = (cs * h * w + ys * w + xs).reshape(-1)
+        return self.emit_flatten(v, input_kind), perm
+
+    def conv(self, node: onnx.NodeProto, v: Value) -> tuple[Value, ir.Conv, np.ndarray]:
+        self.require_nchw(node, v)
+        if len(v.onnx_shape) != 4 or v.pending_flatten:
+            refuse(
+                node,
+                f"Conv input has shape {v.onnx_shape}; only 2-D convolutions on "
+                "(N, C, H, W) are supported",
+            )
+        w = np.asarray(self.const(node, 1, "weight"))
+        _, c, h, wd = v.onnx_shape
+        if w.ndim != 4:
+            refuse(node, "only 2-D convolutions are supported")
+        if attr_int(node, "group", 1) != 1:  # type: ignore[arg-type]
+            refuse(node, "grouped/depthwise convolution is not supported", hint="use group=1")
+        if w.shape[1] != c:
+            refuse(node, f"weight shape {w.shape} does not match {c} input channels")
+        kh, kw = w.shape[2], w.shape[3]
+        dil = attr_ints(node, "dilations", [1, 1])
+        if dil != [1, 1]:
+            refuse(node, "dilated convolution is not supported")
+        sh, sw = attr_ints(node, "strides", [1, 1])
+        auto_pad = attr_str(node, "auto_pad", "NOTSET")
+        if auto_pad in ("NOTSET", "VALID"):
+            pads = attr_ints(node, "pads", [0, 0, 0, 0]) if auto_pad == "NOTSET" else [0] * 4
+            top, left, bottom, right = pads[0], pads[1], pads[2], pads[3]
+        elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            outs = [-(-h // sh), -(-wd // sw)]
+            tot = [max(0, (outs[0] - 1) * sh + kh - h), max(0, (outs[1] - 1) * sw + kw - wd)]
+            small = [t // 2 for t in tot]
+            big = [t - s for t, s in zip(tot, small)]
+            (top, left), (bottom, right) = (
+                (small, big) if auto_pad == "SAME_UPPER" else (big, small)
+            )
+        else:
+            refuse(node, f"auto_pad {auto_pad!r} is not supported")
+        pad_value = 0
+        if v.pad is not None:
+            (pt, pl, pb, pr), pad_value = v.pad
+            if pad_value != 0 and any((top, left, bottom, right)):
+                refuse(node, "a Pad node with a non-zero value followed by a padded Conv")
+            top, left, bottom, right = top + pt, left + pl, bottom + pb, right + pr
+        if min(top, left, bottom, right) < 0 or max(top, bottom) >= kh or max(left, right) >= kw:
+            refuse(
+                node,
+                f"padding {(top, left, bottom, right)} must be smaller than the kernel {kh}x{kw}",
+            )
+        oh = (h + top + bottom - kh) // sh + 1
+        ow = (wd + left + right - kw) // sw + 1
+        if oh < 1 or ow < 1:
+            refuse(node, f"the kernel {kh}x{kw} does not fit the {h}x{wd} input")
+        bits, scale = self.binary_weights(node, w)
+        layer = ir.Conv(
+            self.name("conv"),
+            v.ir_shape,
+            (oh, ow, w.shape[0]),
+            "conv",
+            weights=np.ascontiguousarray(bits.transpose(0, 2, 3, 1)),
+            input_kind="bit" if v.kind is K.BITS else "int",
+            input_range=self.input_layer.out_range() if self.input_layer else (0, 1),
+            kernel=(kh, kw),
+            stride=(sh, sw),
+            pads=(top, left, bottom, right),
+            pad_value=pad_value,
+        )
+        return Value(K.ACC, (1, w.shape[0], oh, ow), (oh, ow, w.shape[0])), layer, scale

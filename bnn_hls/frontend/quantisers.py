@@ -1,0 +1,135 @@
+"""Quantisers and binary activations: QONNX Quant (the input) and BipolarQuant, Sign,
+Where(GreaterOrEqual(x, c), a, -a)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import onnx
+
+from .. import ir
+from ..floatops import FloatOp, compose_affine64
+from .attrs import attr_int, attr_str
+from .qonnx_ops import ROUNDING_MODES
+from .refuse import refuse
+from .state import ImportState
+from .values import Value
+from .values import ValueKind as K
+
+
+class QuantiserOps(ImportState):
+    """Quant, BipolarQuant, Sign, GreaterOrEqual, Where."""
+
+    def quant(self, node: onnx.NodeProto, v: Value) -> Value:
+        scale = np.asarray(self.const(node, 1, "scale"), np.float32)
+        zeropt = np.asarray(self.const(node, 2, "zero point"), np.float32)
+        bits_arr = np.asarray(self.const(node, 3, "bit width"))
+        if v.kind is K.RAW_INT:
+            refuse(node, "Cast the integer input to float before Quant")
+        if v.kind is not K.RAW_FLOAT and v.kind is not K.CAST_INT:
+            bw = int(bits_arr.reshape(-1)[0]) if bits_arr.size else -1
+            refuse(
+                node,
+                f"{bw}-bit activation quantiser after the first layer; only binary "
+                "(1-bit, BipolarQuant) activations are supported there",
+            )
+        if scale.size != 1 or zeropt.size != 1 or bits_arr.size != 1:
+            refuse(
+                node,
+                "per-channel input quantisation is not supported",
+                hint="use one scale and zero point for the input",
+            )
+        bits = float(bits_arr.reshape(-1)[0])
+        if bits != int(bits) or not 2 <= bits <= 16:
+            refuse(node, f"input bit width {bits:g} is not supported (2..16)")
+        s, z = float(scale.reshape(-1)[0]), float(zeropt.reshape(-1)[0])
+        if not (np.isfinite(s) and s > 0) or z != round(z):
+            refuse(node, "the input scale must be positive and the zero point an integer")
+        mode = attr_str(node, "rounding_mode", "ROUND")
+        if mode not in ROUNDING_MODES:
+            refuse(
+                node,
+                f"rounding mode {mode!r} is not supported",
+                hint=f"use one of {', '.join(ROUNDING_MODES)}",
+            )
+        out = self.make_input_layer(
+            v,
+            "int",
+            bits=int(bits),
+            signed=bool(attr_int(node, "signed", 1)),
+            narrow=bool(attr_int(node, "narrow", 0)),
+            scale=s,
+            zero_point=z,
+            rounding=mode,
+        )
+        return replace(out, chain=[FloatOp("mul", {"a": np.full(1, s, np.float32)})])
+
+    def greater_or_equal(self, node: onnx.NodeProto, v: Value) -> Value:
+        """x >= c: half of the Where(GreaterOrEqual(x, c), a, -a) activation."""
+        if node.input[0] not in self.values:
+            refuse(node, "only x >= constant is supported")
+        c = self.const(node, 1, "comparison constant")
+        if c.size != 1:
+            refuse(node, "the comparison constant must be a scalar")
+        return replace(v, cmp=True, cmp_offset=float(c.reshape(-1)[0]), cmp_source=node.input[0])
+
+    def where(self, node: onnx.NodeProto, v: Value) -> Value:
+        if not v.cmp or node.input[0] not in self.values:
+            refuse(node, "only Where(GreaterOrEqual(x, c), a, -a) is supported")
+        a = np.asarray(self.const(node, 1, "value if true"), np.float32)
+        b = np.asarray(self.const(node, 2, "value if false"), np.float32)
+        if (
+            a.size != 1
+            or b.size != 1
+            or not (a.reshape(-1)[0] > 0 and b.reshape(-1)[0] == -a.reshape(-1)[0])
+        ):
+            refuse(node, "Where must choose between a and -a (a > 0), e.g. +1 and -1")
+        inner = replace(v, cmp=False)
+        if v.cmp_offset != 0.0:
+            if inner.kind in (K.RAW_FLOAT, K.CAST_INT):
+                self.host_ops.append(FloatOp("sub", {"a": np.float32(v.cmp_offset)}))
+            else:
+                inner.chain = [
+                    *inner.chain,
+                    FloatOp("sub", {"a": np.full(1, v.cmp_offset, np.float32)}),
+                ]
+        out = self.activation(node, inner, "ge", src=v.cmp_source)
+        scale = float(a.reshape(-1)[0])
+        if scale != 1.0:
+            out.chain = [FloatOp("mul", {"a": np.full(1, scale, np.float32)})]
+        return out
+
+    def activation(self, node: onnx.NodeProto, v: Value, how: str, src: str = "") -> Value:
+        """Sign / BipolarQuant / Where(GreaterOrEqual): the value becomes bipolar bits."""
+        scale_chain: list[FloatOp] = []
+        if how == "bipolar":
+            scale = np.asarray(self.const(node, 1, "scale"), np.float32)
+            if np.any(scale <= 0):
+                refuse(node, "BipolarQuant scale must be positive")
+            if not np.all(scale == 1):
+                scale_chain = [FloatOp("mul", {"a": self.channel_vector(node, v, scale)})]
+        src = src or node.input[0]
+        if v.kind in (K.RAW_FLOAT, K.CAST_INT):
+            self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
+            return replace(self.make_input_layer(v, "bipolar"), chain=scale_chain)
+        if v.kind is K.BITS:
+            a, b = compose_affine64(v.chain, v.ir_shape[-1])
+            if np.all(b == 0) and np.all(a > 0):  # sign of a positive multiple: same bits
+                return replace(v, chain=scale_chain)
+            refuse(
+                node,
+                "a quantiser applied to binary values with an offset or negative "
+                "scale is not supported",
+            )
+        if v.kind in (K.QUANTISED, K.RAW_INT):
+            refuse(node, "binarising the quantised input again is not supported")
+        if v.kind not in (K.ACC, K.ACC_FLOAT):
+            refuse(node, "unexpected activation here")
+        self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
+        v = self.flush_chain(v, "activation")
+        self.emit(ir.Sign(self.name("sign"), v.ir_shape, v.ir_shape))
+        out = Value(
+            K.BITS, v.onnx_shape, v.ir_shape, chain=scale_chain, pending_flatten=v.pending_flatten
+        )
+        return self.emit_flatten(out, "bit")

@@ -1,0 +1,133 @@
+"""The package's shape (docs/architecture.md): the import graph has no cycles, the dataflow
+layer imports no CLI, backend or pass, and only the stage classes know the stage kinds."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from bnn_hls.dataflow.stage import Stage
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "bnn_hls"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The bnn_hls modules a file imports, at any depth (lazy imports in functions count;
+    imports only for type checking do not)."""
+    tree = ast.parse(path.read_text())
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("bnn_hls")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("bnn_hls"):
+                continue
+            found.add(target)
+            for alias in node.names:  # `from . import golden` imports a module
+                candidate = f"{target}.{alias.name}"
+                if (ROOT / Path(*candidate.split("."))).with_suffix(".py").exists():
+                    found.add(candidate)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        # importing a.b.c runs a/__init__ and a/b/__init__ too, but those are light; count the
+        # module itself
+        edges[name] = {m for m in imports_of(path) if m in modules and m != name}
+    return edges
+
+
+def test_import_graph_has_no_cycles() -> None:
+    edges = graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(edges[n]):
+            if state.get(m) == 1:
+                cycle = [*stack[stack.index(m) :], m]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(edges):
+        if n not in state:
+            visit(n)
+
+
+def test_dataflow_imports_no_cli_backend_or_pass() -> None:
+    edges = graph()
+    banned = ("bnn_hls.cli", "bnn_hls.backends", "bnn_hls.passes", "bnn_hls.compiler")
+    for name, deps in edges.items():
+        if name.startswith("bnn_hls.dataflow"):
+            bad = sorted(d for d in deps if d.startswith(banned))
+            assert not bad, f"{name} imports {bad}"
+
+
+def stage_kinds() -> set[str]:
+    kinds = set()
+    todo = [Stage]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if "kind" in cls.__dict__:
+            kinds.add(cls.__dict__["kind"])
+    return kinds
+
+
+def test_no_module_branches_on_a_stage_kind() -> None:
+    """Comparisons with a stage kind's name (== "mvtu", in ("window", ...)) appear nowhere in
+    the package: the backends, models and optimiser ask the stage instead."""
+    kinds = stage_kinds()
+    assert {"input", "window", "mvtu", "shared", "pool", "gather", "split", "output"} <= kinds
+    alternatives = "|".join(sorted(kinds))
+    literal = rf"""["']({alternatives})["']"""
+    compare = re.compile(
+        rf"(==|!=)\s*{literal}|{literal}\s*(==|!=)|\bin\s*[(\[{{][^)\]}}]*{literal}"
+    )
+    offenders = []
+    for path in list(PACKAGE.rglob("*.py")) + list((ROOT / "templates").rglob("*.j2")):
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            if compare.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_every_stage_kind_has_its_templates() -> None:
+    templates = ROOT / "templates"
+    todo = list(Stage.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if "hls_template" in cls.__dict__:
+            assert (templates / "hls" / "stages" / cls.__dict__["hls_template"]).is_file(), cls
