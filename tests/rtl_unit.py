@@ -39,7 +39,7 @@ def run_unit(
         hdl_toplevel=module,
         build_dir=build,
         parameters=parameters,
-        build_args=["-Wno-fatal", "-Wno-WIDTH"],
+        build_args=["-Wno-fatal", "-Werror-USERFATAL", "-Wno-WIDTH"],
         timescale=("1ns", "1ps"),
         log_file=build / "build.log",
     )

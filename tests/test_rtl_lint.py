@@ -68,3 +68,41 @@ def test_generated_top_lint_clean(
     rtl = out / "rtl"
     files = [rtl / name for name in (rtl / "files.f").read_text().split()]
     assert lint(files, "bnn_top", rtl) == ""
+
+
+@pytest.mark.parametrize(
+    "module,params,message",
+    [
+        ("bnn_mvtu", {"K": 12, "SIMD": 5}, "SIMD (5) must divide K (12)"),
+        ("bnn_swg", {"C": 6, "SIMD": 4}, "SIMD (4) must divide C (6)"),
+        ("bnn_pool", {"C": 8, "PE": 3}, "PE (3) must divide C (8)"),
+        ("bnn_gather", {"IN_W": 3, "OUT_W": 8}, "IN_W (3) must divide OUT_W (8)"),
+    ],
+)
+def test_bad_parameters_stop_elaboration(
+    module: str, params: dict[str, int], message: str, tmp_path: Path
+) -> None:
+    """A kernel given parameters it cannot take stops with a message naming them, as the HLS
+    kernels' static_asserts do."""
+    import os
+
+    rtl = resource_dir("hw") / "rtl"
+    env = {**os.environ, **tool_env()}
+    env.pop("VERILATOR_ROOT", None)
+    flags = [f"-G{k}={v}" for k, v in params.items()]
+    res = subprocess.run(
+        [
+            "verilator",
+            "--lint-only",
+            "-Wno-fatal",
+            "-Werror-USERFATAL",
+            *flags,
+            str(rtl / f"{module}.sv"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert res.returncode != 0 and message in res.stdout + res.stderr, res.stderr

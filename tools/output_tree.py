@@ -200,6 +200,11 @@ def compare_trees(a: Path, b: Path) -> int:
         print(f"only in {b}: {p}")
     for p in differ:
         print(f"differs: {p}")
+    by_name: dict[str, int] = {}
+    for p in differ:
+        by_name[p.name] = by_name.get(p.name, 0) + 1
+    for name, count in sorted(by_name.items()):
+        print(f"  {count:5d} x {name}")
     print(
         f"{len(files_a & files_b)} files in both, {len(differ)} differ, {len(only_a)} only in "
         f"the first, {len(only_b)} only in the second"

@@ -83,6 +83,7 @@ class RtlSim:
             build_dir=self.build_dir,
             build_args=[
                 "-Wno-fatal",
+                "-Werror-USERFATAL",
                 "-Wno-WIDTH",
                 "-O3",
                 "--x-assign",

@@ -32,6 +32,9 @@ struct axis_word {
 namespace bnn {
 
 // AXI-Stream input -> internal stream of W-bit words (W <= AXI_W); WORDS words per image.
+// AXI_W  bits of the AXI-Stream word (a power of two from 8)
+// W      bits of the internal stream word (the low W bits of each AXI word)
+// WORDS  words per image
 template <int AXI_W, int W, int WORDS>
 void axis_to_stream(hls::stream<axis_word<AXI_W> >& in, hls::stream<ap_uint<W> >& out,
                     unsigned reps) {
@@ -44,6 +47,9 @@ void axis_to_stream(hls::stream<axis_word<AXI_W> >& in, hls::stream<ap_uint<W> >
 
 // Packed scores (PE signed SCORE_BITS-bit values per word, CLASSES / PE words per image) ->
 // one 32-bit AXI-Stream word per class, TLAST on the batch's last word.
+// PE          scores per input word
+// SCORE_BITS  bits of a score lane (sign-extended or cut to 32)
+// CLASSES     scores per image (a multiple of PE)
 template <int PE, int SCORE_BITS, int CLASSES>
 void scores_to_axis(hls::stream<ap_uint<PE * SCORE_BITS> >& in, hls::stream<axis_word<32> >& out,
                     unsigned reps) {

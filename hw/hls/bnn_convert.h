@@ -8,6 +8,9 @@
 
 namespace bnn {
 
+// IN_W      bits of an input word
+// OUT_W     bits of an output word (a multiple of IN_W)
+// IN_WORDS  input words per image (a multiple of OUT_W / IN_W)
 template <int IN_W, int OUT_W, int IN_WORDS>
 void gather_words(hls::stream<ap_uint<IN_W> >& in, hls::stream<ap_uint<OUT_W> >& out,
                   unsigned reps) {
@@ -23,6 +26,9 @@ void gather_words(hls::stream<ap_uint<IN_W> >& in, hls::stream<ap_uint<OUT_W> >&
   }
 }
 
+// IN_W      bits of an input word (a multiple of OUT_W)
+// OUT_W     bits of an output word
+// IN_WORDS  input words per image
 template <int IN_W, int OUT_W, int IN_WORDS>
 void split_words(hls::stream<ap_uint<IN_W> >& in, hls::stream<ap_uint<OUT_W> >& out,
                  unsigned reps) {

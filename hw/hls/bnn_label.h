@@ -7,6 +7,9 @@
 
 namespace bnn {
 
+// CLASSES     scores per image (a multiple of PE)
+// PE          scores per input word
+// SCORE_BITS  bits of a score lane
 template <int CLASSES, int PE, int SCORE_BITS>
 void label_select(hls::stream<ap_uint<PE * SCORE_BITS> >& in, hls::stream<ap_uint<32> >& out,
                   unsigned reps) {

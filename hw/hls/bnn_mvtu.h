@@ -15,6 +15,18 @@
 
 namespace bnn {
 
+// K         fan-in (inputs summed per output; taps x channels for a conv)
+// O         outputs (a multiple of PE)
+// SIMD      inputs per cycle (divides K)
+// PE        outputs per cycle (divides O)
+// INT_IN    integer inputs (add/subtract) instead of bits (XNOR-popcount)
+// IN_BITS   bits per input element (1 for bits)
+// ACC_BITS  signed bits of the exact accumulator (2 more are kept for the comparison)
+// SCORES    output PE signed scores instead of PE threshold bits
+// OUT_W     bits of an output word (PE or PE x score bits)
+// OH, OW    output pixels per image (1 x 1 for a dense layer)
+// BORDER    add the zero-padding correction of the pixel's row and column class
+// RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, bool SCORES,
           int OUT_W, int OH, int OW, bool BORDER, int RC, int CC>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,

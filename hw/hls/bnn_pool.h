@@ -9,6 +9,10 @@
 
 namespace bnn {
 
+// IH, IW  input rows and columns
+// C       channels (a multiple of PE)
+// PE      channels per stream word (the producer's PE)
+// K       window size and stride
 template <int IH, int IW, int C, int PE, int K>
 void maxpool_bits(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out,
                   const ap_uint<PE> and_mask[C / PE], unsigned reps) {

@@ -16,6 +16,15 @@ namespace bnn {
 
 constexpr int bit_width(int v) { return v == 0 ? 0 : 1 + bit_width(v >> 1); }
 
+// C       input channels (a multiple of SIMD)
+// T       taps of a 2-D filter (kernel rows x columns, at most 64)
+// SIMD    channels per window word
+// O       outputs (a multiple of PE)
+// PE      outputs per step
+// U       units (distinct 2-D filter results computed per step)
+// OH, OW  output pixels per image
+// BORDER  add the zero-padding correction of the pixel's row and column class
+// RC, CC  row and column classes of that correction
 template <int C, int T, int SIMD, int O, int PE, int U, int OH, int OW, bool BORDER, int RC,
           int CC>
 void shared_conv_threshold(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE> >& out,

@@ -1,6 +1,6 @@
 // Sliding-window (im2col) generator for a KH x KW convolution with stride and padding.
 //
-// Input: IH x IW pixels, each C / SIMD words of SIMD elements (ELEM bits each), row-major.
+// Input: IH x IW pixels, each C / SIMD words of SIMD elements (ELEM_BITS bits each), row-major.
 // Output: for each output pixel (row-major), the window in (ky, kx, channel word) order:
 // KH * KW * C / SIMD words. Taps outside the image are PAD_WORD (all-zero bits = -1 for
 // binary zero padding, corrected later by the MVTU's border correction; 0 for integers).
@@ -12,16 +12,23 @@
 
 namespace bnn {
 
-template <int IH, int IW, int C, int SIMD, int ELEM, int KH, int KW, int SH, int SW, int PT,
-          int PL, int PB, int PR>
-void sliding_window(hls::stream<ap_uint<SIMD * ELEM> >& in,
-                    hls::stream<ap_uint<SIMD * ELEM> >& out, const ap_uint<SIMD * ELEM> pad_word,
-                    unsigned reps) {
+// IH, IW          input rows and columns
+// C               input channels (a multiple of SIMD)
+// SIMD            channels per stream word
+// ELEM_BITS       bits per channel (1: binary; the input quantiser's bits for the first layer)
+// KH, KW          kernel rows and columns
+// SH, SW          strides
+// PT, PL, PB, PR  padding at the top, left, bottom, right (each smaller than the kernel)
+template <int IH, int IW, int C, int SIMD, int ELEM_BITS, int KH, int KW, int SH, int SW,
+          int PT, int PL, int PB, int PR>
+void sliding_window(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in,
+                    hls::stream<ap_uint<SIMD * ELEM_BITS> >& out,
+                    const ap_uint<SIMD * ELEM_BITS> pad_word, unsigned reps) {
   constexpr int CW = C / SIMD;  // words per pixel
   constexpr int OH = (IH + PT + PB - KH) / SH + 1;
   constexpr int OW = (IW + PL + PR - KW) / SW + 1;
   static_assert(C % SIMD == 0, "SIMD must divide the input channels");
-  ap_uint<SIMD * ELEM> line[KH][IW * CW];
+  ap_uint<SIMD * ELEM_BITS> line[KH][IW * CW];
 #pragma HLS ARRAY_PARTITION variable = line complete dim = 1
   for (unsigned rep = 0; rep < reps; rep++) {
     int loaded = 0;  // input rows read so far

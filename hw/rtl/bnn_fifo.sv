@@ -12,6 +12,10 @@ module bnn_fifo #(
     output logic         m_valid,
     input  logic         m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (W < 1 || DEPTH < 1) begin : g_check_size
+    $fatal(1, "bnn_fifo: W (%0d) and DEPTH (%0d) must be at least 1", W, DEPTH);
+  end
   localparam int AW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
   logic [W-1:0] mem[DEPTH];
   logic [AW-1:0] rd_ptr, wr_ptr;

@@ -13,6 +13,10 @@ module bnn_gather #(
     output logic             m_valid,
     input  logic             m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (IN_W < 1 || OUT_W % IN_W != 0) begin : g_check_ratio
+    $fatal(1, "bnn_gather: IN_W (%0d) must divide OUT_W (%0d)", IN_W, OUT_W);
+  end
   localparam int RATIO = OUT_W / IN_W;
   localparam int RW = (RATIO > 1) ? $clog2(RATIO) : 1;
   logic [RW-1:0] part;

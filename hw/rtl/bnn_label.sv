@@ -14,6 +14,10 @@ module bnn_label #(
     output logic                     m_valid,
     input  logic                     m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (PE < 1 || CLASSES % PE != 0) begin : g_check_pe
+    $fatal(1, "bnn_label: PE (%0d) must divide CLASSES (%0d)", PE, CLASSES);
+  end
   localparam int WORDS = CLASSES / PE;
   localparam int WW = (WORDS > 1) ? $clog2(WORDS) : 1;
   logic [WW-1:0] word_index;

@@ -44,6 +44,19 @@ module bnn_mvtu #(
     output logic             m_valid,
     input  logic             m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (SIMD < 1 || K % SIMD != 0) begin : g_check_simd
+    $fatal(1, "bnn_mvtu: SIMD (%0d) must divide K (%0d)", SIMD, K);
+  end
+  if (PE < 1 || O % PE != 0) begin : g_check_pe
+    $fatal(1, "bnn_mvtu: PE (%0d) must divide O (%0d)", PE, O);
+  end
+  if (IN_W != SIMD * IN_BITS) begin : g_check_in_w
+    $fatal(1, "bnn_mvtu: IN_W (%0d) must be SIMD x IN_BITS (%0d)", IN_W, SIMD * IN_BITS);
+  end
+  if (OUT_W != (SCORES != 0 ? PE * SCORE_BITS : PE)) begin : g_check_out_w
+    $fatal(1, "bnn_mvtu: OUT_W (%0d) must be PE (bits) or PE x SCORE_BITS (scores)", OUT_W);
+  end
   localparam int NF = O / PE;
   localparam int SF = K / SIMD;
   localparam int A_W = ACC_BITS + 2;

@@ -18,6 +18,13 @@ module bnn_pool #(
     output logic          m_valid,
     input  logic          m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (PE < 1 || C % PE != 0) begin : g_check_pe
+    $fatal(1, "bnn_pool: PE (%0d) must divide C (%0d)", PE, C);
+  end
+  if (K < 1 || IH < K || IW < K) begin : g_check_window
+    $fatal(1, "bnn_pool: the %0dx%0d window must fit the %0dx%0d input", K, K, IH, IW);
+  end
   localparam int CW = C / PE;
   localparam int OH = IH / K;
   localparam int OW = IW / K;

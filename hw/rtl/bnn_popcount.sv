@@ -8,6 +8,10 @@ module bnn_popcount #(
     input  logic [N-1:0]  bits,
     output logic [CW-1:0] count
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (N < 1) begin : g_check_n
+    $fatal(1, "bnn_popcount: N (%0d) must be at least 1", N);
+  end
   localparam int NG = (N + 2) / 3;
   logic [CW-1:0] cnt[NG];
   logic [2:0] m[NG];

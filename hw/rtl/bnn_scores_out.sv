@@ -16,6 +16,10 @@ module bnn_scores_out #(
     input  logic                     m_tready,
     output logic                     m_tlast
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (PE < 1 || CLASSES % PE != 0) begin : g_check_pe
+    $fatal(1, "bnn_scores_out: PE (%0d) must divide CLASSES (%0d)", PE, CLASSES);
+  end
   logic [SCORE_BITS-1:0] lane;
   logic [31:0] sent;  // words sent in this batch
   bnn_split #(

@@ -41,6 +41,13 @@ module bnn_share_ctrl #(
     output logic                  en,       // the datapath's registers move on it
     input  logic [PE*SUM_W-1:0]   sums      // lane sums of step a_nf
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (SIMD < 1 || C % SIMD != 0) begin : g_check_simd
+    $fatal(1, "bnn_share_ctrl: SIMD (%0d) must divide C (%0d)", SIMD, C);
+  end
+  if (PE < 1 || O % PE != 0) begin : g_check_pe
+    $fatal(1, "bnn_share_ctrl: PE (%0d) must divide O (%0d)", PE, O);
+  end
   localparam int NF = O / PE;
   localparam int SF = T * C / SIMD;
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;

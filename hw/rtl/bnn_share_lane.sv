@@ -10,6 +10,10 @@ module bnn_share_lane #(
     input  logic [  C*B-1:0] terms,
     output logic [SUM_W-1:0] sum
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (C < 1 || B < 1) begin : g_check_size
+    $fatal(1, "bnn_share_lane: C (%0d) and B (%0d) must be at least 1", C, B);
+  end
   localparam int CW = $clog2(C + 1);
   logic [CW-1:0] cnt[B];
 

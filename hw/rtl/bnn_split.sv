@@ -13,6 +13,10 @@ module bnn_split #(
     output logic             m_valid,
     input  logic             m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (OUT_W < 1 || IN_W % OUT_W != 0) begin : g_check_ratio
+    $fatal(1, "bnn_split: OUT_W (%0d) must divide IN_W (%0d)", OUT_W, IN_W);
+  end
   localparam int RATIO = IN_W / OUT_W;
   localparam int RW = (RATIO > 1) ? $clog2(RATIO) : 1;
   logic [RW-1:0] part;

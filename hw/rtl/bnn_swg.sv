@@ -34,6 +34,19 @@ module bnn_swg #(
     output logic         m_valid,
     input  logic         m_ready
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (SIMD < 1 || C % SIMD != 0) begin : g_check_simd
+    $fatal(1, "bnn_swg: SIMD (%0d) must divide C (%0d)", SIMD, C);
+  end
+  if (W != SIMD * ELEM_BITS) begin : g_check_width
+    $fatal(1, "bnn_swg: W (%0d) must be SIMD x ELEM_BITS (%0d)", W, SIMD * ELEM_BITS);
+  end
+  if (PT >= KH || PB >= KH || PL >= KW || PR >= KW) begin : g_check_pads
+    $fatal(1, "bnn_swg: padding must be smaller than the %0dx%0d kernel", KH, KW);
+  end
+  if (IH + PT + PB < KH || IW + PL + PR < KW || SH < 1 || SW < 1) begin : g_check_fit
+    $fatal(1, "bnn_swg: the %0dx%0d kernel must fit the padded %0dx%0d input", KH, KW, IH + PT + PB, IW + PL + PR);
+  end
   localparam int R = KH + SH;  // line buffer rows
   localparam int CW = C / SIMD;
   localparam int OH = (IH + PT + PB - KH) / SH + 1;
