@@ -150,27 +150,33 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         _print_json(doc)
         return EXIT_OK
     print(
-        f"{'stage':<26} {'module':<15} {'cycles':>9} {'LUT':>7} {'FF':>7} {'BRAM36':>7} {'DSP':>4}"
+        f"{'stage':<26} {'module':<15} {'cycles':>9} {'LUT':>7} {'FF':>7} {'BRAM36':>7} "
+        f"{'DSP':>4} {'levels':>6} {'LUTlev':>6} {'HLS BRAM':>8}"
     )
     for s in doc["stages"]:
         print(
             f"{s['name']:<26} {s['module']:<15} {s['cycles'] or '':>9} {s['lut']:>7} "
-            f"{s['ff']:>7} {s['bram36']:>7.1f} {s['dsp']:>4}"
+            f"{s['ff']:>7} {s['bram36']:>7.1f} {s['dsp']:>4} {s['levels']:>6} "
+            f"{s['lut_levels']:>6} {s['hls_bram36']:>8.1f}"
         )
     t, ii, budget = doc["total"], doc["cycles_per_image"], doc["budget_xc7z020"]
     print(
         f"{'total':<26} {'':<15} {ii:>9} {t['lut']:>7} {t['ff']:>7} {t['bram36']:>7.1f} "
-        f"{t['dsp']:>4}"
+        f"{t['dsp']:>4} {t['levels']:>6} {t['lut_levels']:>6} {doc['hls_bram36']:>8.1f}"
     )
     print(
         f"{'xc7z020 budget':<26} {'':<15} {'':>9} {budget['lut']:>7} {budget['ff']:>7} "
-        f"{budget['bram36']:>7} {budget['dsp']:>4}"
+        f"{budget['bram36']:>7} {budget['dsp']:>4} {'':>6} {'':>6} {budget['bram36']:>8}"
     )
     print(
         f"\ncycles per image (analytic, = slowest stage): {ii:,}; at 100 MHz: "
         f"{doc['images_per_second_at_100MHz']:,.0f} images/s"
     )
-    print("resources: Yosys synth_xilinx estimates of the generated RTL (not Vivado)")
+    print(
+        "resources: Yosys synth_xilinx estimates of the generated RTL (not Vivado); levels: "
+        "cells on the longest register-to-register path, LUTlev: LUTs among them; HLS BRAM: "
+        "the HLS project's arrays as written"
+    )
     return EXIT_OK
 
 
@@ -178,7 +184,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     """The PYNQ-Z2 build folder: HLS project, Vivado Tcl, build.sh, deploy/ for the board."""
     import subprocess
 
-    from .backends.vivado import tools_available, write_build_folder
+    from .backends.vivado import check_fits, tools_available, write_build_folder
     from .output import check_output_dir, write_folder
     from .verify import load_inputs, load_labels, random_inputs
 
@@ -186,6 +192,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     check_output_dir(out, args.force)
     c = compile_for(args)
     folding = choose_folding(c, folding_request(args)).folding
+    check_fits(c.model, folding, args.ip)
     if args.test_inputs:
         images = load_inputs(Path(args.test_inputs), c.model.input)
     else:
@@ -401,10 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, metavar="DIR", help="build folder")
     sp.add_argument(
         "--ip",
-        choices=["hls", "rtl"],
-        default="hls",
-        help="the accelerator IP: the HLS backend exported by Vitis HLS (default), or the RTL "
-        "backend packaged by Vivado with the same ports and registers",
+        choices=["rtl", "hls"],
+        default="rtl",
+        help="the accelerator IP: the RTL backend packaged by Vivado (default: its schedule is "
+        "the one RTL simulation measures), or the HLS backend synthesised by Vitis HLS (its "
+        "build stops if a loop misses II = 1); both have the same ports and registers",
     )
     sp.add_argument(
         "--test-inputs",

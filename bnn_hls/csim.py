@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 
 CXXFLAGS = [
     "-O2",
-    "-std=c++14",
     "-Wall",
     "-Wextra",
     "-Wno-unknown-pragmas",
@@ -71,10 +71,17 @@ class CSim:
         self.exe = self.build_dir / "csim"
         self.build_seconds = 0.0
 
+    def cxx_standard(self) -> str:
+        """The C++ standard the project's hls.tcl gives the tool (Vivado HLS: C++11)."""
+        tcl = self.hls_dir / "hls.tcl"
+        found = re.search(r"-std=(\S+?)[\s\"]", tcl.read_text()) if tcl.exists() else None
+        return f"-std={found.group(1)}" if found else "-std=c++14"
+
     def build(self) -> None:
         cmd = [
             compiler(),
             *CXXFLAGS,
+            self.cxx_standard(),
             "-I",
             str(resource_dir("sim") / "include"),
             "-isystem",

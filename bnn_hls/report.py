@@ -133,10 +133,14 @@ def summary_numbers(rep: dict[str, Any]) -> dict[str, Any]:
 def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[str, Any]:
     """Per layer: PE, SIMD, ROM, cycles per image, its share of the II and the resource
     model's estimate; for the pipeline: II, images/s, MAC efficiency, the estimated total."""
+    from .backends.hls_arrays import plan_bram36
+
     plan = build_plan(model, folding)
     stages = cycle_model(plan)
     ii = max(s.cycles for s in stages)
     rows, total = plan.resource_estimate()
+    hls_rows, hls_total = plan_bram36(plan)
+    hls_by_stage = dict(hls_rows)
     est_by_stage = dict(rows)
     kernels = {st.layer.name: st for st in plan.linear_stages()}
     layers: list[dict[str, Any]] = []
@@ -145,8 +149,10 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
         own = [s for s in stages if s.layer == layer.name]
         cycles = max(s.cycles for s in own)
         est = rm.Estimate()
+        hls_bram = 0.0
         for s in own:
             est = est + est_by_stage[s.name]
+            hls_bram += hls_by_stage[s.name]
         layers.append(
             {
                 "name": layer.name,
@@ -160,6 +166,7 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
                 "busy": round(cycles / ii, 3),
                 "lut": round(est.lut),
                 "bram36": est.bram36,
+                "hls_bram36": hls_bram,
             }
         )
     macs = sum(layer.macs() for layer in model.linear_layers())
@@ -178,13 +185,14 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
             "lut_fraction": round(total.lut / XC7Z020["lut"], 4),
             "bram_fraction": round(total.bram36 / XC7Z020["bram36"], 4),
         },
+        "hls_bram36": hls_total,
     }
 
 
 def format_folding(rep: dict[str, Any]) -> str:
     header = (
         f"{'layer':<18} {'kernel':>6} {'PE':>4} {'SIMD':>5} {'ROM':>5} {'MACs/cyc':>8} "
-        f"{'cycles':>9} {'busy':>5} {'LUT~':>7} {'BRAM36~':>7}"
+        f"{'cycles':>9} {'busy':>5} {'LUT~':>7} {'BRAM36~':>7} {'HLS BRAM':>8}"
     )
     lines = [f"folding ({rep['chosen_by']}):", header, "-" * len(header)]
     for r in rep["layers"]:
@@ -193,7 +201,7 @@ def format_folding(rep: dict[str, Any]) -> str:
         lines.append(
             f"{r['name']:<18} {r['kernel']:>6} {r['pe']:>4} {r['simd']:>5} {rom:>5} "
             f"{r['macs_per_cycle']:>8} {r['cycles']:>9,} {r['busy']:>5.0%} {r['lut']:>7,} "
-            f"{r['bram36']:>7.1f}"
+            f"{r['bram36']:>7.1f} {r['hls_bram36']:>8.1f}"
         )
     m = rep["model_estimate"]
     lines += [
@@ -204,6 +212,8 @@ def format_folding(rep: dict[str, Any]) -> str:
         f"resource model: ~{m['lut']:,} LUT ({m['lut_fraction']:.0%}), ~{m['ff']:,} FF, "
         f"~{m['bram36']:.1f} BRAM36 ({m['bram_fraction']:.0%}) of the xc7z020 "
         "(fitted to Yosys; `bnn-hls estimate` synthesises)",
+        f"HLS project: {rep['hls_bram36']:.1f} RAMB36 by the arrays as written (each bank "
+        "of a block-RAM array rounded up to whole RAMB18s; docs/hls.md)",
     ]
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
+from .backends.hls_arrays import plan_bram36
 from .backends.rtl import stage_instances, write_rtl_project
 from .dataflow.cycles import CLOCK_HZ, initiation_interval
 from .dataflow.folding import Folding, folding_to_json
@@ -42,6 +44,10 @@ LUTRAM_LUTS = {
     "SRLC32E": 1,
 }
 SYNTH_TIMEOUT_S = 3600
+# what the synthesis script reports; part of the cache key, so a change re-synthesises
+SCRIPT_VERSION = "synth_xilinx+stat+ltp/1"
+# cells that start and end a register-to-register path
+SEQUENTIAL_CELLS = "t:FD* t:RAMB* t:DSP48* t:SRL*"
 
 
 @dataclass
@@ -51,6 +57,10 @@ class Resources:
     bram36: float = 0.0
     dsp: int = 0
     lutram: int = 0  # of which LUTs used as memory
+    # the longest register-to-register path: cells on it (Yosys `ltp`), and how many of them
+    # are LUTs or LUT multiplexers (the rest: CARRY4 stages of adders)
+    levels: int = 0
+    lut_levels: int = 0
 
     def __add__(self, other: Resources) -> Resources:
         return Resources(
@@ -59,6 +69,8 @@ class Resources:
             self.bram36 + other.bram36,
             self.dsp + other.dsp,
             self.lutram + other.lutram,
+            max(self.levels, other.levels),
+            max(self.lut_levels, other.lut_levels),
         )
 
 
@@ -99,6 +111,17 @@ def count_cells(cells: dict[str, int]) -> Resources:
     return r
 
 
+def path_levels(ltp_text: str) -> tuple[int, int]:
+    """(cells, LUT cells) on the longest path Yosys' `ltp` printed: its "length=N" and the
+    steps made through a LUT or a LUT multiplexer (MUXF7/8)."""
+    m = re.search(r"\(length=(\d+)\)", ltp_text)
+    if m is None:
+        return 0, 0
+    steps = re.findall(r"^\s*\d+: .* \(via (.*)\)$", ltp_text, re.M)
+    luts = sum(1 for via in steps if "lut" in via.lower() or "muxf" in via.lower())
+    return int(m.group(1)), luts
+
+
 def wrapper(module: str, params: list[tuple[str, Any]], in_w: int, out_w: int) -> str:
     plist = ",\n    ".join(f".{k}({v})" for k, v in params)
     return (
@@ -121,7 +144,7 @@ def synthesize(
     use_cache: bool = True,
 ) -> tuple[Resources, bool]:
     """(resources, from the cache?) of one kernel instance."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(SCRIPT_VERSION.encode())
     for src in sources:
         h.update(src.read_bytes())
     h.update(json.dumps([module, params, in_w, out_w]).encode())
@@ -144,7 +167,8 @@ def synthesize(
         script = (
             f"{reads}; read_verilog -sv -defer stage_wrap.sv; hierarchy -top stage_wrap; "
             "synth_xilinx -family xc7 -top stage_wrap -flatten -noiopad; "
-            "tee -q -o stat.json stat -json -top stage_wrap"
+            "tee -q -o stat.json stat -json -top stage_wrap; "
+            f"select -set seq {SEQUENTIAL_CELLS}; tee -q -o ltp.txt ltp w:* c:* @seq %d"
         )
         res = subprocess.run(
             [*yosys_command(), "-q", "-p", script],
@@ -157,8 +181,10 @@ def synthesize(
         if res.returncode != 0 or not (work / "stat.json").exists():
             raise RuntimeError(f"Yosys failed on {module}:\n{(res.stdout + res.stderr)[-3000:]}")
         stat = json.loads((work / "stat.json").read_text())
+        ltp = (work / "ltp.txt").read_text() if (work / "ltp.txt").exists() else ""
     top = stat.get("design") or next(iter(stat["modules"].values()))
     resources = count_cells(top.get("num_cells_by_type", {}))
+    resources.levels, resources.lut_levels = path_levels(ltp)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(asdict(resources)))
     return resources, False
@@ -175,8 +201,10 @@ class StageEstimate:
     seconds: float
 
 
-def estimate_rtl(rtl_dir: Path, plan: Plan, use_cache: bool = True) -> list[StageEstimate]:
-    """Synthesise every stage and FIFO of a generated RTL folder."""
+def estimate_rtl(
+    rtl_dir: Path, plan: Plan, use_cache: bool = True, fifos: bool = True
+) -> list[StageEstimate]:
+    """Synthesise every stage (and FIFO) of a generated RTL folder."""
     library = resource_dir("hw") / "rtl"
     out: list[StageEstimate] = []
     jobs: list[
@@ -203,7 +231,7 @@ def estimate_rtl(rtl_dir: Path, plan: Plan, use_cache: bool = True) -> list[Stag
             )
         )
     depths = plan.fifo_depths()
-    for s in plan.streams:
+    for s in plan.streams if fifos else []:
         jobs.append(
             (
                 f"fifo_{s.name}",
@@ -252,6 +280,8 @@ def estimate_design(model: ir.Model, folding: Folding, use_cache: bool = True) -
     for st in stages:
         total = total + st.resources
     ii = initiation_interval(plan)
+    hls_rows, hls_total = plan_bram36(plan)
+    hls_bram = dict(hls_rows)
     return {
         "stages": [
             {
@@ -263,6 +293,9 @@ def estimate_design(model: ir.Model, folding: Folding, use_cache: bool = True) -
                 "ff": s.resources.ff,
                 "bram36": s.resources.bram36,
                 "dsp": s.resources.dsp,
+                "levels": s.resources.levels,
+                "lut_levels": s.resources.lut_levels,
+                "hls_bram36": hls_bram.get(s.name, 0.0),
                 "cached": s.cached,
             }
             for s in stages
@@ -273,11 +306,16 @@ def estimate_design(model: ir.Model, folding: Folding, use_cache: bool = True) -
             "bram36": total.bram36,
             "dsp": total.dsp,
             "lutram": total.lutram,
+            "levels": total.levels,
+            "lut_levels": total.lut_levels,
         },
+        "hls_bram36": hls_total,
         "budget_xc7z020": XC7Z020,
         "utilisation": {k: round(getattr(total, k) / v, 4) for k, v in XC7Z020.items()},
         "cycles_per_image": ii,
         "images_per_second_at_100MHz": CLOCK_HZ / ii,
         "folding": folding_to_json(folding)["layers"],
-        "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results",
+        "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results; "
+        "levels: cells on the longest register-to-register path (Yosys ltp), lut_levels: the "
+        "LUTs among them; hls_bram36: the HLS project's arrays as written",
     }

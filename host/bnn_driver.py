@@ -35,19 +35,32 @@ class Device(Protocol):
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes: ...
 
 
+DMA_RESET = 0x4  # DMACR bit 2: soft reset of the whole AXI DMA (both channels)
+MM2S_DMACR, S2MM_DMACR = 0x00, 0x30
+
+
 class PynqDevice:
-    """The accelerator on the board: overlay, AXI DMA, contiguous buffers grown on demand."""
+    """The accelerator on the board: overlay, AXI DMA, contiguous buffers grown on demand.
+    `overlay` and `allocate` default to pynq's (tests pass stand-ins)."""
 
-    def __init__(self, bitfile: str, accel_name: str = "bnn_0", dma_name: str = "dma",
-                 timeout_s: float = 10.0) -> None:
-        from pynq import Overlay  # only on the board
+    def __init__(self, bitfile: str = "bnn.bit", accel_name: str = "bnn_0", dma_name: str = "dma",
+                 timeout_s: float = 10.0, overlay: Any = None, allocate: Any = None) -> None:
+        if overlay is None:
+            from pynq import Overlay  # only on the board
 
-        self.overlay = Overlay(bitfile)
-        self.accel = getattr(self.overlay, accel_name)
-        self.dma = getattr(self.overlay, dma_name)
+            overlay = Overlay(bitfile)
+        if allocate is None:
+            from pynq import allocate
+        self.overlay = overlay
+        self.allocate = allocate
+        self.accel = getattr(overlay, accel_name)
+        self.dma = getattr(overlay, dma_name)
         self.timeout_s = timeout_s
         self.in_buf: Any = None
         self.out_buf: Any = None
+        # the longest transfer the DMA's length register takes, per channel
+        self.max_transfer_bytes = min(int(self.dma.sendchannel._max_size),
+                                      int(self.dma.recvchannel._max_size))
         try:
             from pynq import Clocks
 
@@ -56,19 +69,30 @@ class PynqDevice:
             self.fclk_mhz = 100.0
 
     def _buffers(self, in_bytes: int, out_bytes: int) -> None:
-        from pynq import allocate
-
         if self.in_buf is None or self.in_buf.nbytes < in_bytes:
             if self.in_buf is not None:
                 self.in_buf.freebuffer()
-            self.in_buf = allocate(shape=(in_bytes,), dtype=np.uint8)
+            self.in_buf = self.allocate(shape=(in_bytes,), dtype=np.uint8)
         if self.out_buf is None or self.out_buf.nbytes < out_bytes:
             if self.out_buf is not None:
                 self.out_buf.freebuffer()
-            self.out_buf = allocate(shape=(out_bytes,), dtype=np.uint8)
+            self.out_buf = self.allocate(shape=(out_bytes,), dtype=np.uint8)
+
+    def reset_dma(self) -> None:
+        """Soft-reset the DMA after a stuck transfer and restart both channels, so that the
+        next call starts clean instead of failing with "DMA channel not idle"."""
+        self.dma.write(MM2S_DMACR, DMA_RESET)
+        deadline = time.monotonic() + 1.0
+        while self.dma.read(MM2S_DMACR) & DMA_RESET and time.monotonic() < deadline:
+            time.sleep(0.0001)
+        self.dma.sendchannel.start()
+        self.dma.recvchannel.start()
 
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
         data = np.ascontiguousarray(words).reshape(-1).view(np.uint8)
+        if max(data.nbytes, out_bytes) > self.max_transfer_bytes:
+            raise ValueError(f"{max(data.nbytes, out_bytes)} bytes in one DMA transfer; the DMA "
+                             f"takes {self.max_transfer_bytes} (BnnAccelerator splits batches)")
         self._buffers(data.nbytes, out_bytes)
         self.in_buf[: data.nbytes] = data
         self.in_buf.flush()
@@ -79,10 +103,12 @@ class PynqDevice:
         deadline = time.monotonic() + self.timeout_s
         while not (self.dma.sendchannel.idle and self.dma.recvchannel.idle):
             if time.monotonic() > deadline:
+                state = (f"DMA send idle: {self.dma.sendchannel.idle}, receive idle: "
+                         f"{self.dma.recvchannel.idle}")
+                self.reset_dma()
                 raise TimeoutError(
                     f"the accelerator did not finish {images} images in {self.timeout_s} s "
-                    f"(DMA send idle: {self.dma.sendchannel.idle}, receive idle: "
-                    f"{self.dma.recvchannel.idle}); check that bnn.bit matches model.json")
+                    f"({state}; the DMA was reset); check that bnn.bit matches model.json")
             time.sleep(0.0001)
         self.out_buf.invalidate()
         return bytes(self.out_buf[:out_bytes])
@@ -103,12 +129,31 @@ class BnnAccelerator:
         s = self.stream
         return pack_words(values, s["elems_per_word"], s["elem_bits"], s["word_bytes"])
 
+    def batch_limit(self) -> int:
+        """The most images one device run takes: the DMA moves at most max_transfer_bytes
+        per transfer (its length register), in and out."""
+        limit = getattr(self.device, "max_transfer_bytes", None)
+        if limit is None:
+            return 1 << 62
+        per_image = max(self.stream["word_bytes"] * self.stream["words_per_image"],
+                        4 * self.classes)
+        if per_image > limit:
+            raise ValueError(f"one image needs {per_image} bytes per DMA transfer; the DMA "
+                             f"takes {limit}")
+        return limit // per_image
+
     def integer_scores(self, images: np.ndarray) -> np.ndarray:
-        """The device's integer scores, (N, classes)."""
+        """The device's integer scores, (N, classes); a batch larger than one DMA transfer
+        runs as several."""
         images = np.asarray(images)
         n = images.shape[0]
-        raw = self.device.run(self.pack(images), n, 4 * n * self.classes)
-        return unpack_scores(raw, n, self.classes)
+        step = self.batch_limit()
+        parts = []
+        for start in range(0, n, step):
+            chunk = images[start:start + step]
+            raw = self.device.run(self.pack(chunk), len(chunk), 4 * len(chunk) * self.classes)
+            parts.append(unpack_scores(raw, len(chunk), self.classes))
+        return np.concatenate(parts) if parts else np.zeros((0, self.classes), np.int64)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """The model's outputs: the integer scores through the host-side float ops."""

@@ -96,8 +96,12 @@ def test_build_folder_layout(build_dir: Path) -> None:
         "deploy/bnn_pynq.ipynb",
         "deploy/test_set.npz",
         "deploy/README.md",
+        # the default IP: the RTL, packaged by Vivado
+        "rtl/bnn_top_axi.sv",
+        "vivado/package_rtl.tcl",
     ):
         assert (build_dir / rel).is_file(), rel
+    assert "package_rtl.tcl" in (build_dir / "build.sh").read_text()
     assert os.access(build_dir / "build.sh", os.X_OK)
     spec = json.loads((build_dir / "deploy" / "model.json").read_text())
     assert spec["classes"] == 10 and spec["stream"]["axi_bits"] in (8, 16, 32, 64)
@@ -191,12 +195,13 @@ proc record {args} { lappend ::calls $args }
 namespace eval ipx {}
 foreach cmd {create_project add_files set_property update_compile_order ipx::package_project
              ipx::associate_bus_interfaces ipx::create_xgui_files ipx::update_checksums
-             ipx::check_integrity ipx::save_core} {
+             ipx::check_integrity ipx::save_core close_project} {
     proc $cmd {args} "record $cmd {*}\$args"
 }
 proc current_fileset {args} { return sources_1 }
 proc get_files {args} { return [lindex $args end] }
 proc ipx::current_core {args} { return core }
+proc glob {args} { return [list [lindex $args end]] }
 source [lindex $argv 0]
 foreach c $calls { puts [join $c "\t"] }
 """
@@ -218,9 +223,14 @@ def test_build_with_rtl_ip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert res.returncode == 0, res.stderr
     calls = [line.split("\t") for line in res.stdout.splitlines()]
     create = next(c for c in calls if c[0] == "create_project")
-    assert "xc7z020clg400-1" in create
+    assert "xc7z020clg400-1" in create and "-force" in create and "-in_memory" not in create
     package = next(c for c in calls if c[0] == "ipx::package_project")
-    assert "bnn-hls.org" in package and "bnn" in package
+    assert "bnn-hls.org" in package and "bnn" in package and "-force" in package
+    # the ROM contents reach the IP's synthesis file set
+    mems = [c for c in calls if c[:2] == ["set_property", "used_in"]]
+    assert mems and "synthesis" in mems[0][2] and mems[0][-1].endswith(".mem")
+    assert calls[-1][0] == "close_project"
+    assert "output_scores_tkeep = 4'hf" in (out / "rtl" / "bnn_top_axi.sv").read_text()
     assert ["set_property", "top", "bnn_top_axi", "sources_1"] in calls
     buses = {c[2] for c in calls if c[0] == "ipx::associate_bus_interfaces"}
     assert buses == {"input_words", "output_scores", "s_axi_control"}
@@ -378,3 +388,127 @@ def test_driver_under_the_boards_pynq_and_numpy(build_dir: Path, tmp_path: Path)
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "OK numpy 1." in res.stdout and "pynq 3.0.1" in res.stdout
+
+
+# --- the board driver's DMA handling, against the C simulation behind stand-ins of pynq ---
+class FakeBuffer:
+    """pynq.allocate's contiguous buffer: a numpy array with flush/invalidate/freebuffer."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: type) -> None:
+        self.array = np.zeros(shape, dtype)
+        self.nbytes = self.array.nbytes
+
+    def __setitem__(self, key: object, value: object) -> None:
+        self.array[key] = value  # type: ignore[index]
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        return self.array[key]  # type: ignore[no-any-return,index]
+
+    def flush(self) -> None: ...
+
+    def invalidate(self) -> None: ...
+
+    def freebuffer(self) -> None: ...
+
+
+class FakeDma:
+    """An AXI DMA whose transfers run the C simulation; `hang` makes the next run stall."""
+
+    def __init__(self, device: object, max_size: int) -> None:
+        self.device = device
+        self.hang = False
+        self.idle = True
+        self.registers: dict[int, int] = {}
+        self.resets = 0
+        self.runs: list[tuple[int, int]] = []
+        self.recv: tuple[FakeBuffer, int] | None = None
+        self.sendchannel = FakeChannel(self, max_size, send=True)
+        self.recvchannel = FakeChannel(self, max_size, send=False)
+
+    def write(self, offset: int, value: int) -> None:
+        if value & 0x4:  # soft reset: both channels halt, nothing pending
+            self.resets += 1
+            self.idle, self.recv, self.hang = True, None, False
+            return
+        self.registers[offset] = value
+
+    def read(self, offset: int) -> int:
+        return self.registers.get(offset, 0)
+
+
+class FakeChannel:
+    def __init__(self, dma: FakeDma, max_size: int, send: bool) -> None:
+        self.dma, self._max_size, self.send, self.starts = dma, max_size, send, 0
+
+    @property
+    def idle(self) -> bool:
+        return self.dma.idle
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def transfer(self, buf: FakeBuffer, nbytes: int = 0) -> None:
+        assert nbytes <= self._max_size, "a transfer longer than the length register"
+        dma = self.dma
+        if not self.send:
+            assert dma.idle, "DMA channel not idle"
+            dma.recv = (buf, nbytes)
+            return
+        dma.runs.append((nbytes, dma.recv[1]))  # type: ignore[index]
+        if dma.hang:
+            dma.idle = False  # never finishes
+            return
+        images = dma.accel.registers[0x10]  # type: ignore[attr-defined]
+        out, out_bytes = dma.recv  # type: ignore[misc]
+        raw = dma.device.run(buf.array[:nbytes], images, out_bytes)  # type: ignore[attr-defined]
+        out.array[:out_bytes] = np.frombuffer(raw, np.uint8)
+
+
+class FakeAccel:
+    def __init__(self) -> None:
+        self.registers: dict[int, int] = {}
+
+    def write(self, offset: int, value: int) -> None:
+        self.registers[offset] = value
+
+
+def fake_pynq(build_dir: Path, max_size: int):  # type: ignore[no-untyped-def]
+    from bnn_hls.hostsim import CsimDevice
+
+    driver = load_driver(build_dir / "deploy")
+    dma = FakeDma(CsimDevice(build_dir / "hls"), max_size)
+    dma.accel = FakeAccel()  # type: ignore[attr-defined]
+
+    class Overlay:
+        bnn_0 = dma.accel  # type: ignore[attr-defined]
+
+    Overlay.dma = dma  # type: ignore[attr-defined]
+    device = driver.PynqDevice(
+        overlay=Overlay(), allocate=lambda shape, dtype: FakeBuffer(shape, dtype), timeout_s=0.2
+    )
+    return driver, device, dma
+
+
+def test_driver_resets_the_dma_after_a_timeout(build_dir: Path) -> None:
+    driver, device, dma = fake_pynq(build_dir, (1 << 26) - 1)
+    accel = driver.BnnAccelerator(str(build_dir / "deploy"), device=device)
+    data = np.load(build_dir / "deploy" / "test_set.npz")
+    dma.hang = True
+    with pytest.raises(TimeoutError, match="the DMA was reset"):
+        accel.integer_scores(data["images"][:4])
+    assert dma.resets == 1 and dma.sendchannel.starts == 1 and dma.recvchannel.starts == 1
+    # the next call starts clean and is bit-exact
+    scores = accel.integer_scores(data["images"][:9])
+    assert np.array_equal(scores, data["expected_scores"][:9])
+
+
+def test_driver_splits_batches_longer_than_a_transfer(build_dir: Path) -> None:
+    spec = json.loads((build_dir / "deploy" / "model.json").read_text())
+    per_image = spec["stream"]["word_bytes"] * spec["stream"]["words_per_image"]
+    driver, device, dma = fake_pynq(build_dir, 7 * per_image + 3)  # 7 images per transfer
+    accel = driver.BnnAccelerator(str(build_dir / "deploy"), device=device)
+    data = np.load(build_dir / "deploy" / "test_set.npz")
+    scores = accel.integer_scores(data["images"][:20])
+    assert np.array_equal(scores, data["expected_scores"][:20])
+    assert [n // per_image for n, _ in dma.runs] == [7, 7, 6]
+    assert all(max(n, m) <= 7 * per_image + 3 for n, m in dma.runs)

@@ -38,3 +38,38 @@ def test_estimate_small_model_and_cache(
     assert again["total"] == doc["total"]
     code, out, _ = run_cli(["estimate", tmp_path / "m.onnx"], capsys)
     assert "xc7z020 budget" in out and "Yosys" in out
+
+
+# Logic levels on the longest register-to-register path (Yosys ltp after synth_xilinx) that a
+# stage may have at 100 MHz on the xc7z020-1: a LUT with its routing costs ~0.5-0.8 ns, a
+# CARRY4 ~0.1 ns; 8 LUTs and 16 cells in all leave room for clock-to-out, setup and routing.
+MAX_LUT_LEVELS = 8
+MAX_LEVELS = 16
+
+
+@pytest.mark.parametrize("name", ["digits/digits_cnn", "mnist_tfc/tfc_mnist"])
+def test_logic_levels_at_the_widest_foldings(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every stage at the SIMD of the optimiser's fastest folding of the example. PE is set to
+    1: the PE lanes are copies side by side (the path through one is the path through all),
+    and synthesising all of them takes minutes per layer."""
+    from bnn_hls.backends.rtl import write_rtl_project
+    from bnn_hls.compiler import compile_file
+    from bnn_hls.dataflow.folding import Fold, check_folding
+    from bnn_hls.dataflow.optimiser import optimise
+    from bnn_hls.yosys import estimate_rtl
+
+    from .conftest import EXAMPLES
+
+    monkeypatch.setenv("BNN_HLS_CACHE", str(tmp_path / "cache"))
+    model = compile_file(EXAMPLES / f"{name}.onnx").model
+    fastest = optimise(model).folding
+    narrow = {k: Fold(1, f.simd, f.rom, f.kernel) for k, f in fastest.items()}
+    check_folding(model, narrow)
+    plan = write_rtl_project(model, narrow, tmp_path / "rtl")
+    stages = estimate_rtl(tmp_path / "rtl", plan, fifos=False)
+    assert {e.module for e in stages} >= {"bnn_mvtu"}
+    for e in stages:
+        r = e.resources
+        assert 0 < r.levels <= MAX_LEVELS and r.lut_levels <= MAX_LUT_LEVELS, (e.name, r)

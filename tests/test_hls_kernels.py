@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn_hls.packing import bits_to_u64
-
 from .kernel_harness import Case, run_cases
 from .kernel_models import (
     POOL_CONFIGS,
@@ -33,10 +31,12 @@ def test_sliding_window(tmp_path: Path) -> None:
         words = window_words(cfg, rng)
         t, left, b, r = cfg.pads
         pad_word = f"ap_uint<{words.in_width}>(-1)" if cfg.pad_ones and cfg.elem == 1 else "0"
+        ring = (cfg.kh + cfg.sh) * cfg.iw * (cfg.c // cfg.simd)
         call = (
+            f"ap_uint<{words.in_width}> line[{ring}];\n"
             f"bnn::sliding_window<{cfg.ih}, {cfg.iw}, {cfg.c}, {cfg.simd}, {cfg.elem}, "
             f"{cfg.kh}, {cfg.kw}, {cfg.sh}, {cfg.sw}, {t}, {left}, {b}, {r}>(in, out, "
-            f"{pad_word}, reps);"
+            f"{pad_word}, line, reps);"
         )
         cases.append(Case("", call, words.in_width, words.out_width))
         built.append(words)
@@ -50,22 +50,26 @@ def mvtu_case(
 ) -> tuple[Case, list[int], list[int]]:
     d = mvtu_data(k, o, simd, pe, int_in, scores, rng, n)
     nf, sf = o // pe, k // simd
-    # per PE: row nf * SF + sf holds inputs sf * SIMD .. of output nf * PE + p, in 64-bit chunks
+    # per PE: word nf * SF + sf holds inputs sf * SIMD .. of output nf * PE + p (bit s: input
+    # sf * SIMD + s), written as a hex string so that any SIMD fits
     tiles = d.layer.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3)
-    words = bits_to_u64(tiles.reshape(pe, nf * sf, simd))
+    rows = tiles.reshape(pe, nf * sf, simd)
+    words = [[f'ap_uint<{simd}>("{pack_elems(w, 1):x}", 16)' for w in bank] for bank in rows]
     t_table = d.thresholds.reshape(o // pe, pe).T
+    t_w = d.acc_bits + 2
     decls = (
-        f"static const uint64_t W[{pe}][{words.shape[1]}][{words.shape[2]}] = "
-        f"{c_array(words, '0x{:x}ULL')};\n"
-        f"static const int32_t T[{pe}][{o // pe}] = {c_array(t_table)};\n"
-        f"static const uint8_t RCLS[1] = {{0}};\nstatic const uint8_t CCLS[1] = {{0}};\n"
-        f"static const int32_t CORR[1][1][{o}] = {{{{{c_array(np.zeros(o, int))}}}}};\n"
+        f"static const ap_uint<{simd}> W[{pe}][{nf * sf}] = "
+        "{" + ", ".join("{" + ", ".join(bank) + "}" for bank in words) + "};\n"
+        f"static const ap_int<{t_w}> T[{pe}][{nf}] = {c_array(t_table)};\n"
+        f"static const ap_uint<8> RCLS[1] = {{0}};\nstatic const ap_uint<8> CCLS[1] = {{0}};\n"
+        f"static const ap_int<{t_w}> CORR[{pe}][{nf}] = {{}};\n"
     )
     fn = "mvtu_scores" if scores else "mvtu_threshold"
     sb = "32, " if scores else ""
     call = (
+        f"ap_uint<{d.words.in_width}> vec[{sf}];\n"
         f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {d.in_bits}, "
-        f"{d.acc_bits}, {sb}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, reps);"
+        f"{d.acc_bits}, {sb}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, vec, reps);"
     )
     return (
         Case(decls, call, d.words.in_width, d.words.out_width),
@@ -99,10 +103,9 @@ def test_maxpool_bits(tmp_path: Path) -> None:
     for cfg in POOL_CONFIGS:
         ih, iw, c, pe, k = cfg
         words, and_ch = pool_words(cfg, rng)
-        mask_words = [pack_elems(g, 1) for g in and_ch.astype(int).reshape(-1, pe)]
-        decls = (
-            f"static const ap_uint<{pe}> MASK[{c // pe}] = {{{', '.join(map(str, mask_words))}}};"
-        )
+        # bank p, word cw: the AND bit of channel cw * PE + p
+        banks = and_ch.astype(int).reshape(-1, pe).T
+        decls = f"static const ap_uint<1> MASK[{pe}][{c // pe}] = {c_array(banks)};"
         call = f"bnn::maxpool_bits<{ih}, {iw}, {c}, {pe}, {k}>(in, out, MASK, reps);"
         cases.append(Case(decls, call, pe, pe))
         built.append(words)

@@ -131,7 +131,7 @@ def test_vivado_flavor_pragmas(tmp_path: Path, capsys: pytest.CaptureFixture[str
     )
     assert code == 0
     params = (out / "hls" / "params_l1_dense.h").read_text()
-    assert "core = ROM_2P_BRAM" in params and "BIND_STORAGE" not in params
+    assert "core = ROM_1P_" in params and "BIND_STORAGE" not in params
     assert "-flow_target" not in (out / "hls" / "hls.tcl").read_text()
 
 

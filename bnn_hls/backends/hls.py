@@ -16,11 +16,13 @@ import numpy as np
 from .. import __version__, golden, ir
 from ..dataflow.folding import Folding
 from ..dataflow.lowering import build_plan
+from ..dataflow.memory import Memory
 from ..dataflow.plan import Plan
 from ..dataflow.stage import Stage
 from ..dataflow.streams import SCORE_BITS
 from ..package_data import resource_dir, template_env
-from ..packing import bits_to_u64
+from .hls_arrays import stage_arrays
+from .hls_check import check_project
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,10 @@ FLAVORS = {
     "vitis": ("Vitis HLS 2022.1", "vitis_hls"),
     "vivado": ("Vivado HLS 2019.2/2020.1", "vivado_hls"),
 }
+# the C++ standard each tool's C front end is given, and the AXI-Stream side-channel bits
+# (Vivado HLS's ap_axiu has no zero-width form)
+STD_FLAGS = {"vitis": "-std=c++14", "vivado": "-std=c++0x"}
+AXIS_SIDE_BITS = {"vitis": 0, "vivado": 1}
 PART = "xc7z020clg400-1"
 STREAM_DEPTH = 4
 
@@ -56,20 +62,6 @@ def _inner(text: str) -> str:
     return body[1:-1].strip("\n")
 
 
-def storage_pragmas(flavor: str, prefix: str, rom: str) -> list[str]:
-    """One ROM per PE (the weights' first dimension), in block RAM or LUTs as the folding says."""
-    w, t = f"{prefix}_weights", f"{prefix}_thresholds"
-    part = [
-        f"#pragma HLS ARRAY_PARTITION variable = {w} complete dim = 1",
-        f"#pragma HLS ARRAY_PARTITION variable = {t} complete dim = 1",
-    ]
-    if flavor == "vitis":
-        impl = "bram" if rom == "block" else "lutram"
-        return [f"#pragma HLS BIND_STORAGE variable = {w} type = rom_2p impl = {impl}", *part]
-    core = "ROM_2P_BRAM" if rom == "block" else "ROM_2P_LUTRAM"
-    return [f"#pragma HLS RESOURCE variable = {w} core = {core}", *part]
-
-
 def c_array(values: np.ndarray, fmt: str, per_line: int = 8) -> str:
     """The elements of a C initializer (without its outer braces) for a numpy array."""
     return _inner(_c_array(np.asarray(values), fmt, per_line))
@@ -80,9 +72,46 @@ def c_list(values: Any, fmt: str) -> str:
     return ", ".join(fmt.format(int(v)) for v in values)
 
 
+def c_type(width: int, signed: bool) -> str:
+    return f"ap_int<{width}>" if signed else f"ap_uint<{width}>"
+
+
+def lane_literals(mem: Memory) -> np.ndarray:
+    """(depth, lanes) C initializer texts of a memory's lanes: decimal integers, or hex words
+    for bit lanes (`0x..ULL` up to 64 bits, an ap_uint string constructor above)."""
+    if mem.form == "ints":
+        return np.asarray(mem.values).astype(np.int64)
+    bits = np.asarray(mem.values, np.uint8)  # (depth, lanes, lane_bits)
+    nbytes = -(-mem.lane_bits // 8)
+    padded = np.zeros((*bits.shape[:2], nbytes * 8), np.uint8)
+    padded[..., : mem.lane_bits] = bits
+    packed = np.packbits(padded, axis=-1, bitorder="little")[..., ::-1]  # most significant first
+    hexes = [bytes(row).hex().lstrip("0") or "0" for row in packed.reshape(-1, nbytes)]
+    if mem.lane_bits <= 64:
+        texts = [f"0x{h}ULL" for h in hexes]
+    else:
+        texts = [f'ap_uint<{mem.lane_bits}>("{h}", 16)' for h in hexes]
+    return np.array(texts, dtype=object).reshape(bits.shape[:2])
+
+
+def rom_declaration(st: Stage, key: str) -> str:
+    """`static const <type> <name>[lanes][depth] = {...};` of one memory, laid out as the kernel
+    reads it: one row per lane (its bank); a table that is not banked is [depth]."""
+    mem = next(m for m in st.memories() if m.key == key)
+    arr = stage_arrays(st)[key]
+    values = lane_literals(mem).T  # (lanes, depth)
+    per_line = 4 if mem.form == "bits" else 16
+    if not mem.banked:
+        values = values[0]
+    dims = "".join(f"[{n}]" for n in values.shape)
+    body = c_array(values, "{}", per_line)
+    return f"static const {c_type(arr.width, mem.signed)} {arr.name}{dims} = {{\n{body}\n}};"
+
+
 def stage_context(st: Stage, flavor: str) -> dict[str, Any]:
     """What a stage's template (templates/hls/stages/) renders: names, streams, parameters
-    (all of them as `p`, config.h's as `c`), memories by name, and the stage itself."""
+    (all of them as `p`, config.h's as `c`), its arrays (names, pragmas) and the stage."""
+    arrays = stage_arrays(st)
     return {
         "name": st.name,
         "src": st.src,
@@ -91,7 +120,8 @@ def stage_context(st: Stage, flavor: str) -> dict[str, Any]:
         "description": st.description(),
         "p": st.params(),
         "c": st.hls_constants(),
-        "mem": {m.key: m for m in st.memories()},
+        "arrays": arrays,
+        "pragmas": [line for a in arrays.values() for line in a.pragmas(flavor)],
         "stage": st,
         "flavor": flavor,
     }
@@ -102,9 +132,8 @@ def _env() -> jinja2.Environment:
     env.globals.update(
         c_array=c_array,
         c_list=c_list,
-        zeros=lambda shape: np.zeros(shape, np.int64),
-        u64_chunks=bits_to_u64,
-        storage_pragmas=storage_pragmas,
+        rom=rom_declaration,
+        case_labels=lambda steps: "".join(f"case {n}: " for n in steps),
     )
     return env
 
@@ -122,7 +151,7 @@ def write_hls_project(
     plan = build_plan(model, folding)
     out.mkdir(parents=True, exist_ok=True)
     env = _env()
-    widest = max([s.width for s in plan.streams] + [32])
+    widest = max([plan.in_axi_bits, 32] + [st.widest_word() for st in plan.stages])
     common = {
         "version": __version__,
         "source": model.source_file or "model",
@@ -139,6 +168,7 @@ def write_hls_project(
             stages=[ctx for _, ctx in own],
             widest=widest,
             ap_int_max_w=-(-widest // 1024) * 1024,
+            axis_side_bits=AXIS_SIDE_BITS[flavor],
         )
     )
     headers = []
@@ -194,13 +224,20 @@ def write_hls_project(
             clock_ns=10,
             csim_images=n_csim,
             extra_cflags=extra,
+            std_flag=STD_FLAGS[flavor],
         )
+    )
+    (out / "check_csynth.tcl").write_text(
+        env.get_template("check_csynth.tcl.j2").render(version=__version__)
     )
     kernels = resource_dir("hw") / "hls"
     for kernel_header in sorted(kernels.glob("*.h")):
         shutil.copy(kernel_header, out / kernel_header.name)
     if csim_inputs is not None:
         write_csim_data(model, plan, csim_inputs, out / "csim_input.bin", out / "csim_expected.bin")
+    problems = check_project(out)
+    if problems:  # the generator broke its own rules: a bug, not a user error
+        raise AssertionError("generated HLS breaks the port rules:\n" + "\n".join(problems))
     return plan
 
 

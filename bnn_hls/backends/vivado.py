@@ -15,9 +15,13 @@ import numpy as np
 from .. import __version__, golden, ir
 from ..dataflow.cycles import initiation_interval
 from ..dataflow.folding import Folding
+from ..dataflow.lowering import build_plan
 from ..dataflow.plan import Plan
+from ..dataflow.resource_model import XC7Z020
+from ..errors import ModelError
 from ..package_data import resource_dir, template_env
 from .hls import FLAVORS, PART, write_hls_project
+from .hls_arrays import plan_bram36
 
 DESIGN = "bnn"
 ACCEL_NAME = "bnn_0"
@@ -80,7 +84,7 @@ def write_build_folder(
     flavor: str = "vitis",
     images: np.ndarray,
     labels: np.ndarray | None = None,
-    ip: str = "hls",
+    ip: str = "rtl",
 ) -> Plan:
     """ip: "hls" (the HLS backend exported by Vitis HLS) or "rtl" (the RTL backend, wrapped in
     bnn_top_axi with the same ports and registers, packaged by vivado/package_rtl.tcl)."""
@@ -99,6 +103,8 @@ def write_build_folder(
             part=PART,
             clock_mhz=CLOCK_MHZ,
             in_bits=plan.in_axi_bits,
+            # the DataMover needs a memory-mapped side at least as wide as its stream
+            mm2s_mm_bits=max(64, plan.in_axi_bits),
             ip_repo="hls/bnn_hls_prj/solution1/impl/ip" if ip == "hls" else "ip_rtl",
             accel_vlnv="bnn-hls.org:bnn:bnn_top:1.0",
             accel_name=ACCEL_NAME,
@@ -133,7 +139,22 @@ def write_build_folder(
     return plan
 
 
-def tools_available(flavor: str, ip: str = "hls") -> list[str]:
+def check_fits(model: ir.Model, folding: Folding, ip: str) -> None:
+    """Refuse an HLS design whose arrays, as written, need more block RAM than the chip has
+    (the RTL design is estimated by the resource model and `bnn-hls estimate`)."""
+    if ip != "hls":
+        return
+    _, bram = plan_bram36(build_plan(model, folding))
+    if bram > XC7Z020["bram36"]:
+        raise ModelError(
+            f"the HLS design needs {bram:.1f} RAMB36 for its arrays as written; the xc7z020 "
+            f"has {XC7Z020['bram36']}",
+            hint="build the RTL IP (--ip rtl, the default), or ask for a design with fewer "
+            'weights in block RAM (--budget, --target-fps, or a folding file with rom "lut")',
+        )
+
+
+def tools_available(flavor: str, ip: str = "rtl") -> list[str]:
     """The tools build.sh needs that are not on PATH."""
     needed = [FLAVORS[flavor][1], "vivado"] if ip == "hls" else ["vivado"]
     return [t for t in needed if shutil.which(t) is None]

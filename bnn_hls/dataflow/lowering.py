@@ -19,7 +19,7 @@ from .pairing import Step, device_steps
 from .plan import Plan
 from .pool import PoolStage
 from .stage import Stage
-from .streams import SCORE_BITS, Stream, axi_width
+from .streams import MAX_AXI_BITS, MAX_WORD_BITS, SCORE_BITS, Stream, axi_width
 from .window import WindowStage
 
 
@@ -104,4 +104,22 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
     streams = [st.dst for st in stages if not st.dst.name]
     for i, s in enumerate(streams):
         s.name = "s_in" if i == 0 else f"s{i}"
+    check_widths(stages)
     return Plan(stages, streams, first, model.scores.out_shape[-1], axi_width(first.width))
+
+
+def check_widths(stages: list[Stage]) -> None:
+    """Every word within MAX_WORD_BITS, the AXI-Stream input within the DMA's MAX_AXI_BITS."""
+    if stages[0].dst.width > MAX_AXI_BITS:
+        raise ModelError(
+            f"the input stream carries {stages[0].dst.width} bits per word; the AXI DMA takes "
+            f"at most {MAX_AXI_BITS}",
+            hint="give the first layer a smaller SIMD",
+        )
+    for st in stages:
+        if st.widest_word() > MAX_WORD_BITS:
+            raise ModelError(
+                f"stage {st.name} handles {st.widest_word()}-bit words; HLS and the stream "
+                f"formats allow at most {MAX_WORD_BITS}",
+                hint=f"give layer {st.layer_name} a smaller PE or SIMD",
+            )

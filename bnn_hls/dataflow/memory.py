@@ -24,6 +24,13 @@ class Memory:
     # (depth, lanes) integers, or for form "bits" (depth, lanes, lane_bits) 0/1 values
     fill: Callable[[], np.ndarray] = field(repr=False)
     form: str = "ints"
+    signed: bool = False  # lanes are two's complement
+    # where the folding asks the memory to live ("lut" or "block"); None: the backend's choice
+    storage: str | None = None
+    # the HLS kernel's element width, when wider than lane_bits (class tables are 8-bit there)
+    hls_width: int | None = None
+    # the kernel reads one bank per lane (declared [lanes][depth]); else a plain table [depth]
+    banked: bool = True
 
     @property
     def width(self) -> int:
@@ -50,8 +57,32 @@ class Memory:
             raise AssertionError(f"memory {self.key}: contents {data.shape}, declared {want}")
         return data
 
+    def lane_values(self) -> np.ndarray:
+        """(depth, lanes): every lane as an integer (Python ints, object array, for lanes
+        wider than 63 bits)."""
+        if self.form == "ints":
+            return np.asarray(self.values)
+        bits = self.values.astype(object)  # (depth, lanes, lane_bits)
+        weights = np.array([1 << i for i in range(self.lane_bits)], dtype=object)
+        return (bits * weights).sum(-1)
+
     def words(self) -> list[int]:
         """One integer per word, lanes packed (what the RTL's .mem file holds)."""
         if self.form == "bits":
             return bits_to_words(self.values.reshape(self.depth, self.width))
         return lanes_to_words(self.values, self.lane_bits)
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A working buffer a stage's kernel keeps between loop iterations (an MVTU's input
+    vector, a sliding window's line buffer): `words` of `width` bits, one write and one read
+    per iteration at most, never read-modified-written (what the kernels' II = 1 rests on)."""
+
+    key: str
+    words: int
+    width: int
+
+    @property
+    def bits(self) -> int:
+        return self.words * self.width

@@ -13,7 +13,7 @@ import numpy as np
 from .. import ir
 from . import resource_model as rm
 from .border import BorderTables, border_tables
-from .memory import Memory
+from .memory import Buffer, Memory
 from .stage import LinearStage
 from .streams import MAX_FIFO_DEPTH, SCORE_BITS, Stream
 
@@ -143,10 +143,26 @@ class MvtuStage(LinearStage):
 
     def memories(self) -> list[Memory]:
         mems = [
-            Memory("weights", self.nf * self.sf, self.pe, self.simd, self._weight_bits, "bits"),
-            Memory("thresholds", self.nf, self.pe, self.table_bits, self._threshold_lanes),
+            Memory(
+                "weights",
+                self.nf * self.sf,
+                self.pe,
+                self.simd,
+                self._weight_bits,
+                "bits",
+                storage=self.rom,
+            ),
+            Memory(
+                "thresholds", self.nf, self.pe, self.table_bits, self._threshold_lanes, signed=True
+            ),
         ]
         return mems + border_memories(self.border, self.pe, self.table_bits)
+
+    def buffers(self) -> list[Buffer]:
+        """The input vector, kept for the output folds after the first (none with one)."""
+        if self.nf == 1:
+            return []
+        return [Buffer("vec", self.sf, self.src.width)]
 
     def resource_features(self) -> dict[str, float]:
         a_w = self.table_bits
@@ -216,7 +232,7 @@ def border_memories(border: BorderTables | None, pe: int, bits: int) -> list[Mem
         return border.correction.astype(np.int64).reshape(rc * cc * (o // pe), pe)
 
     return [
-        Memory("correction", rc * cc * (o // pe), pe, bits, corr),
-        Memory("row_class", oh, 1, max(1, (rc - 1).bit_length()), rows),
-        Memory("col_class", ow, 1, max(1, (cc - 1).bit_length()), cols),
+        Memory("correction", rc * cc * (o // pe), pe, bits, corr, signed=True),
+        Memory("row_class", oh, 1, max(1, (rc - 1).bit_length()), rows, hls_width=8, banked=False),
+        Memory("col_class", ow, 1, max(1, (cc - 1).bit_length()), cols, hls_width=8, banked=False),
     ]

@@ -41,7 +41,7 @@ from .kernels import KERNELS
 from .lowering import build_plan, linear_layer_stages
 from .pairing import linear_steps
 from .resource_model import XC7Z020
-from .streams import Stream
+from .streams import MAX_WORD_BITS, Stream
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +78,20 @@ def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
     """One folding of one layer: its cycles per image (window and MVTU or result-sharing
     unit: the slower) and its cost (their sum), from the stages themselves."""
     threshold = next(th for la, th in linear_steps(model) if la is layer)
-    return _candidate(model, layer, threshold, fold)
+    found = _candidate(model, layer, threshold, fold)
+    if found is None:
+        raise ModelError(f"layer {layer.name}: {fold} makes words wider than {MAX_WORD_BITS} bits")
+    return found
 
 
 def _candidate(
     model: ir.Model, layer: ir.Linear, threshold: ir.Threshold | None, fold: Fold
-) -> Candidate:
+) -> Candidate | None:
     src_bits = 1 if layer.input_kind == "bit" else model.input.out_bits()
     src = Stream("", fold.simd, src_bits, int(np.prod(layer.in_shape)) // fold.simd)
     stages = linear_layer_stages(layer, threshold, fold, src)
+    if max(st.widest_word() for st in stages) > MAX_WORD_BITS:
+        return None  # wider words than HLS allows
     cost = rm.Estimate()
     for st in stages:
         cost = cost + st.resource_estimate()
@@ -116,7 +121,9 @@ def layer_candidates(
             for kernel in kernels:
                 roms = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
                 for rom in roms:
-                    out.append(_candidate(model, layer, threshold, Fold(pe, simd, rom, kernel)))
+                    found = _candidate(model, layer, threshold, Fold(pe, simd, rom, kernel))
+                    if found is not None:
+                        out.append(found)
     out.sort(key=lambda c: (c.cycles, c.cost.lut, c.cost.bram36))
     kept: list[Candidate] = []
     for c in out:

@@ -21,7 +21,7 @@ from .memory import Memory
 from .mvtu import border_memories
 from .share_schedule import ShareSchedule, ShareTables, cached_schedule, share_tables
 from .stage import LinearStage
-from .streams import MAX_FIFO_DEPTH, Stream
+from .streams import MAX_FIFO_DEPTH, MAX_WORD_BITS, Stream
 
 MAX_SHARED_TAPS = 64  # a 2-D filter fits one 64-bit word in the HLS kernel's tables
 
@@ -42,7 +42,7 @@ class SharedStage(LinearStage):
     kind: ClassVar[str] = "shared"
     hls_template: ClassVar[str] = "shared.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = (
-        "C", "T", "SIMD", "O", "PE", "NF", "U", "OH", "OW", "RC", "CC",
+        "C", "T", "SIMD", "O", "PE", "NF", "U", "OH", "OW", "RC", "CC", "SUM_W", "CMP_W",
     )  # fmt: skip
     # the generated module's own parameters are its memory files; these go to the control
     rtl_control_params: ClassVar[tuple[str, ...]] = (
@@ -67,8 +67,14 @@ class SharedStage(LinearStage):
             return "its inputs are integers (the unit shares binary 2-D filter results)"
         if threshold is None:
             return "it outputs scores (the unit outputs threshold bits)"
-        if layer.kernel[0] * layer.kernel[1] > MAX_SHARED_TAPS:
+        taps = layer.kernel[0] * layer.kernel[1]
+        if taps > MAX_SHARED_TAPS:
             return f"its kernel has more than {MAX_SHARED_TAPS} taps"
+        if taps * layer.in_shape[-1] > MAX_WORD_BITS:
+            return (
+                f"its window ({taps} taps x {layer.in_shape[-1]} channels) is wider than "
+                f"{MAX_WORD_BITS} bits"
+            )
         return None
 
     @classmethod
@@ -142,6 +148,9 @@ class SharedStage(LinearStage):
     def cycles(self) -> int:
         return self.pixels * self.steps
 
+    def widest_word(self) -> int:
+        return max(super().widest_word(), self.layer.fan_in)  # the whole window
+
     def macs_per_cycle(self) -> int:
         return self.layer.out_channels * self.layer.fan_in // self.steps
 
@@ -151,7 +160,9 @@ class SharedStage(LinearStage):
 
     def memories(self) -> list[Memory]:
         bits = self.tables.compare_bits
-        mems = [Memory("thresholds", self.schedule.nf, self.pe, bits, self.threshold_lanes)]
+        mems = [
+            Memory("thresholds", self.schedule.nf, self.pe, bits, self.threshold_lanes, signed=True)
+        ]
         return mems + border_memories(self.border, self.pe, bits)
 
     def unit_pattern_words(self) -> np.ndarray:
@@ -206,16 +217,48 @@ class SharedStage(LinearStage):
             f"channels, {sched.units} units, PE {sched.pe}, SIMD {self.simd}"
         )
 
+    def unit_plan(self) -> dict[str, Any]:
+        """The unit logic of the schedule, as plain data both backends generate code from:
+        per unit its input channel and filter (T bits, tap t at bit t): a default and, where
+        it changes, (steps, filter) cases; per lane and channel the (unit, inverted) term it
+        adds: a default and (steps, term) cases."""
+        sched = self.schedule
+        values = self.unit_pattern_words()  # (NF, U)
+        units = []
+        for u in range(sched.units):
+            default, cases = _case_groups([int(v) for v in values[:, u]])
+            units.append(
+                {
+                    "index": u,
+                    "channel": int(sched.unit_channel[u]),
+                    "default": default,
+                    "cases": cases,
+                }
+            )
+        key = sched.lane_unit * 2 + sched.lane_invert  # (NF, PE, C)
+        lanes = []
+        for p in range(sched.pe):
+            terms = []
+            for ch in range(sched.channels):
+                default, cases = _case_groups([int(k) for k in key[:, p, ch]])
+                terms.append(
+                    {
+                        "default": divmod(default, 2),
+                        "cases": [(steps, divmod(k, 2)) for steps, k in cases],
+                    }
+                )
+            lanes.append({"index": p, "terms": terms})
+        return {"units": units, "lanes": lanes}
+
     def rtl_template_context(self) -> dict[str, Any]:
         """What templates/rtl/share_conv.sv.j2 needs: the units' filters (fixed, or a case
-        over the step where they change) and each lane's terms."""
+        over the step where they change) and each lane's terms, as SystemVerilog text."""
         layer, sched = self.layer, self.schedule
         t, b, nf = sched.taps, sched.term_bits, sched.nf
-        values = self.unit_pattern_words()  # (NF, U)
+        plan = self.unit_plan()
         units, varying = [], []
-        for u in range(sched.units):
-            ch = int(sched.unit_channel[u])
-            col = [int(v) for v in values[:, u]]
+        for unit in plan["units"]:
+            u, ch = unit["index"], unit["channel"]
             entry: dict[str, Any] = {
                 "index": u,
                 "x_hi": ch * t + t - 1,
@@ -223,17 +266,16 @@ class SharedStage(LinearStage):
                 "q_hi": u * b + b - 1,
                 "q_lo": u * b,
             }
-            if all(v == col[0] for v in col):
-                entry["pattern"] = _hex(t, col[0])
+            if not unit["cases"]:
+                entry["pattern"] = _hex(t, unit["default"])
             else:
                 entry["pattern"] = f"f[{u * t + t - 1}:{u * t}]"
-                default, cases = _case_groups(col)
                 varying.append(
                     {
                         "hi": u * t + t - 1,
                         "lo": u * t,
-                        "default": _hex(t, default),
-                        "cases": [(labels, _hex(t, v)) for labels, v in cases],
+                        "default": _hex(t, unit["default"]),
+                        "cases": [(_labels(steps), _hex(t, v)) for steps, v in unit["cases"]],
                     }
                 )
             units.append(entry)
@@ -242,20 +284,17 @@ class SharedStage(LinearStage):
             return f"{'~' if inv else ''}q[{unit * b + b - 1}:{unit * b}]"
 
         lanes = []
-        key = sched.lane_unit * 2 + sched.lane_invert  # (NF, PE, C)
-        fixed = (key == key[:1]).all(0)  # (PE, C)
-        for p in range(sched.pe):
-            terms = []
-            for ch in range(sched.channels):
-                term_entry: dict[str, Any] = {"hi": ch * b + b - 1, "lo": ch * b, "cases": []}
-                if fixed[p, ch]:
-                    k = int(key[0, p, ch])
-                    term_entry["expr"] = term(k // 2, k % 2)
-                else:
-                    default, cases = _case_groups([int(k) for k in key[:, p, ch]])
-                    term_entry["expr"] = term(default // 2, default % 2)
-                    term_entry["cases"] = [(labels, term(k // 2, k % 2)) for labels, k in cases]
-                terms.append(term_entry)
+        for lane in plan["lanes"]:
+            p = lane["index"]
+            terms = [
+                {
+                    "hi": ch * b + b - 1,
+                    "lo": ch * b,
+                    "expr": term(*entry["default"]),
+                    "cases": [(_labels(steps), term(*k)) for steps, k in entry["cases"]],
+                }
+                for ch, entry in enumerate(lane["terms"])
+            ]
             lanes.append(
                 {
                     "index": p,
@@ -288,11 +327,15 @@ def _hex(bits: int, value: int) -> str:
     return f"{bits}'h{value:x}"
 
 
-def _case_groups(keys: list[int]) -> tuple[int, list[tuple[str, int]]]:
-    """(the most common key: the default, [(step labels, key)] for the others), keys by step."""
+def _labels(steps: list[int]) -> str:
+    return ", ".join(map(str, steps))
+
+
+def _case_groups(keys: list[int]) -> tuple[int, list[tuple[list[int], int]]]:
+    """(the most common key: the default, [(steps, key)] for the others), keys by step."""
     steps: dict[int, list[int]] = {}
     for n, k in enumerate(keys):
         steps.setdefault(k, []).append(n)
     default = max(steps, key=lambda k: len(steps[k]))
-    cases = [(", ".join(map(str, ns)), k) for k, ns in steps.items() if k != default]
+    cases = [(ns, k) for k, ns in steps.items() if k != default]
     return default, cases

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from .. import ir
 from . import resource_model as rm
-from .memory import Memory
+from .memory import Buffer, Memory
 from .streams import Stream
 
 
@@ -77,6 +77,15 @@ class Stage(ABC):
 
     def memories(self) -> list[Memory]:
         """Parameter memories (contents computed on first use)."""
+        return []
+
+    def widest_word(self) -> int:
+        """The widest word the stage's kernels handle (streams, memory words, registers)."""
+        return max([self.src.width, self.dst.width] + [m.lane_bits for m in self.memories()])
+
+    def buffers(self) -> list[Buffer]:
+        """Working buffers the HLS kernel takes from the stage function (its storage is the
+        backend's choice, by size)."""
         return []
 
     @property

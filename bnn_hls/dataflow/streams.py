@@ -12,6 +12,11 @@ from dataclasses import dataclass
 SCORE_BITS = 32  # a score word on the output stream, and an MVTU's score lanes
 FIFO_DEPTH = 2  # the RTL top's FIFO on every stream, unless a stage asks for more
 MAX_FIFO_DEPTH = 512
+# the widest word any kernel may use: HLS's AP_INT_MAX_W limit (the RTL has none, but one
+# design serves both backends)
+MAX_WORD_BITS = 4096
+# the widest AXI-Stream input the AXI DMA takes
+MAX_AXI_BITS = 1024
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from .. import ir
 from . import resource_model as rm
+from .memory import Buffer
 from .stage import Stage
 from .streams import MAX_FIFO_DEPTH, Stream
 
@@ -67,6 +68,10 @@ class WindowStage(Stage):
             "PAD_ONES": int(self.layer.pad_value == 1),
             "W": self.dst.width,
         }
+
+    def buffers(self) -> list[Buffer]:
+        """The line buffer: a ring of KH + SH input rows."""
+        return [Buffer("line", self.buffer_words(), self.dst.width)]
 
     def fill_words(self) -> int:
         """Input words the window must hold before its first window (its first rows)."""

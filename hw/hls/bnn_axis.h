@@ -10,21 +10,32 @@
 #endif
 #endif
 
+// Side channels (TUSER, TID, TDEST): none for Vitis HLS (ap_axiu<W, 0, 0, 0>); one bit each for
+// Vivado HLS, whose ap_axiu has no zero-width form (config.h sets BNN_AXIS_SIDE_BITS).
+#ifndef BNN_AXIS_SIDE_BITS
+#define BNN_AXIS_SIDE_BITS 0
+#endif
+
 #ifdef BNN_HAVE_AP_AXI_SDATA
 #include <ap_axi_sdata.h>
 namespace bnn {
 template <int W>
-using axis_word = ap_axiu<W, 0, 0, 0>;
+using axis_word = ap_axiu<W, BNN_AXIS_SIDE_BITS, BNN_AXIS_SIDE_BITS, BNN_AXIS_SIDE_BITS>;
 }
 #else
 namespace bnn {
-// Same fields as Xilinx's ap_axiu<W, 0, 0, 0>, for C simulation without the tool.
+// Same fields as Xilinx's ap_axiu, for C simulation without the tool.
 template <int W>
 struct axis_word {
   ap_uint<W> data;
   ap_uint<(W + 7) / 8> keep;
   ap_uint<(W + 7) / 8> strb;
   ap_uint<1> last;
+#if BNN_AXIS_SIDE_BITS > 0
+  ap_uint<BNN_AXIS_SIDE_BITS> user;
+  ap_uint<BNN_AXIS_SIDE_BITS> id;
+  ap_uint<BNN_AXIS_SIDE_BITS> dest;
+#endif
 };
 }  // namespace bnn
 #endif
@@ -66,6 +77,11 @@ void scores_to_axis(hls::stream<ap_uint<PE * SCORE_BITS> >& in, hls::stream<axis
     o.keep = -1;
     o.strb = -1;
     o.last = (i == total - 1);
+#if BNN_AXIS_SIDE_BITS > 0
+    o.user = 0;
+    o.id = 0;
+    o.dest = 0;
+#endif
     out.write(o);
   }
 }

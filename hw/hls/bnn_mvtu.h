@@ -8,6 +8,12 @@
 // sum(w ? x : -x) (integer). A zero-padded binary conv adds the border correction of the
 // output pixel's class. Outputs: bits acc >= T (mvtu_threshold) or PE packed signed scores
 // (mvtu_scores, last layer).
+//
+// II = 1 by construction: each PE reads one word of its own bank of weights, thresholds and
+// corrections per iteration (the tables are partitioned by PE: one read per bank); the input
+// vector buffer takes one write (the first output fold) and one read (the others) per
+// iteration and is never read-modified-written; the accumulators are registers; every index
+// comes from a counter (no division of the loop index).
 #ifndef BNN_MVTU_H
 #define BNN_MVTU_H
 
@@ -21,7 +27,7 @@ namespace bnn {
 // PE        outputs per cycle (divides O)
 // INT_IN    integer inputs (add/subtract) instead of bits (XNOR-popcount)
 // IN_BITS   bits per input element (1 for bits)
-// ACC_BITS  signed bits of the exact accumulator (2 more are kept for the comparison)
+// ACC_BITS  signed bits of the exact accumulator (thresholds and corrections have 2 more)
 // SCORES    output PE signed scores instead of PE threshold bits
 // OUT_W     bits of an output word (PE or PE x score bits)
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
@@ -30,61 +36,78 @@ namespace bnn {
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, bool SCORES,
           int OUT_W, int OH, int OW, bool BORDER, int RC, int CC>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
-               const uint64_t weights[PE][(O / PE) * (K / SIMD)][chunks64(SIMD)],
-               const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
-               const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
-               unsigned reps) {
+               const ap_uint<SIMD> weights[PE][(O / PE) * (K / SIMD)],
+               const ap_int<ACC_BITS + 2> thresholds[PE][O / PE],
+               const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
+               const ap_int<ACC_BITS + 2> correction[PE][RC * CC * (O / PE)],
+               ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
+#pragma HLS INLINE
   static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
   static_assert(O % PE == 0, "PE must divide the output channels");
   constexpr int NF = O / PE;
   constexpr int SF = K / SIMD;
   constexpr int SCORE_BITS = SCORES ? OUT_W / PE : 1;
   typedef ap_int<ACC_BITS + 2> acc_t;
-  ap_uint<SIMD * IN_BITS> inbuf[SF];
   acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
   for (int p = 0; p < PE; p++) acc[p] = 0;
+  // counters: input fold, output fold, weight address, output pixel
+  int sf = 0, nf = 0, waddr = 0, ox = 0, oy = 0;
   const unsigned total = reps * OH * OW * NF * SF;
   for (unsigned i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-    const int sf = i % SF;
-    const int nf = (i / SF) % NF;
-    const unsigned pix = i / (SF * NF);
-    const int ox = pix % OW;
-    const int oy = (pix / OW) % OH;
-    if (nf == 0) inbuf[sf] = in.read();
-    const ap_uint<SIMD * IN_BITS> x = inbuf[sf];
+    ap_uint<SIMD * IN_BITS> x;
+    if (nf == 0) {
+      x = in.read();
+      if (NF > 1) vec[sf] = x;  // kept for the other output folds
+    } else {
+      x = vec[sf];
+    }
+    const int cls = BORDER ? int(row_class[oy]) * CC + int(col_class[ox]) : 0;
+    ap_uint<OUT_W> word = 0;
     for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-      const ap_uint<SIMD> w = from_chunks<SIMD>(weights[p][nf * SF + sf]);
+      const ap_uint<SIMD> w = weights[p][waddr];
+      acc_t partial = 0;
       if (INT_IN) {
-        acc_t sum = 0;
         for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
           const ap_int<IN_BITS> v = ap_int<IN_BITS>(x >> (s * IN_BITS));
-          sum += w[s] ? acc_t(v) : acc_t(-v);
+          partial += w[s] ? acc_t(v) : acc_t(-v);
         }
-        acc[p] += sum;
       } else {
-        acc[p] += popcount<SIMD>(~(ap_uint<SIMD>(x) ^ w));
+        partial = popcount<SIMD>(~(ap_uint<SIMD>(x) ^ w));
+      }
+      const acc_t sum = (sf == 0 ? acc_t(0) : acc[p]) + partial;
+      acc[p] = sum;
+      acc_t value = INT_IN ? sum : acc_t(2 * sum - K);
+      if (BORDER) value += correction[p][cls * NF + nf];
+      if (SCORES) {  // shift lanes in from the top: lane p ends at bits [p * SB, (p + 1) * SB)
+        word = (word >> SCORE_BITS) |
+               (ap_uint<OUT_W>(ap_uint<SCORE_BITS>(ap_int<SCORE_BITS>(value)))
+                << (OUT_W - SCORE_BITS));
+      } else {
+        word[p] = value >= thresholds[p][nf];
       }
     }
-    if (sf == SF - 1) {
-      ap_uint<OUT_W> word = 0;
-      for (int p = 0; p < PE; p++) {
-#pragma HLS UNROLL
-        acc_t value = INT_IN ? acc[p] : acc_t(2 * acc[p] - K);
-        if (BORDER) value += correction[row_class[oy]][col_class[ox]][nf * PE + p];
-        if (SCORES) {  // shift lanes in from the top: lane p ends at bits [p * SB, (p + 1) * SB)
-          word = (word >> SCORE_BITS) |
-                 (ap_uint<OUT_W>(ap_uint<SCORE_BITS>(ap_int<SCORE_BITS>(value)))
-                  << (OUT_W - SCORE_BITS));
+    if (sf == SF - 1) out.write(word);
+    // advance the counters
+    waddr = (sf == SF - 1 && nf == NF - 1) ? 0 : waddr + 1;
+    if (sf < SF - 1) {
+      sf++;
+    } else {
+      sf = 0;
+      if (nf < NF - 1) {
+        nf++;
+      } else {
+        nf = 0;
+        if (ox < OW - 1) {
+          ox++;
         } else {
-          word[p] = value >= thresholds[p][nf];
+          ox = 0;
+          oy = (oy < OH - 1) ? oy + 1 : 0;
         }
-        acc[p] = 0;
       }
-      out.write(word);
     }
   }
 }
@@ -93,13 +116,14 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, int OH, int OW,
           bool BORDER, int RC, int CC>
 void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE> >& out,
-                    const uint64_t weights[PE][(O / PE) * (K / SIMD)][chunks64(SIMD)],
-                    const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
-                    const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
-                    unsigned reps) {
+                    const ap_uint<SIMD> weights[PE][(O / PE) * (K / SIMD)],
+                    const ap_int<ACC_BITS + 2> thresholds[PE][O / PE],
+                    const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
+                    const ap_int<ACC_BITS + 2> correction[PE][RC * CC * (O / PE)],
+                    ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, false, PE, OH, OW, BORDER, RC, CC>(
-      in, out, weights, thresholds, row_class, col_class, correction, reps);
+      in, out, weights, thresholds, row_class, col_class, correction, vec, reps);
 }
 
 // Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
@@ -107,13 +131,14 @@ template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS
           int OH, int OW, bool BORDER, int RC, int CC>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
-                 const uint64_t weights[PE][(O / PE) * (K / SIMD)][chunks64(SIMD)],
-                 const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
-                 const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
-                 unsigned reps) {
+                 const ap_uint<SIMD> weights[PE][(O / PE) * (K / SIMD)],
+                 const ap_int<ACC_BITS + 2> thresholds[PE][O / PE],
+                 const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
+                 const ap_int<ACC_BITS + 2> correction[PE][RC * CC * (O / PE)],
+                 ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, true, PE * SCORE_BITS, OH, OW, BORDER, RC,
-            CC>(in, out, weights, thresholds, row_class, col_class, correction, reps);
+            CC>(in, out, weights, thresholds, row_class, col_class, correction, vec, reps);
 }
 
 }  // namespace bnn

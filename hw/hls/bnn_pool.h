@@ -2,6 +2,12 @@
 // and dropped). The max of bipolar values is an OR of their bits; channels in AND_MASK take the
 // AND instead (a max taken before a decreasing threshold, see the BatchShift docs).
 // Input/output: pixels row-major, C / PE words of PE channel bits per pixel.
+//
+// II = 1 by construction: the running OR and AND of a window live in registers, never in a
+// memory that is read, modified and written back: a shift register of CW words carries a
+// window row's run over its K pixels, and a delay line of OW x CW words carries the window's
+// run over its K rows (shifted once per completed window row); the mask is one read per
+// iteration of each of its PE banks; every index comes from counters (no division).
 #ifndef BNN_POOL_H
 #define BNN_POOL_H
 
@@ -15,28 +21,71 @@ namespace bnn {
 // K       window size and stride
 template <int IH, int IW, int C, int PE, int K>
 void maxpool_bits(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out,
-                  const ap_uint<PE> and_mask[C / PE], unsigned reps) {
+                  const ap_uint<1> and_mask[PE][C / PE], unsigned reps) {
+#pragma HLS INLINE
   static_assert(C % PE == 0, "the word width must divide the channels");
   constexpr int CW = C / PE;
   constexpr int OH = IH / K;
   constexpr int OW = IW / K;
-  ap_uint<PE> any[OW * CW];
-  ap_uint<PE> all[OW * CW];
+  static_assert(OH >= 1 && OW >= 1, "the window must fit the input");
+  ap_uint<PE> row_any[CW], row_all[CW];        // a window row's run, per channel word
+  ap_uint<PE> col_any[OW * CW], col_all[OW * CW];  // the window's run over its rows
+#pragma HLS ARRAY_PARTITION variable = row_any complete
+#pragma HLS ARRAY_PARTITION variable = row_all complete
+#pragma HLS ARRAY_PARTITION variable = col_any complete
+#pragma HLS ARRAY_PARTITION variable = col_all complete
+  int cw = 0, x = 0, y = 0, kx = 0, ky = 0;
   const unsigned total = reps * IH * IW * CW;
   for (unsigned i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
-    const int cw = i % CW;
-    const int x = (i / CW) % IW;
-    const int y = (i / (CW * IW)) % IH;
     const ap_uint<PE> word = in.read();
-    if (y < OH * K && x < OW * K) {
-      const int slot = (x / K) * CW + cw;
-      const bool first = (y % K == 0) && (x % K == 0);
-      const ap_uint<PE> a = first ? word : ap_uint<PE>(any[slot] | word);
-      const ap_uint<PE> b = first ? word : ap_uint<PE>(all[slot] & word);
-      any[slot] = a;
-      all[slot] = b;
-      if (y % K == K - 1 && x % K == K - 1) out.write((a & ~and_mask[cw]) | (b & and_mask[cw]));
+    const bool used = y < OH * K && x < OW * K;
+    // the run of this window row for channel word cw, over kx + 1 pixels
+    const ap_uint<PE> a = (kx == 0) ? word : ap_uint<PE>(row_any[0] | word);
+    const ap_uint<PE> b = (kx == 0) ? word : ap_uint<PE>(row_all[0] & word);
+    for (int j = 0; j + 1 < CW; j++) {
+#pragma HLS UNROLL
+      row_any[j] = row_any[j + 1];
+      row_all[j] = row_all[j + 1];
+    }
+    row_any[CW - 1] = a;
+    row_all[CW - 1] = b;
+    if (used && kx == K - 1) {  // a window row is complete: combine with the rows above
+      const ap_uint<PE> va = (ky == 0) ? a : ap_uint<PE>(col_any[0] | a);
+      const ap_uint<PE> vb = (ky == 0) ? b : ap_uint<PE>(col_all[0] & b);
+      for (int j = 0; j + 1 < OW * CW; j++) {
+#pragma HLS UNROLL
+        col_any[j] = col_any[j + 1];
+        col_all[j] = col_all[j + 1];
+      }
+      col_any[OW * CW - 1] = va;
+      col_all[OW * CW - 1] = vb;
+      ap_uint<PE> mask = 0;
+      for (int p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+        mask[p] = and_mask[p][cw];
+      }
+      if (ky == K - 1) out.write((va & ~mask) | (vb & mask));
+    }
+    // next channel word, pixel, row
+    if (cw < CW - 1) {
+      cw++;
+    } else {
+      cw = 0;
+      kx = (kx == K - 1) ? 0 : kx + 1;
+      if (x < IW - 1) {
+        x++;
+      } else {
+        x = 0;
+        kx = 0;
+        ky = (ky == K - 1) ? 0 : ky + 1;
+        if (y < IH - 1) {
+          y++;
+        } else {
+          y = 0;
+          ky = 0;
+        }
+      }
     }
   }
 }

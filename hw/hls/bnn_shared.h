@@ -1,12 +1,18 @@
-// Result-sharing conv unit (passes/sharing.py; the schedule of backends/share_schedule.py, the
+// Result-sharing conv unit (passes/sharing.py; the schedule of dataflow/share_schedule.py, the
 // same one the generated RTL unit is built from). Per output pixel it holds the window (T taps
 // x C channels, read as SF = T * C / SIMD words in the sliding window's order) and takes
 // NF = O / PE steps; the next window is read meanwhile, so a pixel takes max(SF, NF)
-// iterations of one pipelined loop. At step nf, each of the U units counts the matches of its
-// input channel's T window bits with its filter of that step (0..T); lane p (output
-// nf * PE + p) adds, over the channels, the B-bit result of unit lane_unit[nf][p][c], bitwise
-// inverted where its filter is the inverse, and outputs 2 * S + corr >= thresholds[p][nf]
-// (thresholds in this lane-sum domain, border correction of the pixel's class as the MVTU's).
+// iterations of one pipelined loop. At each step the layer's generated UNIT (params_<layer>.h)
+// gives the PE lane sums: its units count the matches of one input channel's T window bits with
+// a distinct 2-D filter, its lanes add, over the channels, the (possibly inverted) unit
+// results; the filters and the lanes' choices are constants of the plan, a switch on the step
+// where they change. Output bit p: 2 * S + corr >= thresholds[p][step] (thresholds in this
+// lane-sum domain, border correction of the pixel's class as the MVTU's).
+//
+// II = 1 by construction: the windows are registers (shift registers of SF words, the next one
+// filled while the current one is used); the thresholds and corrections are partitioned by PE,
+// one read per bank per iteration; the unit logic reads no memory; every index comes from
+// counters (no division).
 #ifndef BNN_SHARED_H
 #define BNN_SHARED_H
 
@@ -16,72 +22,75 @@ namespace bnn {
 
 constexpr int bit_width(int v) { return v == 0 ? 0 : 1 + bit_width(v >> 1); }
 
+// The T window bits of channel c (window bit t * C + c) as a T-bit word, tap t at bit t.
+template <int T, int C>
+ap_uint<T> channel_taps(const ap_uint<T * C>& xw, int c) {
+#pragma HLS INLINE
+  ap_uint<T> taps = 0;
+  for (int t = 0; t < T; t++) {
+#pragma HLS UNROLL
+    taps[t] = xw[t * C + c];
+  }
+  return taps;
+}
+
 // C       input channels (a multiple of SIMD)
-// T       taps of a 2-D filter (kernel rows x columns, at most 64)
+// T       taps of a 2-D filter (kernel rows x columns)
 // SIMD    channels per window word
 // O       outputs (a multiple of PE)
 // PE      outputs per step
-// U       units (distinct 2-D filter results computed per step)
 // OH, OW  output pixels per image
 // BORDER  add the zero-padding correction of the pixel's row and column class
 // RC, CC  row and column classes of that correction
-template <int C, int T, int SIMD, int O, int PE, int U, int OH, int OW, bool BORDER, int RC,
-          int CC>
+// SUM_W   bits of a lane sum (unsigned)
+// CMP_W   signed bits of thresholds, corrections and 2 * S + corr
+// UNIT    the layer's generated unit: static void sums(const ap_uint<T * C>& window, int step,
+//         ap_uint<SUM_W> sums[PE])
+template <int C, int T, int SIMD, int O, int PE, int OH, int OW, bool BORDER, int RC, int CC,
+          int SUM_W, int CMP_W, class UNIT>
 void shared_conv_threshold(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE> >& out,
-                           const uint16_t unit_channel[U], const uint64_t unit_pattern[O / PE][U],
-                           const uint32_t lane_unit[O / PE][PE][C],
-                           const uint8_t lane_invert[O / PE][PE][C],
-                           const int32_t thresholds[PE][O / PE], const uint8_t row_class[OH],
-                           const uint8_t col_class[OW], const int32_t correction[RC][CC][O],
+                           const ap_int<CMP_W> thresholds[PE][O / PE],
+                           const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
+                           const ap_int<CMP_W> correction[PE][RC * CC * (O / PE)],
                            unsigned reps) {
+#pragma HLS INLINE
   static_assert(C % SIMD == 0, "SIMD must divide the input channels");
   static_assert(O % PE == 0, "PE must divide the output channels");
-  static_assert(T <= 64, "a 2-D filter is at most 64 taps");
   constexpr int NF = O / PE;
   constexpr int SF = T * C / SIMD;
   constexpr int STEPS = NF > SF ? NF : SF;
-  constexpr int B = bit_width(T);
-  const ap_uint<B> all_ones = ~ap_uint<B>(0);
   ap_uint<SIMD> next[SF];  // the window being read
   ap_uint<SIMD> cur[SF];   // the window whose steps are issued
 #pragma HLS ARRAY_PARTITION variable = next complete
 #pragma HLS ARRAY_PARTITION variable = cur complete
   const unsigned pixels = reps * OH * OW;
+  unsigned pix = 0;  // pixel being read; its predecessor's steps are issued
+  int step = 0, ox = 0, oy = 0;  // the step, and the pixel whose steps are issued
   // one extra pixel slot at the end issues the last window's steps
   for (unsigned it = 0; it < (pixels + 1) * STEPS; it++) {
 #pragma HLS PIPELINE II = 1
-    const unsigned pix = it / STEPS;
-    const int step = it % STEPS;
-    if (pix < pixels && step < SF) next[step] = in.read();
-    if (pix > 0 && step < NF) {
-      const unsigned done = pix - 1;
-      const int ox = done % OW;
-      const int oy = (done / OW) % OH;
-      ap_uint<B> q[U];
-#pragma HLS ARRAY_PARTITION variable = q complete
-      for (int u = 0; u < U; u++) {
+    if (pix < pixels && step < SF) {
+      for (int w = 0; w + 1 < SF; w++) {
 #pragma HLS UNROLL
-        const int c = unit_channel[u];
-        ap_uint<T> taps = 0;
-        for (int t = 0; t < T; t++) {
-#pragma HLS UNROLL
-          const int bit = t * C + c;  // bit index in the window: word bit / SIMD
-          taps[t] = cur[bit / SIMD][bit % SIMD];
-        }
-        const ap_uint<T> w = ap_uint<T>(unit_pattern[step][u]);
-        q[u] = ap_uint<B>(popcount<T>(~(taps ^ w)));
+        next[w] = next[w + 1];
       }
+      next[SF - 1] = in.read();
+    }
+    if (pix > 0 && step < NF) {
+      ap_uint<T * C> xw = 0;
+      for (int w = 0; w < SF; w++) {
+#pragma HLS UNROLL
+        xw(w * SIMD + SIMD - 1, w * SIMD) = cur[w];
+      }
+      ap_uint<SUM_W> sums[PE];
+#pragma HLS ARRAY_PARTITION variable = sums complete
+      UNIT::sums(xw, step, sums);
+      const int cls = BORDER ? int(row_class[oy]) * CC + int(col_class[ox]) : 0;
       ap_uint<PE> word = 0;
       for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-        int sum = 0;
-        for (int c = 0; c < C; c++) {
-#pragma HLS UNROLL
-          const ap_uint<B> r = q[lane_unit[step][p][c]];
-          sum += int(lane_invert[step][p][c] ? ap_uint<B>(r ^ all_ones) : r);
-        }
-        int v = 2 * sum;
-        if (BORDER) v += correction[row_class[oy]][col_class[ox]][step * PE + p];
+        ap_int<CMP_W + 1> v = ap_int<CMP_W + 1>(2 * sums[p]);
+        if (BORDER) v += correction[p][cls * NF + step];
         word[p] = v >= thresholds[p][step];
       }
       out.write(word);
@@ -91,6 +100,18 @@ void shared_conv_threshold(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<
 #pragma HLS UNROLL
         cur[w] = next[w];
       }
+      if (pix > 0) {  // the issued pixel is done
+        if (ox < OW - 1) {
+          ox++;
+        } else {
+          ox = 0;
+          oy = (oy < OH - 1) ? oy + 1 : 0;
+        }
+      }
+      pix++;
+      step = 0;
+    } else {
+      step++;
     }
   }
 }

@@ -4,7 +4,17 @@
 // Output: for each output pixel (row-major), the window in (ky, kx, channel word) order:
 // KH * KW * C / SIMD words. Taps outside the image are PAD_WORD (all-zero bits = -1 for
 // binary zero padding, corrected later by the MVTU's border correction; 0 for integers).
-// The line buffer holds exactly KH input rows.
+//
+// The line buffer is a ring of KH + SH input rows. One loop per image: while it emits the
+// windows of output row oy (one word per iteration) it loads the rows output row oy + 1 needs
+// (one word per iteration), as the RTL kernel does; rows below the last window are read and
+// dropped. An image takes about FILL + sum over the output rows of max(words emitted, words
+// loaded) iterations (FILL: the first output row's input rows).
+//
+// II = 1 by construction: an iteration writes at most one word of the line buffer and reads at
+// most one (a simple dual-port RAM: one write port, one read port); the rows being read (the
+// current window's) and the row being written (a later one) are different slots of the ring,
+// so nothing is read-modified-written; every index comes from counters (no division).
 #ifndef BNN_SWG_H
 #define BNN_SWG_H
 
@@ -23,43 +33,77 @@ template <int IH, int IW, int C, int SIMD, int ELEM_BITS, int KH, int KW, int SH
           int PT, int PL, int PB, int PR>
 void sliding_window(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in,
                     hls::stream<ap_uint<SIMD * ELEM_BITS> >& out,
-                    const ap_uint<SIMD * ELEM_BITS> pad_word, unsigned reps) {
+                    const ap_uint<SIMD * ELEM_BITS> pad_word,
+                    ap_uint<SIMD * ELEM_BITS> line[(KH + SH) * IW * (C / SIMD)], unsigned reps) {
+#pragma HLS INLINE
+  static_assert(C % SIMD == 0, "SIMD must divide the input channels");
+  static_assert(PT < KH && PB < KH && PL < KW && PR < KW, "padding must be below the kernel");
   constexpr int CW = C / SIMD;  // words per pixel
+  constexpr int ROW = IW * CW;  // words per input row
+  constexpr int R = KH + SH;    // rows in the ring
   constexpr int OH = (IH + PT + PB - KH) / SH + 1;
   constexpr int OW = (IW + PL + PR - KW) / SW + 1;
-  static_assert(C % SIMD == 0, "SIMD must divide the input channels");
-  ap_uint<SIMD * ELEM_BITS> line[KH][IW * CW];
-#pragma HLS ARRAY_PARTITION variable = line complete dim = 1
   for (unsigned rep = 0; rep < reps; rep++) {
-    int loaded = 0;  // input rows read so far
-    for (int oy = 0; oy < OH; oy++) {
-      // bring in every row this output row needs (the oldest slot is overwritten)
-      int need = oy * SH - PT + KH;
-      if (need > IH) need = IH;
-      const int load_words = (need > loaded ? need - loaded : 0) * IW * CW;
-      for (int i = 0; i < load_words; i++) {
+    // loading: row ly (rows loaded so far), word lpos of it, at ring slot lslot
+    int ly = 0, lpos = 0, lslot = 0;
+    // emitting: output row oy, whose window starts at input row y0 (ring slot top); pixel
+    // column x0 = ox * SW - PL; tap (ky, kx, cw)
+    int oy = 0, y0 = -PT, top = (PT == 0) ? 0 : R - PT, x0 = -PL, ox = 0, ky = 0, kx = 0, cw = 0;
+    int need = (KH - PT < IH) ? KH - PT : IH;  // input rows output row oy needs
+    bool done = false;
+    while (!done) {
 #pragma HLS PIPELINE II = 1
-        const int row = loaded + i / (IW * CW);
-        line[row % KH][i % (IW * CW)] = in.read();
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 1
+      const bool emitting = oy < OH;
+      const bool can_emit = emitting && ly >= need;
+      // load the rows the next output row needs (the ring holds KH + SH), or drain the rest
+      const bool can_load = ly < IH && (!emitting || ly < y0 + R);
+      if (can_load) {
+        line[lslot * ROW + lpos] = in.read();
+        if (lpos == ROW - 1) {
+          lpos = 0;
+          ly++;
+          lslot = (lslot == R - 1) ? 0 : lslot + 1;
+        } else {
+          lpos++;
+        }
       }
-      if (need > loaded) loaded = need;
-      for (int i = 0; i < OW * KH * KW * CW; i++) {
-#pragma HLS PIPELINE II = 1
-        const int ox = i / (KH * KW * CW);
-        const int tap = i % (KH * KW * CW);
-        const int ky = tap / (KW * CW);
-        const int kx = (tap / CW) % KW;
-        const int cw = tap % CW;
-        const int y = oy * SH - PT + ky;
-        const int x = ox * SW - PL + kx;
+      if (can_emit) {
+        const int y = y0 + ky;
+        const int x = x0 + kx;
         const bool inside = y >= 0 && y < IH && x >= 0 && x < IW;
-        out.write(inside ? line[(inside ? y : 0) % KH][(inside ? x : 0) * CW + cw] : pad_word);
+        const int slot = (top + ky >= R) ? top + ky - R : top + ky;
+        const ap_uint<SIMD * ELEM_BITS> word = line[slot * ROW + (inside ? x : 0) * CW + cw];
+        out.write(inside ? word : pad_word);
+        // next tap, pixel, row
+        if (cw < CW - 1) {
+          cw++;
+        } else {
+          cw = 0;
+          if (kx < KW - 1) {
+            kx++;
+          } else {
+            kx = 0;
+            if (ky < KH - 1) {
+              ky++;
+            } else {
+              ky = 0;
+              if (ox < OW - 1) {
+                ox++;
+                x0 += SW;
+              } else {
+                ox = 0;
+                x0 = -PL;
+                oy++;
+                y0 += SH;
+                top = (top + SH >= R) ? top + SH - R : top + SH;
+                need = (need + SH < IH) ? need + SH : IH;
+              }
+            }
+          }
+        }
       }
-    }
-    // rows below the last window are never used: drain them
-    for (int i = 0; i < (IH - loaded) * IW * CW; i++) {
-#pragma HLS PIPELINE II = 1
-      in.read();
+      done = !emitting && ly == IH;
     }
   }
 }

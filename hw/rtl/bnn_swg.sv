@@ -52,51 +52,60 @@ module bnn_swg #(
   localparam int OH = (IH + PT + PB - KH) / SH + 1;
   localparam int OW = (IW + PL + PR - KW) / SW + 1;
   localparam int ROWW = IW * CW;
-  localparam int TAPS = KH * KW * CW;  // words per window
-  localparam int CNT = 32;  // counters are 32-bit, like the int arithmetic on them
-  localparam int LAW = (R * ROWW > 1) ? $clog2(R * ROWW) : 1;  // line buffer address
+  localparam int RING = R * ROWW;  // line buffer words
+  localparam int NW = 16;  // signed width of rows, columns and counts
+  localparam int LAW = (RING > 1) ? $clog2(RING) : 1;  // line buffer address
+  localparam int AW = LAW + 2;  // address arithmetic, signed
 
-  logic [W-1:0] line[R*ROWW];
-  logic [CNT-1:0] oy, loaded, col, wslot;  // output row, rows loaded, word in row, write slot
-  logic [CNT-1:0] ox, tap;  // emit position: output column, word within the window
+  // Every index is a counter updated by additions of constants (no division, no multiplier):
+  // the longest path is a few short adders and the buffer read.
+  logic [W-1:0] line[RING];
+  // loading: rows loaded, word within the row, write address
+  logic [NW-1:0] loaded, col;
+  logic [LAW-1:0] waddr;
+  // emitting: output row oy, column ox; the window's top row y0 = oy*SH - PT, left column
+  // x0 = ox*SW - PL; tap (ky, kx, cw) and j = kx*CW + cw; x0cw = x0*CW; top_base: the ring row
+  // (y0 mod R) times ROWW, row_base: the ring row of y0 + ky times ROWW
+  logic [NW-1:0] oy, ox, ky, kx, cw, j;
+  logic signed [NW-1:0] y0, x0;
+  logic signed [AW-1:0] x0cw, top_base, row_base;
+  logic [NW-1:0] need, need_next;  // input rows output row oy (and oy + 1) needs
   logic emitted;  // every window of the current image is out
 
-  function automatic int need_rows(input int row);  // input rows output rows 0..row need
-    int n;
-    n = row * SH - PT + KH;
-    need_rows = (n > IH) ? IH : n;
-  endfunction
+  localparam int TOP0 = (PT == 0) ? 0 : R - PT;  // ring row of row -PT
+  localparam int NEED0 = (KH - PT < IH) ? KH - PT : IH;
+  localparam int NEED1 = (SH + KH - PT < IH) ? SH + KH - PT : IH;
 
-  // emit address (all int arithmetic; the values are small and non-negative except y, x)
-  wire [CNT-1:0] ky = tap / (KW * CW);
-  wire [CNT-1:0] kx = (tap / CW) % KW;
-  wire [CNT-1:0] cw = tap % CW;
-  wire signed [CNT-1:0] y = $signed(oy) * SH - PT + $signed(ky);
-  wire signed [CNT-1:0] x = $signed(ox) * SW - PL + $signed(kx);
-  wire in_image = (y >= 0) && (y < IH) && (x >= 0) && (x < IW);
-  wire [CNT-1:0] y_slot = in_image ? $unsigned(y) % R : '0;
-  wire [CNT-1:0] x_pos = in_image ? $unsigned(x) : '0;
-  /* verilator lint_off UNUSEDSIGNAL */  // only the low LAW bits address the buffer
-  wire [CNT-1:0] read_addr = y_slot * ROWW + x_pos * CW + cw;
-  wire [CNT-1:0] write_addr = wslot * ROWW + col;
+  wire signed [NW-1:0] y = y0 + $signed(ky);
+  wire signed [NW-1:0] x = x0 + $signed(kx);
+  wire in_image = (y >= 0) && (y < NW'(IH)) && (x >= 0) && (x < NW'(IW));
+  /* verilator lint_off UNUSEDSIGNAL */  // the low LAW bits address the buffer
+  wire signed [AW-1:0] read_addr = row_base + x0cw + $signed(AW'(j));
   /* verilator lint_on UNUSEDSIGNAL */
   wire [W-1:0] tap_word = in_image ? line[LAW'(read_addr)] : {W{PAD_ONES[0]}};
 
-  wire last_oy = oy == CNT'(OH - 1);
-  wire [CNT-1:0] load_limit = (last_oy || emitted) ? CNT'(IH) : CNT'(need_rows(int'(oy) + 1));
-  wire [CNT-1:0] emit_need = CNT'(need_rows(int'(oy)));
+  wire last_oy = oy == NW'(OH - 1);
+  wire [NW-1:0] load_limit = (last_oy || emitted) ? NW'(IH) : need_next;
   wire en = !m_valid || m_ready;
   assign s_ready = loaded < load_limit;
   wire load = s_valid && s_ready;
-  wire emit = en && !emitted && (loaded >= emit_need);
-  wire last_tap = tap == CNT'(TAPS - 1);
-  wire last_ox = ox == CNT'(OW - 1);
-  wire row_done = load && col == CNT'(ROWW - 1);
+  wire emit = en && !emitted && (loaded >= need);
+  wire last_cw = cw == NW'(CW - 1);
+  wire last_kx = kx == NW'(KW - 1);
+  wire last_ky = ky == NW'(KH - 1);
+  wire last_tap = last_cw && last_kx && last_ky;
+  wire last_ox = ox == NW'(OW - 1);
+  wire row_done = load && col == NW'(ROWW - 1);
   wire image_done = (emitted || (emit && last_tap && last_ox && last_oy)) &&
-      (loaded + CNT'(row_done) == CNT'(IH));
+      (loaded + NW'(row_done) == NW'(IH));
+  // the next ring rows, wrapped
+  wire signed [AW-1:0] next_row = (row_base + AW'(ROWW) >= AW'(RING)) ?
+      row_base + AW'(ROWW) - AW'(RING) : row_base + AW'(ROWW);
+  wire signed [AW-1:0] next_top = (top_base + AW'(SH * ROWW) >= AW'(RING)) ?
+      top_base + AW'(SH * ROWW) - AW'(RING) : top_base + AW'(SH * ROWW);
 
   always_ff @(posedge clk) begin
-    if (load) line[LAW'(write_addr)] <= s_data;
+    if (load) line[waddr] <= s_data;
   end
 
   always_ff @(posedge clk) begin
@@ -108,38 +117,70 @@ module bnn_swg #(
     if (emit) m_data <= tap_word;
   end
 
+  task automatic start_image();
+    oy <= '0;
+    ox <= '0;
+    ky <= '0;
+    kx <= '0;
+    cw <= '0;
+    j <= '0;
+    y0 <= -NW'(PT);
+    x0 <= -NW'(PL);
+    x0cw <= -AW'(PL * CW);
+    top_base <= AW'(TOP0 * ROWW);
+    row_base <= AW'(TOP0 * ROWW);
+    need <= NW'(NEED0);
+    need_next <= NW'(NEED1);
+    loaded <= '0;
+    col <= '0;
+    waddr <= '0;
+    emitted <= 1'b0;
+  endtask
+
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      oy <= '0;
-      loaded <= '0;
-      col <= '0;
-      wslot <= '0;
-      ox <= '0;
-      tap <= '0;
-      emitted <= 1'b0;
-    end else if (image_done) begin  // start the next image
-      oy <= '0;
-      loaded <= '0;
-      col <= '0;
-      wslot <= '0;
-      ox <= '0;
-      tap <= '0;
-      emitted <= 1'b0;
+    if (!rst_n || image_done) begin
+      start_image();
     end else begin
       if (load) begin
-        col <= (col == CNT'(ROWW - 1)) ? '0 : col + 1'b1;
-        if (row_done) begin
-          loaded <= loaded + 1'b1;
-          wslot <= (wslot == CNT'(R - 1)) ? '0 : wslot + 1'b1;
-        end
+        col <= (col == NW'(ROWW - 1)) ? '0 : col + 1'b1;
+        waddr <= (waddr == LAW'(RING - 1)) ? '0 : waddr + 1'b1;
+        if (row_done) loaded <= loaded + 1'b1;
       end
       if (emit) begin
-        tap <= last_tap ? '0 : tap + 1'b1;
-        if (last_tap) begin
-          ox <= last_ox ? '0 : ox + 1'b1;
-          if (last_ox) begin
-            if (last_oy) emitted <= 1'b1;
-            else oy <= oy + 1'b1;
+        cw <= last_cw ? '0 : cw + 1'b1;
+        if (!last_cw) begin
+          j <= j + 1'b1;
+        end else if (!last_kx) begin
+          kx <= kx + 1'b1;
+          j <= j + 1'b1;
+        end else begin  // a row of the window is done
+          kx <= '0;
+          j <= '0;
+          if (!last_ky) begin
+            ky <= ky + 1'b1;
+            row_base <= next_row;
+          end else begin  // the window is done
+            ky <= '0;
+            if (!last_ox) begin
+              ox <= ox + 1'b1;
+              x0 <= x0 + NW'(SW);
+              x0cw <= x0cw + AW'(SW * CW);
+              row_base <= top_base;
+            end else begin  // the output row is done
+              ox <= '0;
+              x0 <= -NW'(PL);
+              x0cw <= -AW'(PL * CW);
+              if (last_oy) begin
+                emitted <= 1'b1;
+              end else begin
+                oy <= oy + 1'b1;
+                y0 <= y0 + NW'(SH);
+                top_base <= next_top;
+                row_base <= next_top;
+                need <= need_next;
+                need_next <= (need_next + NW'(SH) > NW'(IH)) ? NW'(IH) : need_next + NW'(SH);
+              end
+            end
           end
         end
       end
