@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .compiler import Compiled, FoldingRequest, choose_folding, compile_file
-from .errors import ModelError
+from .errors import ModelError, printable
 
 if TYPE_CHECKING:
     from .verify import VerifySummary
@@ -36,6 +38,12 @@ def compile_for(args: argparse.Namespace) -> Compiled:
 
     sharing = parse_sharing(getattr(args, "sharing", None) or "off")
     return compile_file(args.model, PassOptions(sharing=sharing))
+
+
+def given_files(args: argparse.Namespace) -> list[Path]:
+    """The files the command reads (an output folder must not hold them)."""
+    names = ("model", "folding", "inputs", "labels", "test_inputs", "test_labels")
+    return [Path(v) for v in (getattr(args, n, None) for n in names) if v]
 
 
 def folding_request(args: argparse.Namespace) -> FoldingRequest:
@@ -185,11 +193,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     import subprocess
 
     from .backends.vivado import check_fits, tools_available, write_build_folder
-    from .output import check_output_dir, write_folder
+    from .output import check_output_dir, output_path, write_folder
     from .verify import load_inputs, load_labels, random_inputs
 
-    out = Path(args.output)
-    check_output_dir(out, args.force)
+    out = output_path(args.output)
+    inputs = given_files(args)
+    check_output_dir(out, args.force, inputs)
     c = compile_for(args)
     folding = choose_folding(c, folding_request(args)).folding
     check_fits(c.model, folding, args.ip)
@@ -210,7 +219,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             ip=args.ip,
         )
 
-    write_folder(out, args.force, fill)
+    write_folder(out, args.force, fill, inputs)
     missing = tools_available(args.hls_flavor, args.ip)
     print(
         f"wrote {out}/: hls/ (HLS project), vivado/build_bd.tcl, build.sh, Makefile, "
@@ -218,12 +227,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     if not args.run:
         tools = ", ".join(missing) if missing else "the Xilinx tools"
-        print(f"next: cd {out} && ./build.sh   (needs {tools} on PATH)")
+        print(f"next: cd {shlex.quote(str(out))} && ./build.sh   (needs {tools} on PATH)")
         return EXIT_OK
     if missing:
         print(
             f"--run: {', '.join(missing)} not found on PATH; run these on a machine with "
-            f"the tools:\n  cd {out}\n  ./build.sh"
+            f"the tools:\n  cd {shlex.quote(str(out))}\n  ./build.sh"
         )
         return EXIT_OK
     proc = subprocess.run(["bash", "build.sh"], cwd=out, check=False)
@@ -235,11 +244,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from .backends.compile_folder import write_compile_folder
-    from .output import check_output_dir, write_folder
+    from .output import check_output_dir, output_path, write_folder
     from .report import build_report, folding_report, format_folding, format_report
 
-    out = Path(args.output)
-    check_output_dir(out, args.force)
+    out = output_path(args.output)
+    inputs = given_files(args)
+    check_output_dir(out, args.force, inputs)
     c = compile_for(args)
     chosen = choose_folding(c, folding_request(args))
     rep = build_report(c)
@@ -255,7 +265,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
             input_dtype=c.info.input_dtype,
         )
 
-    write_folder(out, args.force, fill)
+    write_folder(out, args.force, fill, inputs)
     if args.json:
         _print_json(
             {
@@ -268,9 +278,30 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print("\n" + format_folding(rep["folding"]))
         print(
             f"\nwrote {out}/: hls/ (HLS project: top.cpp, hls.tcl, ...), rtl/ (SystemVerilog), "
-            "ir/, folding.json, report.json, report.txt"
+            f"ir/, folding.json, report.json, report.txt (compiled in {c.seconds:.2f} s)"
         )
     return EXIT_OK
+
+
+def positive_number(text: str) -> float:
+    """A finite number > 0 (argparse refuses the option otherwise, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{printable(text)[:40]!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{printable(text)[:40]} is not a finite number > 0")
+    return value
+
+
+def seed_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{printable(text)[:40]!r} is not an integer") from None
+    if not 0 <= value < 1 << 32:
+        raise argparse.ArgumentTypeError(f"{value} is not a seed from 0 to 2**32 - 1")
+    return value
 
 
 def sharing_option(sp: argparse.ArgumentParser) -> None:
@@ -296,13 +327,13 @@ def folding_options(sp: argparse.ArgumentParser) -> None:
     )
     sp.add_argument(
         "--target-fps",
-        type=float,
+        type=positive_number,
         metavar="F",
         help="optimiser: the cheapest folding that reaches F images/s at 100 MHz",
     )
     sp.add_argument(
         "--budget",
-        type=float,
+        type=positive_number,
         metavar="FRACTION",
         help="optimiser: fraction of the xc7z020's LUTs and block RAM the design may use "
         "(default 0.7); without --target-fps the fastest design within it",
@@ -366,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--inputs", metavar="X.npy", help="a batch of inputs: (N, *input shape)")
     sp.add_argument("--labels", metavar="Y.npy", help="true labels, to report accuracy")
-    sp.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    sp.add_argument("--seed", type=seed_number, default=0, help="seed for --random (default 0)")
     sp.add_argument(
         "--level",
         choices=["golden", "csim", "rtlsim"],
@@ -458,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ModelError as exc:
-        print(f"bnn-hls: error: {exc}", file=sys.stderr)
+        print(f"bnn-hls: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("bnn-hls: interrupted", file=sys.stderr)

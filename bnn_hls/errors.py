@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, limit: int = 2000) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences, newlines from a
+    model's names or attributes) shown as \\xNN, the length bounded."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 def quote_name(name: str, limit: int = 80) -> str:
-    """A node or tensor name from a model, made safe to print (escaped, shortened)."""
+    """A node or tensor name (or a file path) from a model or the command line, made safe to
+    print: escaped, and shortened in the middle so that both its start and its end (a file's
+    own name) stay readable."""
     text = repr(str(name))
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
+    if len(text) <= limit:
+        return text
+    tail = (limit - 3) * 2 // 3
+    return text[: limit - 3 - tail] + "..." + text[-tail:]
 
 
 class ModelError(Exception):
@@ -28,7 +44,7 @@ class ModelError(Exception):
             if node is not None:
                 where += f" {quote_name(node)}"
             if op is not None:
-                where += f" ({op})"
+                where += f" ({printable(op, 40)})"
             parts.append(where + ":")
         parts.append(message)
         text = " ".join(parts)

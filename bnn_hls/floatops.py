@@ -15,7 +15,9 @@ import numpy as np
 
 from .packing import apply_float_op
 
-OP_KINDS = ("add", "sub", "rsub", "mul", "div", "bn")
+OP_KINDS = ("add", "sub", "rsub", "mul", "div", "bn", "softmax", "logsoftmax")
+# ops over the class axis that keep the order of the scores (only after the last layer)
+ORDER_KEEPING = ("softmax", "logsoftmax")
 BN_KEYS = ("scale", "bias", "mean", "var")
 
 
@@ -24,7 +26,8 @@ class FloatOp:
     """One elementwise op. Parameters broadcast against the last (channel) axis, or are scalars.
 
     kinds: add (x + a), sub (x - a), rsub (a - x), mul (x * a), div (x / a),
-    bn (BatchNormalization: (x - mean) / sqrt(var + eps) * scale + bias, ONNX reference order).
+    bn (BatchNormalization: (x - mean) / sqrt(var + eps) * scale + bias, ONNX reference order),
+    softmax / logsoftmax over the last axis (not elementwise: only as the final score ops).
     """
 
     kind: str
@@ -45,6 +48,8 @@ class FloatOp:
         def vec(v: np.ndarray) -> np.ndarray:
             return np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1), (channels,)).copy()
 
+        if self.kind in ORDER_KEEPING:
+            raise ValueError(f"{self.kind} is not an elementwise affine op")
         p = self.params
         one, zero = np.ones(channels), np.zeros(channels)
         if self.kind == "add":

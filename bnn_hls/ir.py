@@ -337,6 +337,15 @@ class MaxPool(Layer):
     kind: ClassVar[str] = "maxpool"
     array_fields: ClassVar[tuple[str, ...]] = ("and_channels",)
 
+    # a sliding window reads a pool's windows as it reads a conv's: no padding
+    pads: ClassVar[tuple[int, int, int, int]] = (0, 0, 0, 0)
+    pad_value: ClassVar[int] = 0
+
+    @property
+    def overlapping(self) -> bool:
+        """Windows that overlap or skip (stride other than the size) or are not square."""
+        return self.kernel != self.stride or self.kernel[0] != self.kernel[1]
+
     def value_in_type(self) -> str:
         return self.value_type
 
@@ -372,9 +381,14 @@ class Scores(Layer):
     out_type: ClassVar[str] = "float"
 
     def device_label_ok(self) -> bool:
-        from .floatops import compose_affine64
+        from .floatops import ORDER_KEEPING, compose_affine64
 
-        a, b = compose_affine64(self.ops, self.out_shape[-1])
+        ops = list(self.ops)
+        while ops and ops[-1].kind in ORDER_KEEPING:  # a final softmax keeps the top-1
+            ops.pop()
+        if any(op.kind in ORDER_KEEPING for op in ops):
+            return False
+        a, b = compose_affine64(ops, self.out_shape[-1])
         return bool(np.all(a > 0) and np.all(a == a[0]) and np.all(b == b[0]))
 
 

@@ -27,8 +27,13 @@ class ConvSpec:
     kernel: int = 3
     stride: int = 1
     pad: int = 0
-    pool: int = 0  # max-pool kernel (= stride) after the activation; 0 for none
+    pool: int = 0  # max-pool kernel after the activation; 0 for none
     pool_before_bn: bool = False  # pool the accumulators instead (Conv -> MaxPool -> BN -> sign)
+    pool_stride: int = 0  # the pool's stride; 0: its kernel (windows that do not overlap)
+
+    @property
+    def pool_step(self) -> int:
+        return self.pool_stride or self.pool
 
 
 @dataclass
@@ -130,10 +135,14 @@ class Builder:
             pads=[spec.pad] * 4,
         )
         if spec.pool and spec.pool_before_bn:
-            y = self.node("MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool] * 2)
+            y = self.node(
+                "MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool_step] * 2
+            )
         y = self.activation(self.batchnorm(y, spec.channels, spread))
         if spec.pool and not spec.pool_before_bn:
-            y = self.node("MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool] * 2)
+            y = self.node(
+                "MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool_step] * 2
+            )
         return y
 
     def dense(self, x: str, n_in: int, n_out: int) -> str:
@@ -252,7 +261,8 @@ def build_bnn(
             oh = (h + 2 * spec.pad - spec.kernel) // spec.stride + 1
             ow = (w + 2 * spec.pad - spec.kernel) // spec.stride + 1
             if spec.pool:
-                oh, ow = oh // spec.pool, ow // spec.pool
+                oh = (oh - spec.pool) // spec.pool_step + 1
+                ow = (ow - spec.pool) // spec.pool_step + 1
             shape = (spec.channels, oh, ow)
         else:
             if len(shape) != 1:

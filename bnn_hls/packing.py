@@ -50,6 +50,12 @@ def apply_float_op(kind: str, params: dict[str, Any], eps: float, x: np.ndarray)
     if kind == "bn":
         std = np.sqrt(p["var"] + np.float32(eps)).astype(np.float32)
         return ((x - p["mean"]) / std * p["scale"] + p["bias"]).astype(np.float32)
+    if kind in ("softmax", "logsoftmax"):  # over the last axis (the classes)
+        shifted = x - x.max(axis=-1, keepdims=True)
+        total = np.exp(shifted).sum(axis=-1, keepdims=True, dtype=np.float32)
+        if kind == "logsoftmax":
+            return (shifted - np.log(total)).astype(np.float32)
+        return (np.exp(shifted) / total).astype(np.float32)
     raise ValueError(f"unknown float op {kind}")
 
 

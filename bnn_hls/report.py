@@ -66,7 +66,6 @@ def build_report(c: Compiled) -> dict[str, Any]:
             "device_label_ok": model.scores.device_label_ok(),
         },
         "integer_only": model.is_integer_only(),
-        "compile_seconds": round(c.seconds, 3),
     }
 
 

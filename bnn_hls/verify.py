@@ -65,10 +65,17 @@ class VerifyReport:
         return d
 
 
+# the share of input elements put exactly where conventions meet: a bare sign's 0, an integer
+# quantiser's rounding midpoint
+EXACT_FRACTION = 0.125
+
+
 def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32") -> np.ndarray:
     """Inputs that exercise the model: uniform over the input quantiser's range (a little
     beyond, to hit clipping), or standard normal in front of a bare sign; mapped back through
-    the host-side input ops."""
+    the host-side input ops. An eighth of the elements land exactly on a sign's 0 or on a
+    rounding midpoint of the quantiser (where ONNX Sign(0) = 0 and half-to-even rounding
+    show), as far as float32 inputs can reach them exactly."""
     rng = np.random.default_rng(seed)
     shape = (n, *layer.onnx_shape)
     if dtype.startswith(("uint", "int")):
@@ -92,7 +99,46 @@ def random_inputs(layer: ir.InputQuant, n: int, seed: int, dtype: str = "float32
         )
     x = np.empty((n, size), np.float32)
     x[:, source_index] = (target - b) / a  # back to the model's input order
+    exact = exact_points(layer, a, b, rng)  # post-host order, NaN where none is reachable
+    pick = (rng.random((n, size)) < EXACT_FRACTION) & np.isfinite(exact)[None, :]
+    rows, cols = np.nonzero(pick)
+    x[rows, source_index[cols]] = exact[cols]
     return x.reshape(shape)
+
+
+def exact_points(
+    layer: ir.InputQuant, a: np.ndarray, b: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Per element (in the order after the host ops), a float32 model input that the host ops
+    map exactly to 0 (a bipolar quantiser) or to a rounding midpoint q + 1/2 of the integer
+    quantiser; NaN where no input within 8 ulps of the affine inverse does."""
+    size = a.size
+    target: np.ndarray
+    want: np.ndarray
+    if layer.mode == "bipolar":
+        target = np.zeros(size)
+        want = np.zeros(size)
+    else:
+        lo, hi = layer.qrange()
+        q = rng.integers(lo, max(lo + 1, hi), size) + 0.5  # midpoints between levels
+        want = q
+        target = (q - layer.zero_point) * layer.scale
+    base = ((target - b) / a).astype(np.float32)
+    steps = np.arange(-8, 9)
+    candidates = (base[None, :] + steps[:, None] * np.spacing(base)[None, :]).astype(np.float32)
+    index = layer.host_layout_index().astype(np.int64)
+    images = np.empty((len(steps), size), np.float32)
+    images[:, index] = candidates
+    y = layer.host_float(images.reshape(len(steps), *layer.onnx_shape)).reshape(len(steps), size)
+    y = np.asarray(y, np.float32)
+    if layer.mode == "bipolar":
+        hit = y == 0
+    else:
+        scaled = (y / np.float32(layer.scale) + np.float32(layer.zero_point)).astype(np.float32)
+        hit = scaled == want[None, :].astype(np.float32)
+    first = np.argmax(hit, axis=0)
+    found = hit[first, np.arange(size)]
+    return np.where(found, candidates[first, np.arange(size)], np.nan)
 
 
 def load_npy(path: Path, what: str) -> np.ndarray:
@@ -112,6 +158,9 @@ def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:
     want = tuple(layer.onnx_shape)
     if x.ndim == len(want):
         x = x[None]
+    if x.ndim == 2 and len(want) > 1 and x.shape[1] == int(np.prod(want)):
+        # flat images (N, C*H*W), as scikit-learn and MLP scripts keep them
+        x = x.reshape((len(x), *want))
     if tuple(x.shape[1:]) != want:
         raise InputFileError(
             f"{quote_name(str(path))} has shape {x.shape}; expected (N, "
@@ -121,6 +170,16 @@ def load_inputs(path: Path, layer: ir.InputQuant) -> np.ndarray:
         )
     if x.dtype.kind not in "fiu":
         raise InputFileError(f"{quote_name(str(path))} holds {x.dtype}; expected numbers")
+    if len(x) == 0:
+        raise InputFileError(f"{quote_name(str(path))} holds no images (its first axis is 0)")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if bad.any():
+            raise InputFileError(
+                f"{quote_name(str(path))} holds NaN or infinite values (image "
+                f"{int(np.argmax(bad))} first, {int(bad.sum())} in all)",
+                hint="images must be finite numbers",
+            )
     return x
 
 

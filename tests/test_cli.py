@@ -54,9 +54,15 @@ def test_compile_refuses_non_empty_folder(
     code, _, err = run_cli(["compile", CNN, "-o", out], capsys)
     assert code == 2 and "--force" in err
     assert (out / "precious.txt").read_text() == "keep me"
-    code, _, _ = run_cli(["compile", CNN, "-o", out, "--force"], capsys)
-    assert code == 0
-    assert not (out / "precious.txt").exists() and (out / "ir" / "ir.json").exists()
+    # --force replaces only what bnn-hls wrote: a file it did not write stops it
+    code, _, err = run_cli(["compile", CNN, "-o", out, "--force"], capsys)
+    assert code == 2 and "only a folder bnn-hls wrote" in err
+    assert (out / "precious.txt").read_text() == "keep me"
+    (out / "precious.txt").unlink()
+    fresh = tmp_path / "fresh"
+    assert run_cli(["compile", CNN, "-o", fresh], capsys)[0] == 0
+    assert run_cli(["compile", CNN, "-o", fresh, "--force"], capsys)[0] == 0
+    assert (fresh / "ir" / "ir.json").exists() and (fresh / ".bnn-hls-output.json").exists()
 
 
 def test_failed_compile_leaves_no_folder(

@@ -157,7 +157,7 @@ def test_cli_folding_options(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     folding = tmp_path / "f.json"
     folding.write_text(json.dumps({"layers": {"l1_conv": {"pe": 2, "simd": 1, "rom": "ram"}}}))
     code, _, err = run_cli(["inspect", model, "--folding", folding], capsys)
-    assert code == 2 and "ROM style" in err
+    assert code == 2 and "rom must be one of" in err and "f.json" in err
     code, _, err = run_cli(["inspect", model, "--folding", folding, "--budget", "0.5"], capsys)
     assert code == 2 and "cannot be combined" in err
     # compile writes the chosen folding, usable again as --folding

@@ -203,14 +203,31 @@ def test_multibit_activation(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     expect_error(tmp_path, capsys, model, "(Quant)", "4-bit activation", "only binary")
 
 
-def test_softmax_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_softmax_only_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Softmax anywhere but on the final class scores is refused, naming the node."""
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["h"]),
+        helper.make_node("Softmax", ["h"], ["s"], name="sm"),
+        helper.make_node("Sign", ["s"], ["y"]),
+    ]
+    model = graph_model(nodes, {"w": pm1((8, 4))}, ["N", 8], "y", ["N", 4])
+    expect_error(tmp_path, capsys, model, "'sm'", "(Softmax)", "only as the model's last op")
+
+
+def test_final_softmax_is_a_host_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A final Softmax (Keras, tf2onnx keep it) runs on the host: verify passes against
+    onnxruntime on the probabilities."""
     nodes = [
         helper.make_node("Sign", ["x"], ["a"]),
         helper.make_node("MatMul", ["a", "w"], ["h"]),
         helper.make_node("Softmax", ["h"], ["y"], name="sm"),
     ]
     model = graph_model(nodes, {"w": pm1((8, 4))}, ["N", 8], "y", ["N", 4])
-    expect_error(tmp_path, capsys, model, "'sm'", "(Softmax)", "remove the final softmax")
+    path = tmp_path / "softmax.onnx"
+    onnx.save(model, path)
+    code, out, err = run_cli(["verify", path, "--random", "50", "--allow-ties"], capsys)
+    assert code == 0 and "PASS" in out, out + err
 
 
 def test_training_mode_batchnorm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,10 +267,20 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "does not exist" in err
 
 
-def test_checker_rejects_invalid_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dangling_input_names_the_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     nodes = [helper.make_node("MatMul", ["x", "missing"], ["y"], name="fc")]
     model = graph_model(nodes, {}, ["N", 8], "y", ["N", 4])
-    expect_error(tmp_path, capsys, model, "onnx.checker")
+    expect_error(tmp_path, capsys, model, "'fc'", "'missing'", "produced by no node")
+
+
+def test_checker_rejects_invalid_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Shapes that do not match (8 inputs into a 5-row weight): strict shape inference."""
+    nodes = [
+        helper.make_node("Sign", ["x"], ["a"]),
+        helper.make_node("MatMul", ["a", "w"], ["y"], name="fc"),
+    ]
+    model = graph_model(nodes, {"w": pm1((5, 4))}, ["N", 8], "y", ["N", 4])
+    expect_error(tmp_path, capsys, model, "not valid ONNX", "re-export")
 
 
 def test_external_data_outside_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bnn_hls.backends.hls import rom_type, wide_literal
+
 from .kernel_harness import Case, run_cases
 from .kernel_models import (
     POOL_CONFIGS,
@@ -22,6 +24,14 @@ def c_array(values: np.ndarray, fmt: str = "{}") -> str:
     if values.ndim == 1:
         return "{" + ", ".join(fmt.format(int(v)) for v in values) + "}"
     return "{" + ", ".join(c_array(v, fmt) for v in values) + "}"
+
+
+def rom_word(width: int, value: int) -> str:
+    """A constant table word as the generated code writes it (a native literal up to 64 bits,
+    BNN_WIDE above)."""
+    if width <= 64:
+        return f"0x{value:x}ULL"
+    return wide_literal(width, value.to_bytes(-(-width // 8), "big"))
 
 
 def test_sliding_window(tmp_path: Path) -> None:
@@ -54,15 +64,16 @@ def mvtu_case(
     # sf * SIMD + s), written as a hex string so that any SIMD fits
     tiles = d.layer.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3)
     rows = tiles.reshape(pe, nf * sf, simd)
-    words = [[f'ap_uint<{simd}>("{pack_elems(w, 1):x}", 16)' for w in bank] for bank in rows]
+    words = [[rom_word(simd, pack_elems(w, 1)) for w in bank] for bank in rows]
     t_table = d.thresholds.reshape(o // pe, pe).T
     t_w = d.acc_bits + 2
     decls = (
-        f"static const ap_uint<{simd}> W[{pe}][{nf * sf}] = "
+        f"static const {rom_type(simd, False)} W[{pe}][{nf * sf}] = "
         "{" + ", ".join("{" + ", ".join(bank) + "}" for bank in words) + "};\n"
-        f"static const ap_int<{t_w}> T[{pe}][{nf}] = {c_array(t_table)};\n"
-        f"static const ap_uint<8> RCLS[1] = {{0}};\nstatic const ap_uint<8> CCLS[1] = {{0}};\n"
-        f"static const ap_int<{t_w}> CORR[{pe}][{nf}] = {{}};\n"
+        f"static const {rom_type(t_w, True)} T[{pe}][{nf}] = {c_array(t_table)};\n"
+        f"static const {rom_type(8, False)} RCLS[1] = {{0}};\n"
+        f"static const {rom_type(8, False)} CCLS[1] = {{0}};\n"
+        f"static const {rom_type(t_w, True)} CORR[{pe}][{nf}] = {{}};\n"
     )
     fn = "mvtu_scores" if scores else "mvtu_threshold"
     sb = "32, " if scores else ""
@@ -105,7 +116,7 @@ def test_maxpool_bits(tmp_path: Path) -> None:
         words, and_ch = pool_words(cfg, rng)
         # bank p, word cw: the AND bit of channel cw * PE + p
         banks = and_ch.astype(int).reshape(-1, pe).T
-        decls = f"static const ap_uint<1> MASK[{pe}][{c // pe}] = {c_array(banks)};"
+        decls = f"static const {rom_type(1, False)} MASK[{pe}][{c // pe}] = {c_array(banks)};"
         call = f"bnn::maxpool_bits<{ih}, {iw}, {c}, {pe}, {k}>(in, out, MASK, reps);"
         cases.append(Case(decls, call, pe, pe))
         built.append(words)

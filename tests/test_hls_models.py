@@ -124,6 +124,14 @@ def test_compile_writes_hls_project(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "matches the golden model on 8 images" in res.stdout
 
 
+def test_vivado_flavor_csim(capsys: pytest.CaptureFixture[str]) -> None:
+    """The Vivado HLS flavour's C++ (-std=c++0x, ROM tables as native integers in C-sim)
+    equals the golden model, with both binary convs on the result-sharing unit."""
+    args = ["verify", DIGITS / "digits_cnn.onnx", "--sharing", "exact", "--level", "csim"]
+    code, out, err = run_cli([*args, "--hls-flavor", "vivado", "--random", "20"], capsys)
+    assert code == 0 and "PASS" in out, out + err
+
+
 def test_vivado_flavor_pragmas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code, _, _ = run_cli(

@@ -41,7 +41,10 @@ def check_model(spec: ModelSpec, folder: Path) -> None:
     assert np.array_equal(after.acc, after_xnor.acc)
     # golden vs onnxruntime on the file
     rep = verify_golden(c.model, SourceModel(c.onnx_model, c.info), x)
-    assert rep.all_agree, (spec, rep)
+    if spec.style == "qonnx":  # BipolarQuant(0) = +1, as here: equal on every input
+        assert rep.all_agree, (spec, rep)
+    else:  # a bare ONNX Sign(0) = 0: random inputs hold exact zeros; only they may disagree
+        assert rep.passed(allow_ties=True), (spec, rep)
 
 
 @SETTINGS

@@ -17,6 +17,7 @@ LIBRARY = [
     "bnn_mvtu",
     "bnn_swg",
     "bnn_pool",
+    "bnn_window_max",
     "bnn_gather",
     "bnn_split",
     "bnn_label",

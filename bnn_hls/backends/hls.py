@@ -72,8 +72,10 @@ def c_list(values: Any, fmt: str) -> str:
     return ", ".join(fmt.format(int(v)) for v in values)
 
 
-def c_type(width: int, signed: bool) -> str:
-    return f"ap_int<{width}>" if signed else f"ap_uint<{width}>"
+def rom_type(width: int, signed: bool) -> str:
+    """The element type of a constant table (bnn_common.h: ap_(u)int in synthesis, a native
+    integer in C simulation)."""
+    return f"bnn::rom_s<{width}>::type" if signed else f"bnn::rom_u<{width}>::type"
 
 
 def lane_literals(mem: Memory) -> np.ndarray:
@@ -86,12 +88,21 @@ def lane_literals(mem: Memory) -> np.ndarray:
     padded = np.zeros((*bits.shape[:2], nbytes * 8), np.uint8)
     padded[..., : mem.lane_bits] = bits
     packed = np.packbits(padded, axis=-1, bitorder="little")[..., ::-1]  # most significant first
-    hexes = [bytes(row).hex().lstrip("0") or "0" for row in packed.reshape(-1, nbytes)]
+    rows = packed.reshape(-1, nbytes)
+    hexes = [bytes(row).hex().lstrip("0") or "0" for row in rows]
     if mem.lane_bits <= 64:
         texts = [f"0x{h}ULL" for h in hexes]
     else:
-        texts = [f'ap_uint<{mem.lane_bits}>("{h}", 16)' for h in hexes]
+        texts = [wide_literal(mem.lane_bits, bytes(row)) for row in rows]
     return np.array(texts, dtype=object).reshape(bits.shape[:2])
+
+
+def wide_literal(width: int, big_endian: bytes) -> str:
+    """BNN_WIDE(N, "hex", chunk0, ...) of a word above 64 bits (bnn_common.h): the hex string
+    for the HLS tool, little-endian 64-bit chunks for C simulation."""
+    value = int.from_bytes(big_endian, "big")
+    chunks = ", ".join(f"0x{(value >> lo) & (2**64 - 1):x}ULL" for lo in range(0, width, 64))
+    return f'BNN_WIDE({width}, "{value:x}", {chunks})'
 
 
 def rom_declaration(st: Stage, key: str) -> str:
@@ -105,7 +116,7 @@ def rom_declaration(st: Stage, key: str) -> str:
         values = values[0]
     dims = "".join(f"[{n}]" for n in values.shape)
     body = c_array(values, "{}", per_line)
-    return f"static const {c_type(arr.width, mem.signed)} {arr.name}{dims} = {{\n{body}\n}};"
+    return f"static const {rom_type(arr.width, mem.signed)} {arr.name}{dims} = {{\n{body}\n}};"
 
 
 def stage_context(st: Stage, flavor: str) -> dict[str, Any]:

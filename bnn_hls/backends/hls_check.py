@@ -72,6 +72,11 @@ KERNELS: dict[str, KernelRule] = {
         ("in", "out", "and_mask", "reps"),
         {"and_mask": Access(1, parallel="PE")},
     ),
+    "window_max_bits": KernelRule(
+        ("PE", "CW", "TAPS", "PIXELS"),
+        ("in", "out", "and_mask", "reps"),
+        {"and_mask": Access(1, parallel="PE")},
+    ),
     "shared_conv_threshold": KernelRule(
         ("C", "T", "SIMD", "O", "PE", "OH", "OW", "BORDER", "RC", "CC", "SUM_W", "CMP_W", "UNIT"),
         ("in", "out", "thresholds", "row_class", "col_class", "correction", "reps"),
@@ -95,9 +100,9 @@ PORTS = {
 }
 
 _DECL = re.compile(
-    r"(?:static\s+const\s+)?(ap_u?int<\d+>|u?int\d+_t)\s+(\w+)((?:\[\d+\])+)\s*(?:=|;)"
+    r"(?:static\s+const\s+)?(ap_u?int<\d+>|u?int\d+_t|bnn::rom_[us]<\d+>::type)\s+(\w+)((?:\[\d+\])+)\s*(?:=|;)"
 )
-_FUNC = re.compile(r"^static void (\w+)\([^)]*\)\s*\{(.*?)\n\}", re.S | re.M)
+_FUNC = re.compile(r"^(?:BNN_CSIM_NOINLINE )?static void (\w+)\([^)]*\)\s*\{(.*?)\n\}", re.S | re.M)
 _CALL = re.compile(r"bnn::(\w+)<(.*?)>\(\s*(.*?)\);", re.S)
 _PARTITION = re.compile(
     r"#pragma HLS ARRAY_(PARTITION|RESHAPE) variable = (\w+) (?:type = )?(complete|cyclic|block)"

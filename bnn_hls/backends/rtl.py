@@ -25,6 +25,7 @@ LIBRARY = (
     "bnn_share_ctrl.sv",
     "bnn_swg.sv",
     "bnn_pool.sv",
+    "bnn_window_max.sv",
     "bnn_gather.sv",
     "bnn_split.sv",
     "bnn_scores_out.sv",

@@ -145,30 +145,85 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
         )
 
 
+FOLD_KEYS = ("pe", "simd", "rom", "kernel")
+MAX_FOLD = 1 << 20
+FOLDING_EXAMPLE = '{"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "lut"}}}'
+
+
 def load_folding(path: Path, model: ir.Model) -> Folding:
     """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "block", "kernel": "mvtu"},
     ...}} ("rom" and "kernel" are optional: the default folding's); layers not named keep the
-    default folding."""
+    default folding. Anything else is refused, naming the file and the entry."""
+    where = quote_name(str(path))
+    if path.is_dir():
+        raise InputFileError(f"folding file {where} is a folder", hint=f"write {FOLDING_EXAMPLE}")
     if not path.is_file():
-        raise InputFileError(f"folding file {quote_name(str(path))} does not exist")
+        raise InputFileError(f"folding file {where} does not exist")
     try:
         doc = json.loads(path.read_text())
-        layers = doc["layers"] if isinstance(doc, dict) and "layers" in doc else doc
-        if not isinstance(layers, dict):
-            raise ValueError("expected an object")
-        folding = default_folding(model)
-        for name, value in layers.items():
-            default = folding.get(name, Fold(1, 1))
-            rom = value.get("rom", default.rom)
-            kernel = value.get("kernel", default.kernel)
-            folding[str(name)] = Fold(int(value["pe"]), int(value["simd"]), str(rom), str(kernel))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = exc.__class__.__name__ if isinstance(exc, RecursionError) else str(exc)[:120]
         raise InputFileError(
-            f"cannot read folding file {quote_name(str(path))}: {exc}",
-            hint='write {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "lut"}}}',
+            f"cannot read folding file {where}: {detail}", hint=f"write {FOLDING_EXAMPLE}"
         ) from None
-    check_folding(model, folding)
+    return parse_folding(doc, model, where)
+
+
+def parse_folding(doc: Any, model: ir.Model, where: str = "the folding") -> Folding:
+    """A folding from its JSON form, every value checked against the schema."""
+
+    def refuse(message: str) -> InputFileError:
+        return InputFileError(f"folding file {where}: {message}", hint=f"write {FOLDING_EXAMPLE}")
+
+    if isinstance(doc, dict) and "layers" in doc:
+        extra = sorted(k for k in doc if k != "layers")
+        if extra:
+            raise refuse(f'unknown key {quote_name(extra[0])} (only "layers")')
+        doc = doc["layers"]
+    if not isinstance(doc, dict):
+        raise refuse(f"expected an object of layers, not {_json_kind(doc)}")
+    folding = default_folding(model)
+    for name, value in doc.items():
+        layer = quote_name(str(name))
+        if not isinstance(value, dict):
+            raise refuse(f"layer {layer}: expected an object with pe and simd, not "
+                         f"{_json_kind(value)}")  # fmt: skip
+        unknown = sorted(k for k in value if k not in FOLD_KEYS)
+        if unknown:
+            raise refuse(f"layer {layer}: unknown key {quote_name(unknown[0])} (use "
+                         f"{', '.join(FOLD_KEYS)})")  # fmt: skip
+        numbers = {}
+        for key in ("pe", "simd"):
+            v = value.get(key)
+            if type(v) is not int or not 1 <= v <= MAX_FOLD:
+                raise refuse(f"layer {layer}: {key} must be a whole number from 1, not "
+                             f"{_json_kind(v)}")  # fmt: skip
+            numbers[key] = v
+        default = folding.get(str(name), Fold(1, 1))
+        rom, kernel = value.get("rom", default.rom), value.get("kernel", default.kernel)
+        if not isinstance(rom, str) or rom not in ROM_STYLES:
+            raise refuse(f"layer {layer}: rom must be one of {', '.join(ROM_STYLES)}")
+        if not isinstance(kernel, str) or kernel not in KERNELS:
+            raise refuse(f"layer {layer}: kernel must be one of {', '.join(KERNELS)}")
+        folding[str(name)] = Fold(numbers["pe"], numbers["simd"], rom, kernel)
+    try:
+        check_folding(model, folding)
+    except ModelError as exc:  # name the file the bad entry came from
+        raise InputFileError(f"folding file {where}: {exc}") from None
     return folding
+
+
+def _json_kind(value: Any) -> str:
+    """A short, printable account of a JSON value in a message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)[:24]
+    if isinstance(value, str):
+        return quote_name(value, 24)
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def folding_to_json(folding: Folding) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from .io import InputStage, OutputStage
 from .kernels import KERNELS
 from .pairing import Step, device_steps
 from .plan import Plan
-from .pool import PoolStage
+from .pool import PoolStage, WindowMaxStage, pool_refusal
 from .stage import Stage
 from .streams import MAX_AXI_BITS, MAX_WORD_BITS, SCORE_BITS, Stream, axi_width
 from .window import WindowStage
@@ -57,9 +57,17 @@ def lower_linear(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
 
 
 def lower_pool(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
-    assert isinstance(step.layer, ir.MaxPool)
-    elements = int(np.prod(step.layer.out_shape))
-    return [PoolStage(cur, Stream("", cur.elems, 1, elements // cur.elems), step.layer)]
+    """The streaming max-pool; windows that overlap (or are not square): a sliding window and
+    the max over each window's taps."""
+    layer = step.layer
+    assert isinstance(layer, ir.MaxPool)
+    elements = int(np.prod(layer.out_shape))
+    out = Stream("", cur.elems, 1, elements // cur.elems)
+    if pool_refusal(layer) is None:
+        return [PoolStage(cur, out, layer)]
+    taps = layer.kernel[0] * layer.kernel[1]
+    windows = Stream("", cur.elems, 1, elements * taps // cur.elems)
+    return [WindowStage(cur, windows, layer), WindowMaxStage(windows, out, layer)]
 
 
 def lower_flatten(step: Step, folding: Folding, cur: Stream) -> list[Stage]:

@@ -16,10 +16,23 @@ from .streams import Stream
 
 
 def pool_refusal(layer: ir.MaxPool) -> str | None:
-    """Why the hardware max-pool cannot compute `layer`, or None."""
-    if layer.kernel != layer.stride or layer.kernel[0] != layer.kernel[1]:
-        return "the hardware max-pool needs a square window with stride equal to its size"
+    """Why the streaming max-pool cannot compute `layer`, or None (the lowering then uses a
+    sliding window and WindowMaxStage)."""
+    if layer.overlapping:
+        return "the streaming max-pool needs a square window with stride equal to its size"
     return None
+
+
+def and_mask_memory(layer: ir.MaxPool, pe: int) -> Memory:
+    """The channels whose max is an AND: C / PE words of PE one-bit lanes."""
+    c = layer.in_shape[-1]
+
+    def fill() -> np.ndarray:
+        mask = np.zeros(c, np.int64)
+        mask[: layer.and_channels.size] = layer.and_channels
+        return mask.reshape(c // pe, pe)
+
+    return Memory("and_mask", c // pe, pe, 1, fill)
 
 
 @dataclass(eq=False)
@@ -55,15 +68,8 @@ class PoolStage(Stage):
     def cycles(self) -> int:
         return self.src.words_per_image
 
-    def _and_mask(self) -> np.ndarray:
-        c = self.layer.in_shape[-1]
-        mask = np.zeros(c, np.int64)
-        mask[: self.layer.and_channels.size] = self.layer.and_channels
-        return mask.reshape(c // self.src.elems, self.src.elems)
-
     def memories(self) -> list[Memory]:
-        cw = self.layer.in_shape[-1] // self.src.elems
-        return [Memory("and_mask", cw, self.src.elems, 1, self._and_mask)]
+        return [and_mask_memory(self.layer, self.src.elems)]
 
     def label(self) -> str:
         return f"{self.layer.name}: max-pool"
@@ -71,3 +77,46 @@ class PoolStage(Stage):
     def description(self) -> str:
         k = self.layer.kernel[0]
         return f"{k}x{k} binary max-pool"
+
+
+@dataclass(eq=False)
+class WindowMaxStage(Stage):
+    """The max over each window's taps, behind a sliding window: a max-pool whose windows
+    overlap (kernel 3, stride 2) or are not square (hw/rtl/bnn_window_max.sv,
+    hw/hls/bnn_pool.h). Per output pixel KH x KW x C / PE words in (tap-major, channel word
+    fastest), C / PE words out."""
+
+    src: Stream
+    dst: Stream
+    layer: ir.MaxPool
+
+    kind: ClassVar[str] = "window_max"
+    hls_template: ClassVar[str] = "window_max.h.j2"
+    hls_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS", "PIXELS")
+    rtl_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS")
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer.name}_max"
+
+    @property
+    def rtl_module(self) -> str:
+        return "bnn_window_max"
+
+    def params(self) -> dict[str, int]:
+        kh, kw = self.layer.kernel
+        oh, ow, c = self.layer.out_shape
+        return {"PE": self.src.elems, "CW": c // self.src.elems, "TAPS": kh * kw, "PIXELS": oh * ow}
+
+    def cycles(self) -> int:
+        return self.src.words_per_image
+
+    def memories(self) -> list[Memory]:
+        return [and_mask_memory(self.layer, self.src.elems)]
+
+    def label(self) -> str:
+        return f"{self.layer.name}: max over windows"
+
+    def description(self) -> str:
+        (kh, kw), (sh, sw) = self.layer.kernel, self.layer.stride
+        return f"max over {kh}x{kw} windows, stride {sh}x{sw}"

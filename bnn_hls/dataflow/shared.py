@@ -250,6 +250,33 @@ class SharedStage(LinearStage):
             lanes.append({"index": p, "terms": terms})
         return {"units": units, "lanes": lanes}
 
+    def step_tables(self) -> dict[str, Any]:
+        """The same logic as per-step tables (the HLS unit's form: a table indexed by the step
+        compiles far faster than a switch of as many cases, and is the same constant logic):
+        a varying unit's filter at every step; a varying lane term's few options (unit,
+        inverted) and, per step, which one."""
+        nf = self.schedule.nf
+        plan = self.unit_plan()
+        units = []
+        for unit in plan["units"]:
+            steps = [unit["default"]] * nf
+            for ns, value in unit["cases"]:
+                for n in ns:
+                    steps[n] = value
+            units.append({**unit, "steps": steps})
+        lanes = []
+        for lane in plan["lanes"]:
+            terms = []
+            for entry in lane["terms"]:
+                options = [entry["default"], *(k for _, k in entry["cases"])]
+                select = [0] * nf
+                for i, (ns, _) in enumerate(entry["cases"], start=1):
+                    for n in ns:
+                        select[n] = i
+                terms.append({**entry, "options": options, "select": select})
+            lanes.append({"index": lane["index"], "terms": terms})
+        return {"units": units, "lanes": lanes}
+
     def rtl_template_context(self) -> dict[str, Any]:
         """What templates/rtl/share_conv.sv.j2 needs: the units' filters (fixed, or a case
         over the step where they change) and each lane's terms, as SystemVerilog text."""

@@ -22,7 +22,7 @@ class WindowStage(Stage):
 
     src: Stream
     dst: Stream
-    layer: ir.Conv
+    layer: ir.Conv | ir.MaxPool  # a conv's windows, or an overlapping max-pool's
 
     kind: ClassVar[str] = "window"
     hls_template: ClassVar[str] = "window.h.j2"

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 SUPPORTED_OPS = (
     "Quant, BipolarQuant (QONNX); Conv, MatMul, Gemm, BatchNormalization, Sign, "
     "Where(GreaterOrEqual), MaxPool, Flatten, Reshape, Mul/Add/Sub/Div by constants, "
+    "a final Softmax/LogSoftmax, "
     "Identity, Dropout, Cast, Pad, Shape/Gather/Unsqueeze/Concat/Transpose on constants"
 )
 
@@ -67,7 +68,15 @@ def _nodes_in_order(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
     while pending:
         ready = [i for i in pending if deps[i] <= done]
         if not ready:
-            raise ModelError("the graph has a cycle")
+            stuck = [graph.node[i] for i in pending[:4]]
+            names = ", ".join(
+                quote_name(n.name) if n.name else f"#{pending[k]} ({quote_name(n.op_type)})"
+                for k, n in enumerate(stuck)
+            )
+            raise ModelError(
+                f"the graph has a cycle through nodes {names}",
+                hint="an ONNX graph must be acyclic; re-export the model",
+            )
         for i in ready:
             done.add(i)
             order.append(i)
@@ -173,10 +182,7 @@ class Importer(QuantiserOps, LinearOps, NormalisationOps, LayoutOps):
             refuse(
                 node, "this QONNX op is not supported", "supported QONNX ops: BipolarQuant, Quant"
             )
-        hint = f"supported: {SUPPORTED_OPS}"
-        if node.op_type in ("Softmax", "LogSoftmax"):
-            hint = "remove the final softmax before export (top-1 does not change); " + hint
-        refuse(node, "operator not supported", hint)
+        refuse(node, "operator not supported", f"supported: {SUPPORTED_OPS}")
 
     def finish(self, v: Value, name: str) -> None:
         if v.kind not in (K.ACC, K.ACC_FLOAT):
@@ -223,6 +229,8 @@ HANDLERS: dict[str, Handler] = {
     "GreaterOrEqual": Importer.greater_or_equal,
     "Where": Importer.where,
     "MaxPool": Importer.maxpool,
+    "Softmax": Importer.softmax,
+    "LogSoftmax": Importer.softmax,
     "Flatten": Importer.reshape,
     "Reshape": Importer.reshape,
     "Squeeze": Importer.reshape,

@@ -73,6 +73,12 @@ class LayoutOps(ImportState):
             return replace(v, onnx_shape=target, ir_shape=target[1:])
         if target[0] != 1:
             refuse(node, f"reshape to {target} mixes the batch dimension")
+        if len(target) == 4 and len(v.onnx_shape) == 4 and not v.pending_flatten:
+            # moving a size-1 axis is a transpose (tf2onnx writes NHWC -> NCHW of a
+            # one-channel tensor as Reshape (N, H, W, 1) -> (N, 1, H, W))
+            for perm in ([0, 3, 1, 2], [0, 2, 3, 1]):
+                if tuple(v.onnx_shape[p] for p in perm) == target:
+                    return self.relayout(node, v, perm)
         rest = target[1:]
         if len(rest) == 1 and len(v.onnx_shape) == 4 and not v.pending_flatten:
             if v.cmp:
@@ -97,9 +103,17 @@ class LayoutOps(ImportState):
                 (len(self.host_ops), "transpose", tuple(p - 1 for p in perm[1:]))
             )
             return replace(v, onnx_shape=shape, ir_shape=shape[1:])
-        if rank == 4 and not v.pending_flatten and not v.pad:
+        return self.relayout(node, v, perm)
+
+    def relayout(self, node: onnx.NodeProto, v: Value, perm: list[int]) -> Value:
+        """NCHW <-> NHWC of a device tensor: the IR layout stays, the ONNX view changes."""
+        rank = len(v.onnx_shape)
+        shape = tuple(v.onnx_shape[p] for p in perm)
+        if rank == 4 and not v.pending_flatten:
+            if perm == [0, 3, 1, 2] and v.layout_open:
+                v = self.input_was_nhwc(v)
             if perm == [0, 2, 3, 1] and not v.nhwc:
-                return replace(v, onnx_shape=shape, nhwc=True)
+                return replace(v, onnx_shape=shape, nhwc=True, layout_open=False)
             if perm == [0, 3, 1, 2] and v.nhwc:
                 return replace(v, onnx_shape=shape, nhwc=False)
         if perm == list(range(rank)):
@@ -111,7 +125,6 @@ class LayoutOps(ImportState):
         )
 
     def pad(self, node: onnx.NodeProto, v: Value) -> Value:
-        self.require_nchw(node, v)
         if v.kind not in (K.BITS, K.QUANTISED) or len(v.onnx_shape) != 4 or v.pad is not None:
             refuse(
                 node,
@@ -122,8 +135,20 @@ class LayoutOps(ImportState):
         if mode != "constant":
             refuse(node, f"Pad mode {mode!r} is not supported")
         pads = [int(p) for p in self.const(node, 1, "pads").reshape(-1)]
-        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
-            refuse(node, "only spatial, non-negative padding is supported")
+        if len(pads) != 8 or min(pads) < 0:
+            refuse(node, f"pads {pads}: expected 8 non-negative values (4-D begin and end)")
+        # the spatial axes: 2 and 3 (NCHW), or 1 and 2 (NHWC: a tf2onnx export, which pads
+        # its channels-last tensors before transposing them for the Conv)
+        if v.layout_open and (pads[1] or pads[5]) and not (pads[3] or pads[7]):
+            v = self.input_was_nhwc(v)  # axis 1 padded, axis 3 not: (N, H, W, C)
+        hw = (1, 2) if v.nhwc else (2, 3)
+        other = [i for i in range(4) if i not in hw]
+        if any(pads[i] or pads[i + 4] for i in other):
+            refuse(
+                node,
+                f"pads {pads} pad the batch or channel axis of a "
+                f"{'NHWC' if v.nhwc else 'NCHW'} tensor; only spatial padding is supported",
+            )
         value = 0.0
         if len(node.input) > 2 and node.input[2]:
             value = float(np.asarray(self.const(node, 2, "pad value")).reshape(-1)[0])
@@ -137,8 +162,8 @@ class LayoutOps(ImportState):
             refuse(node, "non-zero padding of the integer input is not supported")
         else:
             pad_value = 0
-        _, c, h, w = v.onnx_shape
-        t, left, b, r = pads[2], pads[3], pads[6], pads[7]
-        return replace(
-            v, onnx_shape=(1, c, h + t + b, w + left + r), pad=((t, left, b, r), pad_value)
-        )
+        t, left, b, r = pads[hw[0]], pads[hw[1]], pads[hw[0] + 4], pads[hw[1] + 4]
+        shape = list(v.onnx_shape)
+        shape[hw[0]] += t + b
+        shape[hw[1]] += left + r
+        return replace(v, onnx_shape=tuple(shape), pad=((t, left, b, r), pad_value))

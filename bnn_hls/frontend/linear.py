@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import onnx
 
 from .. import ir
 from ..floatops import FloatOp, compose_affine64
+from ..packing import host_preprocess
 from .attrs import attr_float, attr_int, attr_ints, attr_str
 from .refuse import refuse
 from .state import ImportState
@@ -21,11 +24,16 @@ class LinearOps(ImportState):
         op = node.op_type
         if node.input[0] not in self.values:
             refuse(node, "the weights must be the second operand")
+        host_scale = 1.0
+        if v.kind is K.CAST_INT:  # an integer image cast to float (and scaled) into the layer
+            host_scale = self.integer_input_scale(node)
+            v = replace(v, kind=K.RAW_INT)
         if v.kind is K.RAW_INT:  # integer image input straight into the first layer
             signed = self.in_elem in (onnx.TensorProto.INT8, onnx.TensorProto.INT16)
             in_bits = 8 if self.in_elem in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8) else 16
             v = self.make_input_layer(v, "int", bits=in_bits, signed=signed, scale=1.0)
         in_scale, in_range = self.linear_input(node, v)
+        in_scale *= host_scale
         input_kind = "bit" if v.kind is K.BITS else "int"
         bias: np.ndarray | None = None
         alpha = 1.0
@@ -87,14 +95,38 @@ class LinearOps(ImportState):
         out.chain = chain
         return out
 
+    def integer_input_scale(self, node: onnx.NodeProto) -> float:
+        """The float ops between an integer image's Cast and the first layer, when they are one
+        positive scale s: the device takes the integers and the layer's accumulator is scaled
+        by s (an offset would not survive the zero padding of a conv: refused)."""
+        shape = self.in_shape
+        probe = np.stack([np.zeros(shape), np.ones(shape)]).astype(np.float32)
+        ops = [op.to_json() for op in self.host_ops]
+        spec = {"host_ops": ops, "layout_steps": self.host_layout}
+        y = host_preprocess(probe, spec).astype(np.float64)
+        b, a = y[0].reshape(-1), (y[1] - y[0]).reshape(-1)
+        if not (np.all(b == 0) and np.all(a == a[0]) and a[0] > 0):
+            refuse(
+                node,
+                "the integer input reaches this layer through float ops that are not one "
+                "positive scale (an offset, or a scale per element)",
+                "quantise the input (an 8-bit Quant, or a binary activation), or feed the "
+                "integers to the first layer with at most a positive scale",
+            )
+        self.host_ops.clear()
+        # the layout steps keep their order; with no float ops left they all come first
+        self.host_layout[:] = [(0, kind, arg) for _, kind, arg in self.host_layout]
+        return float(a[0])
+
     def linear_input(self, node: onnx.NodeProto, v: Value) -> tuple[float, tuple[int, int]]:
         """Check the linear layer's input; return its float scale and integer range."""
         if v.kind in (K.RAW_FLOAT, K.CAST_INT):
             refuse(
                 node,
-                "the first layer's input is not quantised",
-                hint="quantise the input (QONNX Quant / "
-                "BipolarQuant, Sign, or an 8-bit integer input tensor)",
+                "the first layer's input is not quantised (a full-precision first layer)",
+                hint="quantise the input: a QONNX Quant / BipolarQuant, a Sign (Larq: "
+                "input_quantizer='ste_sign' on the first layer), or an 8-bit integer input "
+                "tensor",
             )
         if v.kind in (K.ACC, K.ACC_FLOAT):
             refuse(
@@ -122,7 +154,8 @@ class LinearOps(ImportState):
         s = mag[:, 0].copy() if flat.shape[1] else np.ones(flat.shape[0])
         if not np.all(np.isfinite(flat)) or np.any(s <= 0) or not np.all(mag == s[:, None]):
             values = np.unique(flat)
-            shown = ", ".join(f"{x:g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
+            # full precision: a weight one ulp off +-1 must not print as "1"
+            shown = ", ".join(f"{x:.9g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
             refuse(
                 node,
                 f"weights are not binary: {values.size} distinct values ({shown}); "
@@ -152,7 +185,7 @@ class LinearOps(ImportState):
                 "(N, C, H, W) are supported",
             )
         w = np.asarray(self.const(node, 1, "weight"))
-        _, c, h, wd = v.onnx_shape
+        h, wd, c = v.ir_shape  # the unpadded size (a Pad node only adds to v.pad)
         if w.ndim != 4:
             refuse(node, "only 2-D convolutions are supported")
         if attr_int(node, "group", 1) != 1:  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
-"""Read an ONNX file safely and check it: protobuf, onnx.checker, one input, one output, static
-shapes (a symbolic batch dimension is allowed), no external data."""
+"""Read an ONNX file safely and check it (validate.py: the ONNX checker with strict type and
+shape inference, tensor types, finite parameters, sizes): one input, one output, static shapes
+(a symbolic batch dimension is allowed), external data only beside the model."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from onnx import numpy_helper
 
 from ..errors import InputFileError, ModelError, quote_name
 from .qonnx_ops import QONNX_DOMAINS
+from .validate import check_one_output, validate_model
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +80,8 @@ def load_external_tensors(model: onnx.ModelProto, path: Path) -> None:
 
 
 def check_model(model: onnx.ModelProto) -> None:
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
-        raise ModelError(
-            f"onnx.checker rejected the model: {first[:300]}",
-            hint="re-export the model; this file is not valid ONNX",
-        ) from None
-    except Exception as exc:  # checker may raise other errors on hostile protobufs
-        raise ModelError(f"onnx.checker failed: {str(exc)[:300]}") from None
+    """Everything the importer relies on, before it allocates or writes anything."""
+    validate_model(model)
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx") and opset.version < 7:
             raise ModelError(
@@ -117,15 +111,8 @@ def graph_io(model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, onnx.ValueInf
             f"the model has {len(inputs)} inputs ({names}); exactly one image input is supported",
             hint="export the model with a single input tensor",
         )
-    outputs = list(model.graph.output)
-    if len(outputs) != 1:
-        names = ", ".join(quote_name(o.name) for o in outputs[:5])
-        raise ModelError(
-            f"the model has {len(outputs)} outputs ({names}); exactly one score "
-            "output is supported",
-            hint="export only the class scores as output",
-        )
-    return inputs[0], outputs[0]
+    check_one_output(model)
+    return inputs[0], model.graph.output[0]
 
 
 def static_input_shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
@@ -146,7 +133,12 @@ def static_input_shape(value: onnx.ValueInfoProto) -> tuple[int, ...]:
         )
     out = []
     for i, d in enumerate(dims[1:], start=1):
-        if not d.HasField("dim_value") or d.dim_value <= 0:
+        if d.HasField("dim_value") and d.dim_value <= 0:
+            raise ModelError(
+                f"input {quote_name(value.name)} has dimension {i} of size {d.dim_value}",
+                hint="export with the image's real shape",
+            )
+        if not d.HasField("dim_value"):
             what = d.dim_param if d.HasField("dim_param") else "unknown"
             raise ModelError(
                 f"input {quote_name(value.name)} has a dynamic dimension {i} "

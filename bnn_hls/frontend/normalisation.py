@@ -130,3 +130,19 @@ class NormalisationOps(ImportState):
             )
         )
         return replace(v, onnx_shape=(1, c, oh, ow), ir_shape=(oh, ow, c))
+
+    def softmax(self, node: onnx.NodeProto, v: Value) -> Value:
+        """A final Softmax / LogSoftmax over the classes (Keras and tf2onnx keep it): a host
+        op on the scores; it keeps their order, so the device's top-1 is unchanged."""
+        if node.output[0] != self.info.output_name or v.kind is not K.ACC:
+            refuse(
+                node,
+                "Softmax is supported only as the model's last op, on the class scores",
+                "remove it, or keep it last",
+            )
+        rank = len(v.onnx_shape)
+        axis = attr_int(node, "axis", -1 if self.opset >= 13 else 1)
+        if axis % rank != rank - 1 or (int(np.prod(v.onnx_shape[1:-1])) != 1):
+            refuse(node, f"Softmax over axis {axis} of {v.onnx_shape}: only over the classes")
+        kind = "softmax" if node.op_type == "Softmax" else "logsoftmax"
+        return replace(v, chain=[*v.chain, FloatOp(kind)])

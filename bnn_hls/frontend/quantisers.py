@@ -114,22 +114,36 @@ class QuantiserOps(ImportState):
             self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
             return replace(self.make_input_layer(v, "bipolar"), chain=scale_chain)
         if v.kind is K.BITS:
+            # sign(a * v + b) of bipolar v keeps the bits when a > |b|: a positive multiple,
+            # or Larq's ste_sign as tf2onnx writes it, Sign(Add(Sign(x), 0.1)) (whose b > 0
+            # also maps the inner Sign's 0 to +1: sign(0) = +1, as here)
             a, b = compose_affine64(v.chain, v.ir_shape[-1])
-            if np.all(b == 0) and np.all(a > 0):  # sign of a positive multiple: same bits
+            if np.all(a > np.abs(b)):
                 return replace(v, chain=scale_chain)
             refuse(
                 node,
-                "a quantiser applied to binary values with an offset or negative "
-                "scale is not supported",
+                "this quantiser changes binary values (its input is a * x + b of the bits with "
+                "a <= |b| or a negative scale)",
+                "binarise each pre-activation once; a Sign of a Sign plus a small positive "
+                "offset (Larq's ste_sign) is fine",
             )
         if v.kind in (K.QUANTISED, K.RAW_INT):
-            refuse(node, "binarising the quantised input again is not supported")
+            refuse(
+                node,
+                "binarising the quantised input again is not supported",
+                "quantise the input once (8-bit Quant or a binary activation)",
+            )
         if v.kind not in (K.ACC, K.ACC_FLOAT):
             refuse(node, "unexpected activation here")
         self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
         v = self.flush_chain(v, "activation")
         self.emit(ir.Sign(self.name("sign"), v.ir_shape, v.ir_shape))
         out = Value(
-            K.BITS, v.onnx_shape, v.ir_shape, chain=scale_chain, pending_flatten=v.pending_flatten
+            K.BITS,
+            v.onnx_shape,
+            v.ir_shape,
+            chain=scale_chain,
+            pending_flatten=v.pending_flatten,
+            nhwc=v.nhwc,
         )
         return self.emit_flatten(out, "bit")

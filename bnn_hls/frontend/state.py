@@ -151,4 +151,12 @@ class ImportState:
         self.input_layer = layer
         self.emit(layer)
         kind = K.BITS if mode == "bipolar" else K.QUANTISED
-        return Value(kind, v.onnx_shape, ir_shape)
+        return Value(kind, v.onnx_shape, ir_shape, layout_open=len(shape) == 3)
+
+    def input_was_nhwc(self, v: Value) -> Value:
+        """The input quantiser's tensor was NHWC (the ops after it show it): its device layout
+        is then the ONNX one, and the value is channels-last."""
+        assert self.input_layer is not None and v.layout_open
+        self.input_layer.layout = "none"
+        self.input_layer.out_shape = v.onnx_shape[1:]
+        return replace(v, ir_shape=v.onnx_shape[1:], nhwc=True, layout_open=False)

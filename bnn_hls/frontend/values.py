@@ -31,6 +31,10 @@ class Value:
     pending_flatten: bool = False  # ONNX flattened it; the IR Flatten comes later
     pad: tuple[tuple[int, int, int, int], int] | None = None  # from a Pad node: pads, value
     nhwc: bool = False  # a Transpose(0, 2, 3, 1) made the ONNX tensor channels-last
+    # a 4-D tensor straight from the input quantiser whose layout nothing has shown yet: taken
+    # as NCHW, until an op that only makes sense on NHWC (a Transpose to NCHW, a Pad on axes 1
+    # and 2) shows that the model (a tf2onnx export) quantised its NHWC input
+    layout_open: bool = False
     cmp: bool = False  # the boolean x >= cmp_offset of a GreaterOrEqual (Where comes next)
     cmp_offset: float = 0.0
     cmp_source: str = ""  # the compared tensor (a pre-activation)

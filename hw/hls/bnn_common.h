@@ -7,6 +7,19 @@
 #include <hls_stream.h>
 #include <stdint.h>
 
+// g++ (C simulation) compiles each generated stage as a function of its own: inlined into
+// bnn_top, the result-sharing units of a large network make one function too big for the
+// compiler's optimiser. HLS decides inlining itself (the stages are dataflow processes).
+#ifdef __SYNTHESIS__
+#define BNN_CSIM_NOINLINE
+#else
+#define BNN_CSIM_NOINLINE __attribute__((noinline))
+#endif
+
+#ifndef __SYNTHESIS__
+#include <type_traits>
+#endif
+
 namespace bnn {
 
 constexpr int cmin(int a, int b) { return a < b ? a : b; }
@@ -26,6 +39,53 @@ ap_uint<N> from_chunks(const uint64_t* chunks) {
   }
   return word;
 }
+
+// The element types of the constant tables (weights, thresholds, border corrections, masks,
+// the sharing unit's step tables): rom_u<N>::type, rom_s<N>::type. In synthesis they are
+// ap_uint<N> / ap_int<N>, a memory N bits wide. In C simulation they are native integers (up
+// to 64 bits) or wide_rom_word<N> (64-bit chunks): g++ fills such a table when it compiles;
+// ap_(u)int elements would each be constructed at start-up, by an initialiser function that
+// takes g++ 12 minutes to compile for a CNV and then crashes it.
+// A wide literal is written BNN_WIDE(N, "hex digits", chunk0, chunk1, ...): the string for the
+// HLS tool, the little-endian 64-bit chunks for C simulation.
+#ifdef __SYNTHESIS__
+template <int N>
+struct rom_u {
+  typedef ap_uint<N> type;
+};
+template <int N>
+struct rom_s {
+  typedef ap_int<N> type;
+};
+#define BNN_WIDE(N, HEX, ...) ap_uint<N>(HEX, 16)
+#else
+template <int N>
+struct wide_rom_word {
+  uint64_t chunk[chunks64(N)];
+  operator ap_uint<N>() const { return from_chunks<N>(chunk); }
+};
+template <int N, typename T8, typename T16, typename T32, typename T64>
+struct native_int {
+  typedef typename std::conditional<
+      (N <= 8), T8,
+      typename std::conditional<(N <= 16), T16,
+                                typename std::conditional<(N <= 32), T32, T64>::type>::type>::type
+      type;
+};
+template <int N>
+struct rom_u {
+  typedef typename std::conditional<(N <= 64),
+                                    typename native_int<N, uint8_t, uint16_t, uint32_t, uint64_t>::type,
+                                    wide_rom_word<N> >::type type;
+};
+template <int N>
+struct rom_s {
+  static_assert(N <= 64, "signed tables hold at most 64 bits");
+  typedef typename native_int<N, int8_t, int16_t, int32_t, int64_t>::type type;
+};
+#define BNN_WIDE(N, HEX, ...) \
+  { { __VA_ARGS__ } }
+#endif
 
 // Population count of an N-bit word.
 template <int N>

@@ -36,10 +36,10 @@ namespace bnn {
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, bool SCORES,
           int OUT_W, int OH, int OW, bool BORDER, int RC, int CC>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
-               const ap_uint<SIMD> weights[PE][(O / PE) * (K / SIMD)],
-               const ap_int<ACC_BITS + 2> thresholds[PE][O / PE],
-               const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
-               const ap_int<ACC_BITS + 2> correction[PE][RC * CC * (O / PE)],
+               const typename rom_u<SIMD>::type weights[PE][(O / PE) * (K / SIMD)],
+               const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
+               const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
+               const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
@@ -116,10 +116,10 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, int OH, int OW,
           bool BORDER, int RC, int CC>
 void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE> >& out,
-                    const ap_uint<SIMD> weights[PE][(O / PE) * (K / SIMD)],
-                    const ap_int<ACC_BITS + 2> thresholds[PE][O / PE],
-                    const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
-                    const ap_int<ACC_BITS + 2> correction[PE][RC * CC * (O / PE)],
+                    const typename rom_u<SIMD>::type weights[PE][(O / PE) * (K / SIMD)],
+                    const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
+                    const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
+                    const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                     ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, false, PE, OH, OW, BORDER, RC, CC>(
@@ -131,10 +131,10 @@ template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS
           int OH, int OW, bool BORDER, int RC, int CC>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
-                 const ap_uint<SIMD> weights[PE][(O / PE) * (K / SIMD)],
-                 const ap_int<ACC_BITS + 2> thresholds[PE][O / PE],
-                 const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
-                 const ap_int<ACC_BITS + 2> correction[PE][RC * CC * (O / PE)],
+                 const typename rom_u<SIMD>::type weights[PE][(O / PE) * (K / SIMD)],
+                 const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
+                 const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
+                 const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                  ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, true, PE * SCORE_BITS, OH, OW, BORDER, RC,

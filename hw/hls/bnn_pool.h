@@ -21,7 +21,7 @@ namespace bnn {
 // K       window size and stride
 template <int IH, int IW, int C, int PE, int K>
 void maxpool_bits(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out,
-                  const ap_uint<1> and_mask[PE][C / PE], unsigned reps) {
+                  const typename rom_u<1>::type and_mask[PE][C / PE], unsigned reps) {
 #pragma HLS INLINE
   static_assert(C % PE == 0, "the word width must divide the channels");
   constexpr int CW = C / PE;
@@ -86,6 +86,55 @@ void maxpool_bits(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out,
           ky = 0;
         }
       }
+    }
+  }
+}
+
+// The max over each window's taps, behind sliding_window: a max-pool whose windows overlap or
+// are not square. Per output pixel TAPS x CW words in (tap-major, channel word fastest), CW
+// words out: OR over the taps, AND for the channels in the mask.
+//
+// II = 1 by construction: the running OR and AND per channel word are a shift register of CW
+// words (registers), the mask one read per bank per iteration, indices from counters.
+//
+// PE      channels per word
+// CW      words per pixel (channels / PE)
+// TAPS    taps per window (KH x KW)
+// PIXELS  output pixels per image
+template <int PE, int CW, int TAPS, int PIXELS>
+void window_max_bits(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out,
+                     const typename rom_u<1>::type and_mask[PE][CW], unsigned reps) {
+#pragma HLS INLINE
+  ap_uint<PE> run_any[CW], run_all[CW];
+#pragma HLS ARRAY_PARTITION variable = run_any complete
+#pragma HLS ARRAY_PARTITION variable = run_all complete
+  int cw = 0, tap = 0;
+  const unsigned total = reps * PIXELS * TAPS * CW;
+  for (unsigned i = 0; i < total; i++) {
+#pragma HLS PIPELINE II = 1
+    const ap_uint<PE> word = in.read();
+    const ap_uint<PE> a = (tap == 0) ? word : ap_uint<PE>(run_any[0] | word);
+    const ap_uint<PE> b = (tap == 0) ? word : ap_uint<PE>(run_all[0] & word);
+    for (int j = 0; j + 1 < CW; j++) {
+#pragma HLS UNROLL
+      run_any[j] = run_any[j + 1];
+      run_all[j] = run_all[j + 1];
+    }
+    run_any[CW - 1] = a;
+    run_all[CW - 1] = b;
+    if (tap == TAPS - 1) {
+      ap_uint<PE> mask = 0;
+      for (int p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+        mask[p] = and_mask[p][cw];
+      }
+      out.write((a & ~mask) | (b & mask));
+    }
+    if (cw < CW - 1) {
+      cw++;
+    } else {
+      cw = 0;
+      tap = (tap == TAPS - 1) ? 0 : tap + 1;
     }
   }
 }

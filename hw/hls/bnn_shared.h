@@ -22,17 +22,6 @@ namespace bnn {
 
 constexpr int bit_width(int v) { return v == 0 ? 0 : 1 + bit_width(v >> 1); }
 
-// The T window bits of channel c (window bit t * C + c) as a T-bit word, tap t at bit t.
-template <int T, int C>
-ap_uint<T> channel_taps(const ap_uint<T * C>& xw, int c) {
-#pragma HLS INLINE
-  ap_uint<T> taps = 0;
-  for (int t = 0; t < T; t++) {
-#pragma HLS UNROLL
-    taps[t] = xw[t * C + c];
-  }
-  return taps;
-}
 
 // C       input channels (a multiple of SIMD)
 // T       taps of a 2-D filter (kernel rows x columns)
@@ -44,14 +33,14 @@ ap_uint<T> channel_taps(const ap_uint<T * C>& xw, int c) {
 // RC, CC  row and column classes of that correction
 // SUM_W   bits of a lane sum (unsigned)
 // CMP_W   signed bits of thresholds, corrections and 2 * S + corr
-// UNIT    the layer's generated unit: static void sums(const ap_uint<T * C>& window, int step,
-//         ap_uint<SUM_W> sums[PE])
+// UNIT    the layer's generated unit: static void sums(const ap_uint<T> taps[C], int step,
+//         ap_uint<SUM_W> sums[PE]), taps[c] the window bits of channel c (tap t at bit t)
 template <int C, int T, int SIMD, int O, int PE, int OH, int OW, bool BORDER, int RC, int CC,
           int SUM_W, int CMP_W, class UNIT>
 void shared_conv_threshold(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE> >& out,
-                           const ap_int<CMP_W> thresholds[PE][O / PE],
-                           const ap_uint<8> row_class[OH], const ap_uint<8> col_class[OW],
-                           const ap_int<CMP_W> correction[PE][RC * CC * (O / PE)],
+                           const typename rom_s<CMP_W>::type thresholds[PE][O / PE],
+                           const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
+                           const typename rom_s<CMP_W>::type correction[PE][RC * CC * (O / PE)],
                            unsigned reps) {
 #pragma HLS INLINE
   static_assert(C % SIMD == 0, "SIMD must divide the input channels");
@@ -77,14 +66,19 @@ void shared_conv_threshold(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<
       next[SF - 1] = in.read();
     }
     if (pix > 0 && step < NF) {
-      ap_uint<T * C> xw = 0;
-      for (int w = 0; w < SF; w++) {
+      // the window by channel: window bit t * C + c (word bit / SIMD) is tap t of channel c
+      ap_uint<T> taps[C];
+#pragma HLS ARRAY_PARTITION variable = taps complete
+      for (int c = 0; c < C; c++) {
 #pragma HLS UNROLL
-        xw(w * SIMD + SIMD - 1, w * SIMD) = cur[w];
+        for (int t = 0; t < T; t++) {
+#pragma HLS UNROLL
+          taps[c][t] = cur[(t * C + c) / SIMD][(t * C + c) % SIMD];
+        }
       }
       ap_uint<SUM_W> sums[PE];
 #pragma HLS ARRAY_PARTITION variable = sums complete
-      UNIT::sums(xw, step, sums);
+      UNIT::sums(taps, step, sums);
       const int cls = BORDER ? int(row_class[oy]) * CC + int(col_class[ox]) : 0;
       ap_uint<PE> word = 0;
       for (int p = 0; p < PE; p++) {
