@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ir
 from .floatops import apply_ops
-from .packing import bits_to_u64, popcount64, quantise_input
+from .packing import bits_to_u64, popcount64, quantise_codes, quantise_input
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def maxpool(layer: ir.MaxPool, v: np.ndarray, method: str = "") -> np.ndarray:
     win = np.lib.stride_tricks.sliding_window_view(v, (kh, kw), axis=(1, 2))
     win = win[:, :: layer.stride[0], :: layer.stride[1]]  # (N, OH, OW, C, kh, kw)
     high = win.max(axis=(-2, -1))
-    if layer.value_type == "bit" and layer.and_channels.size and layer.and_channels.any():
+    if layer.and_channels.size and layer.and_channels.any():
         low = win.min(axis=(-2, -1))
         return np.where(layer.and_channels, low, high)
     return np.ascontiguousarray(high)
@@ -241,6 +241,24 @@ def maxpool(layer: ir.MaxPool, v: np.ndarray, method: str = "") -> np.ndarray:
 
 def threshold(layer: ir.Threshold, v: np.ndarray, method: str = "") -> np.ndarray:
     return (v >= layer.thresholds).astype(np.uint8)
+
+
+def multithreshold(layer: ir.MultiThreshold, v: np.ndarray, method: str = "") -> np.ndarray:
+    lo = layer.code_range[0]
+    counts = np.zeros(v.shape, np.int64)
+    for i in range(layer.thresholds.shape[1]):
+        counts += v >= layer.thresholds[:, i]
+    return counts + lo
+
+
+def quantise(layer: ir.Quantise, v: np.ndarray, method: str = "") -> np.ndarray:
+    return quantise_codes(
+        v.astype(np.float32),
+        layer.scale,
+        layer.zero_point,
+        ir.quant_range(layer.bits, layer.signed, layer.narrow),
+        layer.rounding,
+    )
 
 
 def affine(layer: ir.Affine, v: np.ndarray, method: str = "") -> np.ndarray:
@@ -265,6 +283,8 @@ _RUNNERS: dict[type, Callable[..., np.ndarray]] = {
     ir.Conv: conv,
     ir.MaxPool: maxpool,
     ir.Threshold: threshold,
+    ir.MultiThreshold: multithreshold,
+    ir.Quantise: quantise,
     ir.Affine: affine,
     ir.Sign: sign,
     ir.Flatten: flatten,

@@ -34,6 +34,13 @@ def unsigned_bits(hi: int) -> int:
     return max(1, int(hi).bit_length())
 
 
+def quant_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
+    """The integers a uniform quantiser (QONNX Quant) clips to, before its zero point."""
+    if signed:
+        return -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1 - int(narrow)
+
+
 @dataclass
 class Layer:
     """Base layer: a name made by the compiler (never taken from the model) and shapes per image."""
@@ -126,9 +133,7 @@ class InputQuant(Layer):
         return host_preprocess(x, self.host_spec())
 
     def qrange(self) -> tuple[int, int]:
-        if self.signed:
-            return -(1 << (self.bits - 1)) + int(self.narrow), (1 << (self.bits - 1)) - 1
-        return 0, (1 << self.bits) - 1 - int(self.narrow)
+        return quant_range(self.bits, self.signed, self.narrow)
 
     def out_range(self) -> tuple[int, int]:
         if self.mode == "bipolar":
@@ -324,6 +329,72 @@ class Threshold(Layer):
 
 
 @dataclass
+class Quantise(Layer):
+    """Float -> integer codes of a uniform multi-level activation quantiser (QONNX Quant with
+    2..8 bits after a hidden layer): code = clip(round(x / scale + zero_point), qmin, qmax) -
+    zero_point, so that the value is scale * code and 0 stays 0. Only in the un-fused IR."""
+
+    scale: float = 1.0
+    zero_point: int = 0
+    bits: int = 2
+    signed: bool = True
+    narrow: bool = False
+    rounding: str = "ROUND"
+
+    kind: ClassVar[str] = "quantise"
+    in_type: ClassVar[str] = "float"
+    out_type: ClassVar[str] = "int"
+
+    def out_range(self) -> tuple[int, int]:
+        lo, hi = quant_range(self.bits, self.signed, self.narrow)
+        return lo - self.zero_point, hi - self.zero_point
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(bits=self.bits, scale=self.scale, code_range=list(self.out_range()))
+        return s
+
+
+@dataclass
+class MultiThreshold(Layer):
+    """Integer accumulator -> integer code, per channel c: code = lo + #{i : acc >=
+    thresholds[c, i]} for (lo, hi) = code_range and hi - lo thresholds per channel, sorted
+    (BatchShift of a multi-level activation). As for Threshold, a channel whose activation
+    decreases with the accumulator had its weights negated; a threshold at or below the
+    accumulator's minimum always counts, one above its maximum never does."""
+
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    acc_range: tuple[int, int] = (0, 0)
+    code_range: tuple[int, int] = (0, 1)
+
+    kind: ClassVar[str] = "multithreshold"
+    in_type: ClassVar[str] = "int"
+    out_type: ClassVar[str] = "int"
+    array_fields: ClassVar[tuple[str, ...]] = ("thresholds",)
+
+    def out_range(self) -> tuple[int, int]:
+        return int(self.code_range[0]), int(self.code_range[1])
+
+    def out_bits(self) -> int:
+        return signed_bits(*self.out_range())
+
+    def threshold_bits(self) -> int:
+        lo, hi = self.acc_range
+        t = np.clip(self.thresholds, lo, hi + 1)
+        return signed_bits(int(t.min()), int(t.max()))
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(
+            levels=int(self.thresholds.shape[1]) + 1,
+            code_range=list(self.out_range()),
+            out_bits=self.out_bits(),
+            threshold_bits=self.threshold_bits(),
+        )
+        return s
+
+
+@dataclass
 class MaxPool(Layer):
     """kxk max-pool, no padding. On bits it is an OR over the window, or an AND for the channels
     in and_channels (a max taken before a decreasing comparison, see BatchShift). On int/float
@@ -394,7 +465,19 @@ class Scores(Layer):
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (InputQuant, Dense, Conv, Affine, Sign, Threshold, MaxPool, Flatten, Scores)
+    for cls in (
+        InputQuant,
+        Dense,
+        Conv,
+        Affine,
+        Sign,
+        Quantise,
+        Threshold,
+        MultiThreshold,
+        MaxPool,
+        Flatten,
+        Scores,
+    )
 }
 
 
@@ -424,7 +507,7 @@ class Model:
 
     def is_integer_only(self) -> bool:
         """True when no float op remains between the input quantiser and the scores."""
-        return not any(isinstance(layer, (Affine, Sign)) for layer in self.layers)
+        return not any(isinstance(layer, (Affine, Sign, Quantise)) for layer in self.layers)
 
     def copy(self) -> Model:
         import copy

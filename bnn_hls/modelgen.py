@@ -49,6 +49,19 @@ class BnStats:
 
 
 @dataclass
+class ActQuant:
+    """A uniform multi-level hidden activation, as Brevitas' QuantIdentity / QuantReLU export
+    it (QONNX Quant with a scalar scale and zero point)."""
+
+    bits: int = 2
+    signed: bool = True
+    narrow: bool = False
+    scale: float = 0.5
+    zero_point: float = 0.0
+    rounding: str = "ROUND"
+
+
+@dataclass
 class Builder:
     style: str = "qonnx"
     weight_form: str = "matmul"  # "matmul" (TorchScript exporter) or "gemm" (dynamo exporter)
@@ -56,6 +69,7 @@ class Builder:
     channels_last: bool = False  # tf2onnx/Keras style: NHWC input, NHWC flatten
     seed: int = 0
     bn: BnStats = field(default_factory=BnStats)
+    act: ActQuant | None = None  # a multi-level hidden activation (QONNX Quant), else binary
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     inits: list[onnx.TensorProto] = field(default_factory=list)
     counter: int = 0
@@ -91,6 +105,20 @@ class Builder:
         return self.const(np.where(self.rng.random(shape) < 0.5, -1, 1).astype(np.float32), "w")
 
     def activation(self, x: str) -> str:
+        if self.act is not None:
+            return self.node(
+                "Quant",
+                [
+                    x,
+                    self.const(np.float32(self.act.scale), "scale"),
+                    self.const(np.float32(self.act.zero_point), "zp"),
+                    self.const(np.float32(self.act.bits), "bits"),
+                ],
+                QONNX_DOMAIN,
+                signed=int(self.act.signed),
+                narrow=int(self.act.narrow),
+                rounding_mode=self.act.rounding,
+            )
         if self.style == "qonnx":
             return self.node("BipolarQuant", [x, self.const(np.float32(1.0), "s")], QONNX_DOMAIN)
         if self.style == "plain_where":
@@ -197,6 +225,7 @@ def build_bnn(
     dynamic_batch: bool = True,
     final_bias: bool = False,
     channels_last: bool = False,
+    act: ActQuant | None = None,
 ) -> onnx.ModelProto:
     """A binarized network: input stage, the given layers (binary activations after each),
     a final dense layer to `classes` scores, optional TensorNorm.
@@ -204,9 +233,12 @@ def build_bnn(
     input_mode: "quant8" (2x-1 then an 8-bit Quant, QONNX only), "bipolar" (2x-1 then the
     style's binary activation), "flat_quant8"/"flat_bipolar" (the same after flattening).
     channels_last: the tf2onnx/Keras layout: an (N, H, W, C) input transposed to NCHW, and
-    feature maps transposed back to NHWC before each flatten."""
+    feature maps transposed back to NHWC before each flatten.
+    act: multi-level hidden activations (QONNX Quant) instead of binary ones (qonnx style)."""
     if style not in ("qonnx", "plain", "plain_where"):
         raise ValueError(style)
+    if act is not None and style != "qonnx":
+        raise ValueError("multi-level activations need the qonnx style")
     if "quant8" in input_mode and style != "qonnx":
         raise ValueError("an 8-bit input quantiser needs the qonnx style")
     b = Builder(
@@ -216,6 +248,7 @@ def build_bnn(
         channels_last=channels_last,
         seed=seed,
         bn=bn or BnStats(),
+        act=act,
     )
     batch: int | str = "N" if dynamic_batch else 1
     x = "x"
@@ -246,8 +279,10 @@ def build_bnn(
             rounding_mode="ROUND",
         )
         in_spread = 0.6
-    else:
+    else:  # the input is binary, whatever the hidden activations are
+        b.act = None
         y = b.activation(y)
+        b.act = act
         in_spread = 1.0
     first = True
     for spec in layers:

@@ -100,11 +100,18 @@ def quantise_input(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     y = np.ascontiguousarray(y).reshape((n, *spec["device_shape"]))
     if spec["mode"] == "bipolar":
         return (y >= 0).astype(np.uint8)
-    scale, zp = np.float32(spec["scale"]), np.float32(spec["zero_point"])
-    lo, hi = spec["qrange"]
-    q = round_mode((y / scale + zp).astype(np.float32), spec["rounding"])
-    q = np.clip(q, lo, hi)
-    return q.astype(np.int64) - round(float(spec["zero_point"]))
+    return quantise_codes(y, spec["scale"], spec["zero_point"], spec["qrange"], spec["rounding"])
+
+
+def quantise_codes(
+    y: np.ndarray, scale: float, zero_point: float, qrange: Any, rounding: str
+) -> np.ndarray:
+    """A uniform quantiser in float32, in QONNX Quant's order of operations: the integers
+    clip(round(y / scale + zero_point), qmin, qmax) - zero_point."""
+    s, zp = np.float32(scale), np.float32(zero_point)
+    q = round_mode((np.asarray(y, np.float32) / s + zp).astype(np.float32), rounding)
+    q = np.clip(q, qrange[0], qrange[1])
+    return q.astype(np.int64) - round(float(zero_point))
 
 
 def pack_words(values: np.ndarray, elems_per_word: int, bits: int, word_bytes: int) -> np.ndarray:

@@ -33,7 +33,9 @@ class SourceModel:
         std = to_standard_onnx(model)
         existing = {o.name for o in std.graph.output}
         self.pre_names = []
-        for name, _ in info.pre_activations:
+        self.pre_kinds = []
+        for name, how, params in info.pre_activations:
+            self.pre_kinds.append((how, params))
             if name not in existing:
                 std.graph.output.append(
                     helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
@@ -75,9 +77,24 @@ class SourceModel:
                 continue
             outs.append(np.asarray(res[0]).reshape(len(part), -1))
             m = np.full(len(part), np.inf)
-            for pre in res[1:]:
-                pre = np.abs(np.asarray(pre, np.float64)).reshape(len(part), -1)
-                m = np.minimum(m, pre.min(axis=1))
+            for (how, params), pre in zip(self.pre_kinds, res[1:]):
+                dist = decision_distance(np.asarray(pre, np.float64), how, params)
+                m = np.minimum(m, dist.reshape(len(part), -1).min(axis=1))
             mins.append(m)
             i += len(part)
         return SourceRun(np.concatenate(outs).astype(np.float32), np.concatenate(mins))
+
+
+def decision_distance(
+    x: np.ndarray, how: str, params: tuple[float, float, str] | None
+) -> np.ndarray:
+    """How far each pre-activation is from where the source model's output changes: |x| for a
+    sign or x >= 0; for a rounding quantiser the distance (in x's units) to the nearest
+    rounding boundary (halves for ROUND, integers for FLOOR/CEIL/ROUND_TO_ZERO)."""
+    if how != "round" or params is None:
+        return np.abs(x)
+    scale, zero, mode = params
+    u = x / scale + zero
+    if mode == "ROUND":
+        return np.abs(np.abs(u - np.floor(u)) - 0.5) * scale
+    return np.abs(u - np.round(u)) * scale

@@ -22,7 +22,7 @@ def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
         row = layer.summary()
         if isinstance(layer, ir.Linear):
             row["weight_bytes"] = (layer.weights.size + 7) // 8
-        if isinstance(layer, ir.Threshold):
+        if isinstance(layer, (ir.Threshold, ir.MultiThreshold)):
             row["threshold_bytes"] = (layer.threshold_bits() * layer.thresholds.size + 7) // 8
         rows.append(row)
     return rows
@@ -80,13 +80,15 @@ def format_report(rep: dict[str, Any]) -> str:
         f"{rep['input']['bits']}-bit, device layout {_shape(rep['input']['device_shape'])}",
         "",
     ]
-    header = f"{'layer':<18} {'in':>10} {'out':>10}  {'bits':<22} {'MACs':>10} {'params':>9}"
+    header = f"{'layer':<18} {'in':>10} {'out':>10}  {'bits':<26} {'MACs':>10} {'params':>9}"
     lines += [header, "-" * len(header)]
     for row in rep["layers"]:
         kind = row["kind"]
         bits, macs, params = "", "", ""
         if kind in ("dense", "conv"):
-            src = "bit" if row["input_kind"] == "bit" else f"int{rep['input']['bits']}"
+            src = "bit"
+            if row["input_kind"] != "bit":
+                src = f"int{ir.signed_bits(*row['input_range'])}"
             bits = f"{src} x bit -> acc{row['acc_bits']}"
             macs = f"{row['macs']:,}"
             params = f"{row['weight_bytes']:,} B"
@@ -95,6 +97,11 @@ def format_report(rep: dict[str, Any]) -> str:
         elif kind == "threshold":
             bits = f"acc >= T ({row['threshold_bits']}-bit T)"
             params = f"{row['threshold_bytes']:,} B"
+        elif kind == "multithreshold":
+            bits = f"{row['levels']} levels -> int{row['out_bits']} ({row['threshold_bits']}-bit T)"
+            params = f"{row['threshold_bytes']:,} B"
+        elif kind == "maxpool" and row["in_type"] == "int":
+            bits = "max" + ("/min" if row.get("and_channels") else "")
         elif kind == "maxpool":
             bits = "OR" + ("/AND" if row.get("and_channels") else "")
         elif kind == "input_quant":
@@ -103,7 +110,7 @@ def format_report(rep: dict[str, Any]) -> str:
             bits = "host float ops"
         lines.append(
             f"{row['name']:<18} {_shape(row['in_shape']):>10} "
-            f"{_shape(row['out_shape']):>10}  {bits:<22} {macs:>10} {params:>9}"
+            f"{_shape(row['out_shape']):>10}  {bits:<26} {macs:>10} {params:>9}"
         )
     t = rep["totals"]
     bs = rep["batchshift"]

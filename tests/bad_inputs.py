@@ -702,9 +702,9 @@ def multibit_activation(d: Path) -> Case:
             t.name for t in model.graph.initializer
         }:
             last = node
-    # a 3-bit Quant where a binary activation was
+    # a 12-bit Quant where a binary activation was (2..8 bits are supported)
     names = [f"{last.name}_{k}" for k in ("scale", "zp", "bits")]
-    for name, value in zip(names, (1.0, 0.0, 3.0)):
+    for name, value in zip(names, (1.0, 0.0, 12.0)):
         model.graph.initializer.append(numpy_helper.from_array(np.float32(value), name))
     quant = helper.make_node(
         "Quant",
@@ -719,7 +719,7 @@ def multibit_activation(d: Path) -> Case:
     index = list(model.graph.node).index(last)
     model.graph.node.remove(last)
     model.graph.node.insert(index, quant)
-    return inspect(d, model, "'act3'", "3-bit")
+    return inspect(d, model, "'act3'", "bit width 12")
 
 
 @case

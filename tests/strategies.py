@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from bnn_hls.modelgen import BnStats, ConvSpec, DenseSpec
+from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec
 
 
 @dataclass
@@ -22,9 +22,11 @@ class ModelSpec:
     bn: BnStats
     final_bias: bool
     channels_last: bool = False
+    act: ActQuant | None = None  # multi-level hidden activations
 
     def kwargs(self) -> dict[str, object]:
         return dict(
+            act=self.act,
             style=self.style,
             input_mode=self.input_mode,
             weight_form=self.weight_form,
@@ -90,3 +92,29 @@ def has_binary_conv(spec: ModelSpec) -> bool:
     the first, or a first conv on a bipolar input."""
     convs = [la for la in spec.layers if isinstance(la, ConvSpec)]
     return len(convs) >= 2 or (len(convs) == 1 and spec.input_mode == "bipolar")
+
+
+@st.composite
+def act_quants(draw: st.DrawFn) -> ActQuant:
+    """A uniform hidden activation quantiser as Brevitas exports them (2..4 bits, signed or
+    not, narrow or not, a power-of-two or arbitrary scale, ROUND or FLOOR)."""
+    bits = draw(st.integers(2, 4))
+    signed = draw(st.booleans())
+    scale = draw(st.sampled_from([0.5, 0.25, 1.0, 0.3, 0.7]))
+    zero = 0.0 if signed or draw(st.booleans()) else float(draw(st.integers(1, 2)))
+    return ActQuant(
+        bits,
+        signed,
+        draw(st.booleans()),
+        scale,
+        zero,
+        draw(st.sampled_from(["ROUND", "ROUND", "FLOOR"])),
+    )
+
+
+@st.composite
+def multilevel_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
+    """A random model (QONNX style) whose hidden activations are multi-level."""
+    spec = draw(model_specs(conv=conv).filter(lambda s: s.style == "qonnx"))
+    spec.act = draw(act_quants())
+    return spec

@@ -200,7 +200,18 @@ def test_multibit_activation(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                 ]
             )
             break
-    expect_error(tmp_path, capsys, model, "(Quant)", "4-bit activation", "only binary")
+    # 4 bits: the golden model runs it (bit-exact against onnxruntime); no hardware yet
+    path = tmp_path / "a4.onnx"
+    onnx.save(model, path)
+    code, out, err = run_cli(["verify", path, "--random", "100"], capsys)
+    assert code == 0 and "PASS" in out, out + err
+    code, _, err = run_cli(["compile", path, "-o", tmp_path / "out"], capsys)
+    assert code == 2 and "16-level activations have no hardware stage yet" in err
+    assert not (tmp_path / "out").exists()
+    # 12 bits: refused, naming the node
+    bits = next(t for t in model.graph.initializer if t.name == "b4")
+    bits.CopyFrom(numpy_helper.from_array(np.float32(12), "b4"))
+    expect_error(tmp_path, capsys, model, "(Quant)", "bit width 12", "2..8")
 
 
 def test_softmax_only_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

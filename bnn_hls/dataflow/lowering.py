@@ -91,6 +91,7 @@ LOWERINGS: dict[type[ir.Layer], Callable[[Step, Folding, Stream], list[Stage]]] 
 
 def build_plan(model: ir.Model, folding: Folding) -> Plan:
     """The pipeline of a model (after BatchShift) at a folding."""
+    refuse_multilevel(model)
     inq = model.input
     simd0 = folding[model.linear_layers()[0].name].simd
     elements = int(np.prod(inq.out_shape))
@@ -114,6 +115,19 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
         s.name = "s_in" if i == 0 else f"s{i}"
     check_widths(stages)
     return Plan(stages, streams, first, model.scores.out_shape[-1], axi_width(first.width))
+
+
+def refuse_multilevel(model: ir.Model) -> None:
+    """Multi-level activations run in the golden model; their hardware stages (a multi-
+    threshold MVTU, an integer max-pool) are not written yet."""
+    for layer in model.layers:
+        if isinstance(layer, ir.MultiThreshold):
+            lo, hi = layer.code_range
+            raise ModelError(
+                f"layer {layer.name}: {hi - lo + 1}-level activations have no hardware stage yet "
+                "(the golden model runs them: verify --level golden)",
+                hint="use binary activations for compile, build, C-sim and RTL-sim",
+            )
 
 
 def check_widths(stages: list[Stage]) -> None:

@@ -188,6 +188,7 @@ class Importer(QuantiserOps, LinearOps, NormalisationOps, LayoutOps):
         if v.kind not in (K.ACC, K.ACC_FLOAT):
             what = {
                 K.BITS: "binary activations",
+                K.LEVELS: "multi-level activations",
                 K.QUANTISED: "the quantised input",
                 K.RAW_FLOAT: "the raw input",
             }.get(v.kind, "not scores")

@@ -125,11 +125,11 @@ class LayoutOps(ImportState):
         )
 
     def pad(self, node: onnx.NodeProto, v: Value) -> Value:
-        if v.kind not in (K.BITS, K.QUANTISED) or len(v.onnx_shape) != 4 or v.pad is not None:
+        quantised = (K.BITS, K.QUANTISED, K.LEVELS)
+        if v.kind not in quantised or len(v.onnx_shape) != 4 or v.pad is not None:
             refuse(
                 node,
-                "Pad is supported only on 4-D binary or quantised-input tensors "
-                "right before a Conv",
+                "Pad is supported only on 4-D quantised tensors right before a Conv",
             )
         mode = attr_str(node, "mode", "constant")
         if mode != "constant":
@@ -159,7 +159,7 @@ class LayoutOps(ImportState):
                 refuse(node, f"pad value {value:g} is neither 0 nor +-1 times the activation scale")
             pad_value = int(unit)
         elif value != 0:
-            refuse(node, "non-zero padding of the integer input is not supported")
+            refuse(node, "non-zero padding of integer values is not supported")
         else:
             pad_value = 0
         t, left, b, r = pads[hw[0]], pads[hw[1]], pads[hw[0] + 4], pads[hw[1] + 4]

@@ -134,7 +134,7 @@ class LinearOps(ImportState):
                 "two linear layers follow each other without a binary activation between them",
                 hint="insert a sign/BipolarQuant activation",
             )
-        if v.kind not in (K.BITS, K.QUANTISED, K.RAW_INT):
+        if v.kind not in (K.BITS, K.QUANTISED, K.RAW_INT, K.LEVELS):
             refuse(node, "unexpected input to a linear layer")
         a, b = compose_affine64(v.chain, v.ir_shape[-1])
         if np.any(b != 0) or np.any(a != a[0]) or a[0] == 0:
@@ -143,8 +143,13 @@ class LinearOps(ImportState):
                 "the layer's input has a per-channel scale or an offset; binary "
                 "inputs must be +-s with one s",
             )
-        lo, hi = self.input_layer.out_range() if self.input_layer else (0, 1)
-        return float(a[0]), (lo, hi)
+        return float(a[0]), self.input_range(v)
+
+    def input_range(self, v: Value) -> tuple[int, int]:
+        """The integer range of a linear layer's input values."""
+        if v.kind is K.LEVELS:
+            return v.code_range
+        return self.input_layer.out_range() if self.input_layer else (0, 1)
 
     def binary_weights(self, node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(bits, per-output scale) from +-s weights (first axis = output)."""
@@ -234,7 +239,7 @@ class LinearOps(ImportState):
             "conv",
             weights=np.ascontiguousarray(bits.transpose(0, 2, 3, 1)),
             input_kind="bit" if v.kind is K.BITS else "int",
-            input_range=self.input_layer.out_range() if self.input_layer else (0, 1),
+            input_range=self.input_range(v),
             kernel=(kh, kw),
             stride=(sh, sw),
             pads=(top, left, bottom, right),

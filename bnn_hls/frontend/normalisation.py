@@ -108,12 +108,12 @@ class NormalisationOps(ImportState):
             refuse(node, "MaxPool ceil_mode=1 with a partial last window is not supported")
         if oh < 1 or ow < 1:
             refuse(node, "MaxPool window larger than its input")
-        if v.kind is K.BITS:
+        if v.kind in (K.BITS, K.LEVELS):
             if v.chain:
                 a, b = compose_affine64(v.chain, c)
                 if not (np.all(a > 0) and np.all(b == 0)):
-                    refuse(node, "MaxPool of binary values with a negative scale")
-            value_type = "bit"
+                    refuse(node, "MaxPool of quantised values with a negative scale")
+            value_type = "bit" if v.kind is K.BITS else "int"
         else:
             v = self.flush_chain(v, "pool")
             value_type = "float" if v.kind is K.ACC_FLOAT else "int"

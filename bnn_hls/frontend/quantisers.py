@@ -1,5 +1,5 @@
-"""Quantisers and binary activations: QONNX Quant (the input) and BipolarQuant, Sign,
-Where(GreaterOrEqual(x, c), a, -a)."""
+"""Quantisers and binary activations: QONNX Quant (the input, and multi-level hidden
+activations) and BipolarQuant, Sign, Where(GreaterOrEqual(x, c), a, -a)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from .state import ImportState
 from .values import Value
 from .values import ValueKind as K
 
+# the widest hidden activation: thresholds per channel grow as 2**bits - 1
+MAX_ACT_BITS = 8
+
 
 class QuantiserOps(ImportState):
     """Quant, BipolarQuant, Sign, GreaterOrEqual, Where."""
@@ -27,12 +30,13 @@ class QuantiserOps(ImportState):
         bits_arr = np.asarray(self.const(node, 3, "bit width"))
         if v.kind is K.RAW_INT:
             refuse(node, "Cast the integer input to float before Quant")
+        if v.kind in (K.ACC, K.ACC_FLOAT):
+            return self.hidden_quant(node, v, scale, zeropt, bits_arr)
         if v.kind is not K.RAW_FLOAT and v.kind is not K.CAST_INT:
-            bw = int(bits_arr.reshape(-1)[0]) if bits_arr.size else -1
             refuse(
                 node,
-                f"{bw}-bit activation quantiser after the first layer; only binary "
-                "(1-bit, BipolarQuant) activations are supported there",
+                "a quantiser applied to quantised values (binary or multi-level) again",
+                hint="quantise each pre-activation once",
             )
         if scale.size != 1 or zeropt.size != 1 or bits_arr.size != 1:
             refuse(
@@ -64,6 +68,65 @@ class QuantiserOps(ImportState):
             rounding=mode,
         )
         return replace(out, chain=[FloatOp("mul", {"a": np.full(1, s, np.float32)})])
+
+    def hidden_quant(
+        self,
+        node: onnx.NodeProto,
+        v: Value,
+        scale: np.ndarray,
+        zeropt: np.ndarray,
+        bits_arr: np.ndarray,
+    ) -> Value:
+        """A multi-level activation after a hidden layer (Brevitas QuantIdentity/QuantReLU with
+        2..8 bits): its float ops and this quantiser become thresholds in BatchShift; the next
+        layer takes the integer codes, the scale goes into its float ops."""
+        if scale.size != 1 or zeropt.size != 1 or bits_arr.size != 1:
+            refuse(
+                node,
+                "a multi-level activation with a per-channel scale, zero point or bit width",
+                hint="use one scale per tensor (Brevitas' default for activations)",
+            )
+        bits = float(bits_arr.reshape(-1)[0])
+        if bits != int(bits) or not 2 <= bits <= MAX_ACT_BITS:
+            refuse(node, f"activation bit width {bits:g} is not supported (2..{MAX_ACT_BITS})")
+        s, z = float(scale.reshape(-1)[0]), float(zeropt.reshape(-1)[0])
+        if not (np.isfinite(s) and s > 0) or z != round(z):
+            refuse(node, "the activation scale must be positive and the zero point an integer")
+        mode = attr_str(node, "rounding_mode", "ROUND")
+        if mode not in ROUNDING_MODES:
+            refuse(
+                node,
+                f"rounding mode {mode!r} is not supported",
+                hint=f"use one of {', '.join(ROUNDING_MODES)}",
+            )
+        self.info.pre_activations.append((node.input[0], "round", (s, z, mode)))
+        v = self.flush_chain(v, "activation")
+        layer = ir.Quantise(
+            self.name("quantise"),
+            v.ir_shape,
+            v.ir_shape,
+            "quantise",
+            scale=s,
+            zero_point=int(z),
+            bits=int(bits),
+            signed=bool(attr_int(node, "signed", 1)),
+            narrow=bool(attr_int(node, "narrow", 0)),
+            rounding=mode,
+        )
+        lo, hi = layer.out_range()
+        if lo == hi:
+            refuse(node, "the quantiser has a single level")
+        self.emit(layer)
+        out = Value(
+            K.LEVELS,
+            v.onnx_shape,
+            v.ir_shape,
+            chain=[FloatOp("mul", {"a": np.full(1, s, np.float32)})],
+            pending_flatten=v.pending_flatten,
+            nhwc=v.nhwc,
+            code_range=(lo, hi),
+        )
+        return self.emit_flatten(out, "int")
 
     def greater_or_equal(self, node: onnx.NodeProto, v: Value) -> Value:
         """x >= c: half of the Where(GreaterOrEqual(x, c), a, -a) activation."""
@@ -111,7 +174,7 @@ class QuantiserOps(ImportState):
                 scale_chain = [FloatOp("mul", {"a": self.channel_vector(node, v, scale)})]
         src = src or node.input[0]
         if v.kind in (K.RAW_FLOAT, K.CAST_INT):
-            self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
+            self.info.pre_activations.append((src, "sign" if how == "sign" else "ge", None))
             return replace(self.make_input_layer(v, "bipolar"), chain=scale_chain)
         if v.kind is K.BITS:
             # sign(a * v + b) of bipolar v keeps the bits when a > |b|: a positive multiple,
@@ -127,6 +190,12 @@ class QuantiserOps(ImportState):
                 "binarise each pre-activation once; a Sign of a Sign plus a small positive "
                 "offset (Larq's ste_sign) is fine",
             )
+        if v.kind is K.LEVELS:
+            refuse(
+                node,
+                "binarising a multi-level activation again is not supported",
+                "quantise each pre-activation once",
+            )
         if v.kind in (K.QUANTISED, K.RAW_INT):
             refuse(
                 node,
@@ -135,7 +204,7 @@ class QuantiserOps(ImportState):
             )
         if v.kind not in (K.ACC, K.ACC_FLOAT):
             refuse(node, "unexpected activation here")
-        self.info.pre_activations.append((src, "sign" if how == "sign" else "ge"))
+        self.info.pre_activations.append((src, "sign" if how == "sign" else "ge", None))
         v = self.flush_chain(v, "activation")
         self.emit(ir.Sign(self.name("sign"), v.ir_shape, v.ir_shape))
         out = Value(

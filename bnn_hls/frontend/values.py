@@ -16,6 +16,8 @@ class ValueKind(Enum):
     CAST_INT = "native_cast"  # an integer image input cast to float (still host side)
     QUANTISED = "int"  # the input quantiser's integers
     BITS = "bit"  # bipolar activations (1 = +1), possibly times a pending positive scale
+    LEVELS = "levels"  # a hidden multi-level activation's integer codes (Value.code_range),
+    # times a pending positive scale
     ACC = "acc"  # a linear layer's accumulator, float ops pending in the chain
     ACC_FLOAT = "acc_float"  # an accumulator whose float ops became an Affine layer
 
@@ -35,6 +37,7 @@ class Value:
     # as NCHW, until an op that only makes sense on NHWC (a Transpose to NCHW, a Pad on axes 1
     # and 2) shows that the model (a tf2onnx export) quantised its NHWC input
     layout_open: bool = False
+    code_range: tuple[int, int] = (0, 1)  # LEVELS: the codes' range (value = scale * code)
     cmp: bool = False  # the boolean x >= cmp_offset of a GreaterOrEqual (Where comes next)
     cmp_offset: float = 0.0
     cmp_source: str = ""  # the compared tensor (a pre-activation)
@@ -46,6 +49,10 @@ class SourceInfo:
 
     input_name: str
     output_name: str
-    pre_activations: list[tuple[str, str]] = field(default_factory=list)  # (tensor, "sign"|"ge")
+    # (tensor, "sign" | "ge" | "round", (scale, zero point, rounding mode) for "round"): where
+    # the source model decides between two outputs (a sign's 0, a rounding boundary)
+    pre_activations: list[tuple[str, str, tuple[float, float, str] | None]] = field(
+        default_factory=list
+    )
     input_batch_fixed: bool = False
     input_dtype: str = "float32"

@@ -1,5 +1,7 @@
 """BatchShift: fuse the float ops between a binary layer's accumulator and its sign (weight and
-input scales, bias, BatchNorm) into one integer threshold per output channel.
+input scales, bias, BatchNorm) into one integer threshold per output channel; before a
+multi-level quantiser (ir.Quantise), into one sorted set of thresholds per channel
+(ir.MultiThreshold: the code counts the thresholds reached; fuse_levels).
 
 For a layer followed by float ops f (and optionally a MaxPool) and a sign, output channel c is
 sign(f(acc)). f is evaluated in float32, exactly as the un-fused IR (and the ONNX reference)
@@ -101,6 +103,63 @@ def fuse_channels(
     return t, negate, f1_dec, constant
 
 
+def fuse_levels(
+    layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp], quant: ir.Quantise
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The multi-level case: per channel, the thresholds (C, levels - 1) of the code on the
+    possibly negated accumulator, negate?, f1 decreasing?, constant?. The code of the float
+    chain must be monotone in the accumulator; a non-increasing channel is negated (its
+    weights), which makes it non-decreasing. Proved on every grid value like the binary case."""
+    from ..golden import quantise  # the golden model's quantiser: one definition
+
+    grid = accumulator_grid(layer)
+    n_ch = layer.out_channels
+    code_lo, code_hi = quant.out_range()
+    levels = code_hi - code_lo
+    t = np.zeros((n_ch, levels), np.int64)
+    negate = np.zeros(n_ch, bool)
+    f1_dec = np.zeros(n_ch, bool)
+    constant = np.zeros(n_ch, bool)
+    step = max(1, GRID_CHUNK_BYTES // (8 * grid.size))
+    for start in range(0, n_ch, step):
+        ch = np.arange(start, min(n_ch, start + step))
+        x = np.broadcast_to(grid.astype(np.float32)[:, None], (grid.size, ch.size))
+        y1 = _eval_ops(f1, x, ch)
+        y = _eval_ops(f2, y1, ch)
+        if not np.all(np.isfinite(y)):
+            bad = int(ch[np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0]])
+            raise ModelError(
+                f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
+                "quantiser (e.g. a negative BatchNorm variance or a zero divisor)"
+            )
+        codes = quantise(quant, y)  # (grid, channels)
+        d1 = np.diff(y1, axis=0)
+        f1_dec[ch] = np.all(d1 <= 0, axis=0) & np.any(d1 < 0, axis=0)
+        d = np.diff(codes, axis=0)
+        rising, falling = np.all(d >= 0, axis=0), np.all(d <= 0, axis=0)
+        if not np.all(rising | falling):
+            bad = int(ch[np.nonzero(~(rising | falling))[0][0]])
+            raise ModelError(
+                f"layer {layer.name}: channel {bad}'s quantised activation is not monotone in "
+                "the accumulator; it cannot become thresholds"
+            )
+        neg = falling & ~rising
+        const = rising & falling
+        # on the negated accumulator a falling channel rises: reverse its grid
+        acc = np.where(neg[None, :], -grid[::-1, None], grid[:, None])
+        c = np.where(neg[None, :], codes[::-1], codes)
+        for k in range(levels):
+            reached = c >= code_lo + k + 1
+            first = np.argmax(reached, axis=0)
+            t[ch, k] = np.where(reached.any(axis=0), acc[first, np.arange(ch.size)], acc[-1] + 1)
+        # the proof: the integer count equals the float evaluation on every grid value
+        counted = code_lo + (acc[:, :, None] >= t[ch][None, :, :]).sum(axis=2)
+        if not np.array_equal(counted, c):
+            raise AssertionError(f"BatchShift proof failed for layer {layer.name}")
+        negate[ch], constant[ch] = neg, const
+    return t, negate, f1_dec, constant
+
+
 def batchshift(model: ir.Model) -> ir.Model:
     """Fuse Linear -> (Affine | MaxPool)* -> Sign runs into Linear -> Threshold (-> MaxPool)."""
     layers = model.layers
@@ -118,7 +177,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         while j < len(layers) and isinstance(layers[j], (ir.Affine, ir.MaxPool)):
             run.append(layers[j])
             j += 1
-        if j >= len(layers) or not isinstance(layers[j], ir.Sign):
+        if j >= len(layers) or not isinstance(layers[j], (ir.Sign, ir.Quantise)):
             if run:
                 raise ModelError(
                     f"layer {layer.name}: float ops after it do not end in a binary activation"
@@ -133,7 +192,11 @@ def batchshift(model: ir.Model) -> ir.Model:
         cut = run.index(pool) if pool else len(run)
         f1 = [op for r in run[:cut] if isinstance(r, ir.Affine) for op in r.ops]
         f2 = [op for r in run[cut:] if isinstance(r, ir.Affine) for op in r.ops]
-        t, negate, f1_dec, constant = fuse_channels(layer, f1, f2)
+        quant = layers[j]
+        if isinstance(quant, ir.Quantise):
+            t, negate, f1_dec, constant = fuse_levels(layer, f1, f2, quant)
+        else:
+            t, negate, f1_dec, constant = fuse_channels(layer, f1, f2)
         weights = layer.weights.copy()
         weights[negate] ^= 1
         fused = replace(layer, weights=weights)
@@ -141,8 +204,19 @@ def batchshift(model: ir.Model) -> ir.Model:
         t = np.clip(t, lo, hi + 1)
         entry_index = len(out)
         out.append(fused)
-        out.append(
-            ir.Threshold(
+        th: ir.Threshold | ir.MultiThreshold
+        if isinstance(quant, ir.Quantise):
+            th = ir.MultiThreshold(
+                f"{layer.name}_th",
+                layer.out_shape,
+                layer.out_shape,
+                layer.source,
+                thresholds=t,
+                acc_range=(lo, hi),
+                code_range=quant.out_range(),
+            )
+        else:
+            th = ir.Threshold(
                 f"{layer.name}_th",
                 layer.out_shape,
                 layer.out_shape,
@@ -150,10 +224,11 @@ def batchshift(model: ir.Model) -> ir.Model:
                 thresholds=t,
                 acc_range=(lo, hi),
             )
-        )
+        out.append(th)
         if pool is not None:
+            # a max before a decreasing map is a min after it (an AND of bits)
             and_ch = (f1_dec ^ negate) & ~constant
-            out.append(replace(pool, value_type="bit", and_channels=and_ch))
+            out.append(replace(pool, value_type=th.value_out_type(), and_channels=and_ch))
         elements = int(np.prod(layer.out_shape))
         flops = sum(op.flops_per_element() for op in f1 + f2) + 1  # + the sign's comparison
         entry: dict[str, Any] = {
@@ -161,19 +236,20 @@ def batchshift(model: ir.Model) -> ir.Model:
             "float_ops_removed_per_image": flops * elements,
             "float_params_replaced": sum(op.param_count() for op in f1 + f2),
             "float_param_bytes_replaced": 4 * sum(op.param_count() for op in f1 + f2),
-            "threshold_bits": out[-2 if pool else -1].threshold_bits(),  # type: ignore[attr-defined]
-            "threshold_bytes": (
-                out[-2 if pool else -1].threshold_bits()  # type: ignore[attr-defined]
-                * layer.out_channels
-                + 7
-            )
-            // 8,
+            "threshold_bits": th.threshold_bits(),
+            "threshold_bytes": (th.threshold_bits() * int(th.thresholds.size) + 7) // 8,
+            "levels": int(t.shape[1]) + 1 if t.ndim == 2 else 2,
             "negated_channels": int(negate.sum()),
             "constant_channels": int(constant.sum()),
             "and_pool_channels": int(((f1_dec ^ negate) & ~constant).sum()) if pool else 0,
             "grid_values_checked": int(accumulator_grid(layer).size * layer.out_channels),
         }
-        if layer.input_kind == "bit" and not (isinstance(layer, ir.Conv) and any(layer.pads)):
+        binary = isinstance(th, ir.Threshold)
+        if (
+            binary
+            and layer.input_kind == "bit"
+            and not (isinstance(layer, ir.Conv) and any(layer.pads))
+        ):
             k = layer.fan_in
             pc = np.clip(-(-(t + k) // 2), 0, k + 1)  # popcount >= ceil((t + K) / 2)
             entry["popcount_threshold_range"] = [int(pc.min()), int(pc.max())]

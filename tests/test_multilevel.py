@@ -1,0 +1,99 @@
+"""Multi-level hidden activations (QONNX Quant with 2..8 bits after a hidden layer, as Brevitas
+W1A2 exports them): the frontend's Quantise, BatchShift generalised to per-channel threshold
+sets (MultiThreshold), and the golden model, bit-exact against onnxruntime on random models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from bnn_hls import golden, ir
+from bnn_hls.compiler import compile_file
+from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, build_bnn
+from bnn_hls.reference import SourceModel
+from bnn_hls.verify import random_inputs, verify_golden
+
+from .conftest import run_cli
+from .strategies import ModelSpec, multilevel_specs
+
+
+def check(model: onnx.ModelProto, folder: Path, seed: int, n: int = 64) -> ir.Model:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "m.onnx"
+    onnx.save(model, path)
+    c = compile_file(path)
+    assert c.model.is_integer_only()
+    assert any(isinstance(layer, ir.MultiThreshold) for layer in c.model.layers)
+    x = random_inputs(c.model.input, n, seed=seed)
+    # BatchShift: the thresholds equal the float ops and the quantiser, exactly
+    assert np.array_equal(golden.run(c.unfused, x).acc, golden.run(c.model, x).acc)
+    # the golden model equals onnxruntime on the file
+    rep = verify_golden(c.model, SourceModel(c.onnx_model, c.info), x)
+    assert rep.all_agree, rep
+    return c.model
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(spec=multilevel_specs())
+def test_random_multilevel_models(spec: ModelSpec, tmp_path: Path) -> None:
+    model = build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs())  # type: ignore[arg-type]
+    check(model, tmp_path / f"s{spec.seed}", spec.seed)
+
+
+@pytest.mark.parametrize("pool_before_bn", [False, True])
+@pytest.mark.parametrize("act", [ActQuant(2, True, False, 0.5), ActQuant(3, False, True, 0.25)])
+def test_negative_and_constant_channels(
+    tmp_path: Path, act: ActQuant, pool_before_bn: bool
+) -> None:
+    """A decreasing channel (gamma < 0) has its weights negated and its thresholds counted on
+    the negated accumulator; gamma = 0 gives a constant code; a max-pool before a decreasing
+    channel becomes a min over the codes."""
+    spec = [ConvSpec(16, 3, 1, 1, pool=2, pool_before_bn=pool_before_bn), DenseSpec(8)]
+    bn = BnStats(negative_gamma=0.5, zero_gamma=0.15, out_of_range=0.1)
+    model = check(
+        build_bnn((2, 6, 6), spec, 4, input_mode="bipolar", seed=3, bn=bn, act=act),
+        tmp_path,
+        seed=1,
+        n=200,
+    )
+    report = model.notes["batchshift"]
+    assert sum(e["negated_channels"] for e in report) > 0
+    assert sum(e["constant_channels"] for e in report) > 0
+    pool = next(layer for layer in model.layers if isinstance(layer, ir.MaxPool))
+    assert pool.value_type == "int" and (int(pool.and_channels.sum()) > 0) == pool_before_bn
+    th = next(layer for layer in model.layers if isinstance(layer, ir.MultiThreshold))
+    lo, hi = th.code_range
+    assert th.thresholds.shape == (16, hi - lo)
+    assert np.all(np.diff(th.thresholds, axis=1) >= 0)  # sorted per channel
+
+
+def test_ir_round_trip(tmp_path: Path) -> None:
+    model = build_bnn((10,), [DenseSpec(12), DenseSpec(6)], 3, act=ActQuant(4, True, True, 0.2))
+    fused = check(model, tmp_path / "m", seed=0)
+    fused.save(tmp_path / "ir")
+    loaded = ir.Model.load(tmp_path / "ir")
+    x = random_inputs(fused.input, 50, seed=4)
+    assert np.array_equal(golden.run(loaded, x).acc, golden.run(fused, x).acc)
+
+
+def test_inspect_and_verify_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = build_bnn((2, 8, 8), [ConvSpec(8, 3, 1, 1, pool=2), DenseSpec(12)], 5,
+                      act=ActQuant(2, True, False, 0.5), seed=1)  # fmt: skip
+    path = tmp_path / "a2.onnx"
+    onnx.save(model, path)
+    code, out, _ = run_cli(["inspect", path], capsys)
+    assert code == 0
+    assert "4 levels -> int2" in out and "int2 x bit" in out and " max " in out
+    code, out, err = run_cli(["verify", path, "--random", "200"], capsys)
+    assert code == 0 and "PASS" in out, out + err
+    code, _, err = run_cli(["verify", path, "--level", "csim", "--random", "2"], capsys)
+    assert code == 2 and "l2_multithreshold" in err and "no hardware stage yet" in err
