@@ -85,7 +85,8 @@ def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
 
 
 def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
-    return layer.weights.reshape(layer.out_channels, -1).astype(dtype) * 2 - 1
+    """The integer weights (+-1, or the levels) as (out, fan-in) in a float type."""
+    return layer.int_weights().reshape(layer.out_channels, -1).astype(dtype)
 
 
 def _acc_dtype(layer: ir.Linear) -> type:
@@ -98,7 +99,7 @@ def _matmul_exact(a: np.ndarray, w: np.ndarray, dtype: type = np.int64) -> np.nd
 
 
 def dense(layer: ir.Dense, v: np.ndarray, method: str = "blas") -> np.ndarray:
-    if method == "xnor" and layer.input_kind == "bit":
+    if method == "xnor" and layer.input_kind == "bit" and layer.binary_weights:
         return xnor_popcount_acc(v.reshape(v.shape[0], -1), layer.weights)
     a = _as_signed(layer, v.reshape(v.shape[0], -1))
     return _matmul_exact(a, _weights_pm1(layer, a.dtype.type), _acc_dtype(layer))
@@ -138,7 +139,7 @@ def conv(
     if layer.shared:
         acc = conv_shared(layer, v)
         return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
-    if method == "xnor" and layer.input_kind == "bit":
+    if method == "xnor" and layer.input_kind == "bit" and layer.binary_weights:
         acc = conv_xnor(layer, v)
         return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
     oh, ow, o = layer.out_shape

@@ -160,16 +160,35 @@ class InputQuant(Layer):
 
 @dataclass
 class Linear(Layer):
-    """Binary-weight layer: weights are bits (1: +1, 0: -1). The output is the exact dot product
-    in the +-1 domain (an integer accumulator); zero padding contributes nothing."""
+    """Linear layer: weights are bits (1: +1, 0: -1); or, with more than two levels (a QONNX
+    Quant of 2..8 bits on the weights), weight_levels holds the integer weights (same shape)
+    and weights their sign bits (w >= 0). The output is the exact integer dot product of the
+    integer weights and inputs (an accumulator); zero padding contributes nothing."""
 
     weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
     input_kind: str = "bit"  # "bit" or "int"
     input_range: tuple[int, int] = (0, 1)
+    weight_levels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
 
     kind: ClassVar[str] = "linear"
     out_type: ClassVar[str] = "int"
-    array_fields: ClassVar[tuple[str, ...]] = ("weights",)
+    array_fields: ClassVar[tuple[str, ...]] = ("weights", "weight_levels")
+
+    @property
+    def binary_weights(self) -> bool:
+        return self.weight_levels.size == 0
+
+    def int_weights(self) -> np.ndarray:
+        """The weights as integers: +-1, or the levels."""
+        if self.binary_weights:
+            return self.weights.astype(np.int64) * 2 - 1
+        return self.weight_levels.astype(np.int64)
+
+    def weight_bits(self) -> int:
+        """Bits per weight: 1 for binary, else the levels' two's-complement width."""
+        if self.binary_weights:
+            return 1
+        return signed_bits(int(self.weight_levels.min()), int(self.weight_levels.max()))
 
     @property
     def out_channels(self) -> int:
@@ -184,16 +203,14 @@ class Linear(Layer):
         return self.input_kind
 
     def out_range(self) -> tuple[int, int]:
-        if self.input_kind == "bit":
+        if self.input_kind == "bit" and self.binary_weights:
             return -self.fan_in, self.fan_in
-        lo, hi = self.input_range
-        w = self.weights.reshape(self.out_channels, -1).astype(np.int64)
-        n_pos = w.sum(1)
-        n_neg = w.shape[1] - n_pos
+        lo, hi = (-1, 1) if self.input_kind == "bit" else self.input_range
+        w = self.int_weights().reshape(self.out_channels, -1)
         # each term's range is widened to include 0: a padded tap contributes nothing
         t_lo, t_hi = min(lo, 0), max(hi, 0)
-        acc_lo = n_pos * t_lo - n_neg * t_hi
-        acc_hi = n_pos * t_hi - n_neg * t_lo
+        acc_lo = np.minimum(w * t_lo, w * t_hi).sum(1)
+        acc_hi = np.maximum(w * t_lo, w * t_hi).sum(1)
         return int(acc_lo.min()), int(acc_hi.max())
 
     def acc_bits(self) -> int:
@@ -214,7 +231,8 @@ class Linear(Layer):
             acc_bits=self.acc_bits(),
             acc_range=list(self.out_range()),
             macs=self.macs(),
-            weight_bits=int(self.weights.size),
+            weight_bits=int(self.weights.size) * self.weight_bits(),
+            bits_per_weight=self.weight_bits(),
             input_kind=self.input_kind,
         )
         if self.input_kind == "bit":
@@ -251,7 +269,7 @@ class Conv(Linear):
 
     kind: ClassVar[str] = "conv"
     array_fields: ClassVar[tuple[str, ...]] = (
-        "weights",
+        *Linear.array_fields,
         "share_index",
         "share_invert",
         "share_filters",

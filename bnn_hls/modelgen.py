@@ -62,6 +62,16 @@ class ActQuant:
 
 
 @dataclass
+class WeightQuant:
+    """Multi-bit weights as Brevitas exports them: a QONNX Quant (signed, zero point 0) on the
+    float weights, one scale per tensor or per output channel."""
+
+    bits: int = 2
+    narrow: bool = True
+    per_channel: bool = False
+
+
+@dataclass
 class Builder:
     style: str = "qonnx"
     weight_form: str = "matmul"  # "matmul" (TorchScript exporter) or "gemm" (dynamo exporter)
@@ -70,6 +80,7 @@ class Builder:
     seed: int = 0
     bn: BnStats = field(default_factory=BnStats)
     act: ActQuant | None = None  # a multi-level hidden activation (QONNX Quant), else binary
+    weights: WeightQuant | None = None  # multi-bit weights (QONNX Quant), else binary
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     inits: list[onnx.TensorProto] = field(default_factory=list)
     counter: int = 0
@@ -95,6 +106,26 @@ class Builder:
 
     # --- building blocks -------------------------------------------------------------------
     def binary_weight(self, shape: tuple[int, ...]) -> str:
+        if self.weights is not None:
+            wq = self.weights
+            latent = self.rng.uniform(-1.2, 1.2, shape).astype(np.float32)
+            scale_shape = (shape[0],) + (1,) * (len(shape) - 1) if wq.per_channel else ()
+            scale = np.full(scale_shape, 2.0 ** (1 - wq.bits), np.float32)
+            if wq.per_channel:
+                scale *= self.rng.uniform(0.5, 2.0, scale_shape).astype(np.float32)
+            return self.node(
+                "Quant",
+                [
+                    self.const(latent, "w"),
+                    self.const(scale, "ws"),
+                    self.const(np.float32(0), "wzp"),
+                    self.const(np.float32(wq.bits), "wbits"),
+                ],
+                QONNX_DOMAIN,
+                signed=1,
+                narrow=int(wq.narrow),
+                rounding_mode="ROUND",
+            )
         if self.style == "qonnx":
             latent = self.rng.uniform(-1, 1, shape).astype(np.float32)
             return self.node(
@@ -226,6 +257,7 @@ def build_bnn(
     final_bias: bool = False,
     channels_last: bool = False,
     act: ActQuant | None = None,
+    weights: WeightQuant | None = None,
 ) -> onnx.ModelProto:
     """A binarized network: input stage, the given layers (binary activations after each),
     a final dense layer to `classes` scores, optional TensorNorm.
@@ -234,11 +266,12 @@ def build_bnn(
     style's binary activation), "flat_quant8"/"flat_bipolar" (the same after flattening).
     channels_last: the tf2onnx/Keras layout: an (N, H, W, C) input transposed to NCHW, and
     feature maps transposed back to NHWC before each flatten.
-    act: multi-level hidden activations (QONNX Quant) instead of binary ones (qonnx style)."""
+    act: multi-level hidden activations (QONNX Quant) instead of binary ones (qonnx style);
+    weights: multi-bit weights (QONNX Quant) instead of binary ones (qonnx style)."""
     if style not in ("qonnx", "plain", "plain_where"):
         raise ValueError(style)
-    if act is not None and style != "qonnx":
-        raise ValueError("multi-level activations need the qonnx style")
+    if (act is not None or weights is not None) and style != "qonnx":
+        raise ValueError("multi-level activations and weights need the qonnx style")
     if "quant8" in input_mode and style != "qonnx":
         raise ValueError("an 8-bit input quantiser needs the qonnx style")
     b = Builder(
@@ -249,6 +282,7 @@ def build_bnn(
         seed=seed,
         bn=bn or BnStats(),
         act=act,
+        weights=weights,
     )
     batch: int | str = "N" if dynamic_batch else 1
     x = "x"

@@ -21,7 +21,7 @@ def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
     for layer in model.layers:
         row = layer.summary()
         if isinstance(layer, ir.Linear):
-            row["weight_bytes"] = (layer.weights.size + 7) // 8
+            row["weight_bytes"] = (layer.weights.size * layer.weight_bits() + 7) // 8
         if isinstance(layer, (ir.Threshold, ir.MultiThreshold)):
             row["threshold_bytes"] = (layer.threshold_bits() * layer.thresholds.size + 7) // 8
         rows.append(row)
@@ -48,8 +48,10 @@ def build_report(c: Compiled) -> dict[str, Any]:
             "macs_per_image": total_macs,
             "binary_macs_per_image": binary_macs,
             "integer_input_macs_per_image": total_macs - binary_macs,
-            "weight_bits": int(sum(layer.weights.size for layer in linear)),
-            "weight_bytes": int(sum((layer.weights.size + 7) // 8 for layer in linear)),
+            "weight_bits": int(sum(layer.weights.size * layer.weight_bits() for layer in linear)),
+            "weight_bytes": int(
+                sum((layer.weights.size * layer.weight_bits() + 7) // 8 for layer in linear)
+            ),
             "threshold_bytes": int(sum(e["threshold_bytes"] for e in bs)),
         },
         "batchshift": {
@@ -89,7 +91,8 @@ def format_report(rep: dict[str, Any]) -> str:
             src = "bit"
             if row["input_kind"] != "bit":
                 src = f"int{ir.signed_bits(*row['input_range'])}"
-            bits = f"{src} x bit -> acc{row['acc_bits']}"
+            wbits = row["bits_per_weight"]
+            bits = f"{src} x {'bit' if wbits == 1 else f'int{wbits}'} -> acc{row['acc_bits']}"
             macs = f"{row['macs']:,}"
             params = f"{row['weight_bytes']:,} B"
             if kind == "conv":

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec
+from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, WeightQuant
 
 
 @dataclass
@@ -23,10 +23,12 @@ class ModelSpec:
     final_bias: bool
     channels_last: bool = False
     act: ActQuant | None = None  # multi-level hidden activations
+    weights: WeightQuant | None = None  # multi-bit weights
 
     def kwargs(self) -> dict[str, object]:
         return dict(
             act=self.act,
+            weights=self.weights,
             style=self.style,
             input_mode=self.input_mode,
             weight_form=self.weight_form,
@@ -114,7 +116,14 @@ def act_quants(draw: st.DrawFn) -> ActQuant:
 
 @st.composite
 def multilevel_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
-    """A random model (QONNX style) whose hidden activations are multi-level."""
+    """A random model (QONNX style) whose hidden activations, weights or both are
+    multi-level."""
     spec = draw(model_specs(conv=conv).filter(lambda s: s.style == "qonnx"))
-    spec.act = draw(act_quants())
+    which = draw(st.sampled_from(["act", "weights", "both"]))
+    if which != "weights":
+        spec.act = draw(act_quants())
+    if which != "act":
+        spec.weights = WeightQuant(
+            draw(st.integers(2, 4)), draw(st.booleans()), draw(st.booleans())
+        )
     return spec

@@ -80,17 +80,25 @@ def test_unsupported_op_names_node_and_op(
 
 
 def test_non_binary_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A weight that is no small integer multiple of a step (a full-precision value)."""
     w = pm1((8, 4))
-    w[0, 0] = 0.5
+    w[0, 0] = 0.123456
     expect_error(
         tmp_path, capsys, dense_model(w), "'fc1'", "(MatMul)", "not binary", "3 distinct values"
     )
 
 
-def test_zero_weight_is_not_binary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_integer_levels_are_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """+-1 weights with one 0 and one 0.5 are the levels {-2, 0, 1, 2} x 0.5: the golden model
+    computes them (bit-exact), the hardware refuses them naming the layer."""
     w = pm1((8, 4))
-    w[3, 2] = 0.0
-    expect_error(tmp_path, capsys, dense_model(w), "not binary")
+    w[3, 2], w[0, 0] = 0.0, 0.5
+    path = tmp_path / "levels.onnx"
+    onnx.save(dense_model(w), path)
+    code, out, err = run_cli(["verify", path, "--random", "60", "--allow-ties"], capsys)
+    assert code == 0 and "PASS" in out, out + err
+    code, _, err = run_cli(["verify", path, "--level", "csim", "--random", "2"], capsys)
+    assert code == 2 and "3-bit weights have no hardware stage yet" in err
 
 
 def test_dynamic_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,7 @@
-"""Multi-level hidden activations (QONNX Quant with 2..8 bits after a hidden layer, as Brevitas
-W1A2 exports them): the frontend's Quantise, BatchShift generalised to per-channel threshold
-sets (MultiThreshold), and the golden model, bit-exact against onnxruntime on random models."""
+"""Multi-level hidden activations and multi-bit weights (QONNX Quant with 2..8 bits, as
+Brevitas W1A2 / W2A2 export them): the frontend's Quantise and integer weight levels, BatchShift
+generalised to per-channel threshold sets (MultiThreshold), and the golden model, bit-exact
+against onnxruntime on random models."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
-from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, build_bnn
+from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, WeightQuant, build_bnn
 from bnn_hls.reference import SourceModel
 from bnn_hls.verify import random_inputs, verify_golden
 
@@ -27,7 +28,8 @@ def check(model: onnx.ModelProto, folder: Path, seed: int, n: int = 64) -> ir.Mo
     onnx.save(model, path)
     c = compile_file(path)
     assert c.model.is_integer_only()
-    assert any(isinstance(layer, ir.MultiThreshold) for layer in c.model.layers)
+    multi = [layer for layer in c.model.layers if isinstance(layer, ir.MultiThreshold)]
+    assert multi or not all(layer.binary_weights for layer in c.model.linear_layers())
     x = random_inputs(c.model.input, n, seed=seed)
     # BatchShift: the thresholds equal the float ops and the quantiser, exactly
     assert np.array_equal(golden.run(c.unfused, x).acc, golden.run(c.model, x).acc)
@@ -97,3 +99,41 @@ def test_inspect_and_verify_cli(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 0 and "PASS" in out, out + err
     code, _, err = run_cli(["verify", path, "--level", "csim", "--random", "2"], capsys)
     assert code == 2 and "l2_multithreshold" in err and "no hardware stage yet" in err
+
+
+def test_weight_levels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ternary weights (2-bit narrow, one scale per channel) with 2-bit activations, as
+    Brevitas' W2A2 exports them: integer levels in the IR, every path of the golden model
+    equal, inspect names the widths, compile refuses naming the layer."""
+    layers = [ConvSpec(8, 3, 1, 1, pool=2), DenseSpec(10)]
+    act, weights = ActQuant(2, True, False, 0.5), WeightQuant(2, True, True)
+    model = build_bnn((2, 6, 6), layers, 4, seed=5, act=act, weights=weights)
+    fused = check(model, tmp_path / "m", seed=2, n=200)
+    conv = fused.linear_layers()[0]
+    assert not conv.binary_weights and set(np.unique(np.abs(conv.weight_levels))) <= {0, 1}
+    x = random_inputs(fused.input, 40, seed=9)
+    assert np.array_equal(golden.run(fused, x, method="xnor").acc, golden.run(fused, x).acc)
+    path = tmp_path / "w2a2.onnx"
+    onnx.save(model, path)
+    code, out, _ = run_cli(["inspect", path], capsys)
+    assert code == 0 and "int8 x int2" in out and "int2 x int2" in out
+    code, _, err = run_cli(["compile", path, "-o", tmp_path / "out"], capsys)
+    assert code == 2 and "l1_conv: 2-bit weights have no hardware stage yet" in err
+
+
+def test_full_precision_weights_still_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = build_bnn((12,), [DenseSpec(6)], 3, seed=1)
+    for t in model.graph.initializer:
+        if t.name.startswith("w_"):
+            values = np.random.default_rng(0).normal(0, 1, tuple(t.dims)).astype(np.float32)
+            t.CopyFrom(onnx.numpy_helper.from_array(values, t.name))
+    for node in model.graph.node:
+        if node.op_type == "BipolarQuant" and node.input[0].startswith("w_"):
+            node.op_type, node.domain = "Identity", ""
+            del node.input[1:]
+    path = tmp_path / "fp.onnx"
+    onnx.save(model, path)
+    code, _, err = run_cli(["inspect", path], capsys)
+    assert code == 2 and "weights are not binary" in err and "2..8 bits" in err

@@ -118,9 +118,15 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
 
 
 def refuse_multilevel(model: ir.Model) -> None:
-    """Multi-level activations run in the golden model; their hardware stages (a multi-
-    threshold MVTU, an integer max-pool) are not written yet."""
+    """Multi-level weights and activations run in the golden model; their hardware stages (an
+    MVTU over bases with multi-thresholds, an integer max-pool) are not written yet."""
     for layer in model.layers:
+        if isinstance(layer, ir.Linear) and not layer.binary_weights:
+            raise ModelError(
+                f"layer {layer.name}: {layer.weight_bits()}-bit weights have no hardware stage "
+                "yet (the golden model runs them: verify --level golden)",
+                hint="use binary weights for compile, build, C-sim and RTL-sim",
+            )
         if isinstance(layer, ir.MultiThreshold):
             lo, hi = layer.code_range
             raise ModelError(

@@ -1,11 +1,14 @@
-"""Typed access to ONNX node attributes."""
+"""Typed access to ONNX node attributes (and a Constant node's value)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
+
+from ..errors import ModelError
 
 
 def _get(node: onnx.NodeProto, name: str) -> object | None:
@@ -40,3 +43,17 @@ def attr_ints(node: onnx.NodeProto, name: str, default: Sequence[int]) -> list[i
 
 def has_attr(node: onnx.NodeProto, name: str) -> bool:
     return any(a.name == name for a in node.attribute)
+
+
+def constant_of(node: onnx.NodeProto) -> np.ndarray:
+    """The value of a Constant node."""
+    for a in node.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name in ("value_float", "value_int"):
+            return np.asarray(helper.get_attribute_value(a))
+        if a.name in ("value_floats", "value_ints"):
+            return np.asarray(list(helper.get_attribute_value(a)))
+    raise ModelError(
+        "Constant node without a supported value attribute", node=node.name, op="Constant"
+    )

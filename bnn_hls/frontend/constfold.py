@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from ..errors import ModelError
 from .attrs import attr_int, attr_ints, attr_str, has_attr
@@ -141,17 +141,3 @@ def _fold_with_reference(
             f"cannot evaluate this constant op ({str(exc)[:200]})", node=node.name, op=node.op_type
         ) from None
     return [np.asarray(r) for r in results]
-
-
-def constant_of(node: onnx.NodeProto) -> np.ndarray:
-    """The value of a Constant node."""
-    for a in node.attribute:
-        if a.name == "value":
-            return numpy_helper.to_array(a.t)
-        if a.name in ("value_float", "value_int"):
-            return np.asarray(helper.get_attribute_value(a))
-        if a.name in ("value_floats", "value_ints"):
-            return np.asarray(list(helper.get_attribute_value(a)))
-    raise ModelError(
-        "Constant node without a supported value attribute", node=node.name, op="Constant"
-    )

@@ -28,7 +28,8 @@ import onnx
 
 from .. import ir
 from ..errors import ModelError, quote_name
-from .constfold import constant_of, fold_node
+from .attrs import constant_of
+from .constfold import fold_node
 from .layout import LayoutOps
 from .linear import LinearOps
 from .loader import graph_io, static_input_shape

@@ -66,10 +66,11 @@ class LinearOps(ImportState):
             features = v.onnx_shape[1]
             if w.shape[1] != features:
                 refuse(node, f"weight shape {w.shape} does not match {features} inputs")
-            bits, scale = self.binary_weights(node, w)
+            bits, levels, scale = self.weight_levels(node, w)
             v, perm = self.emit_flatten_for_dense(v, input_kind)
             if perm is not None:
                 bits = np.ascontiguousarray(bits[:, perm])
+                levels = np.ascontiguousarray(levels[:, perm]) if levels.size else levels
             n_out = bits.shape[0]
             layer_w = ir.Dense(
                 self.name("dense"),
@@ -79,6 +80,7 @@ class LinearOps(ImportState):
                 weights=bits,
                 input_kind=input_kind,
                 input_range=in_range,
+                weight_levels=levels,
             )
             out = Value(K.ACC, (1, n_out), (n_out,))
         self.emit(layer_w)
@@ -151,23 +153,33 @@ class LinearOps(ImportState):
             return v.code_range
         return self.input_layer.out_range() if self.input_layer else (0, 1)
 
-    def binary_weights(self, node: onnx.NodeProto, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(bits, per-output scale) from +-s weights (first axis = output)."""
+    def weight_levels(
+        self, node: onnx.NodeProto, w: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sign bits, integer levels or an empty array, per-output scale) of weights that are
+        +-s per output channel (binary), or s times small integers (a multi-bit Quant)."""
         w = np.asarray(w, dtype=np.float64)
         flat = w.reshape(w.shape[0], -1)
         mag = np.abs(flat)
         s = mag[:, 0].copy() if flat.shape[1] else np.ones(flat.shape[0])
-        if not np.all(np.isfinite(flat)) or np.any(s <= 0) or not np.all(mag == s[:, None]):
-            values = np.unique(flat)
-            # full precision: a weight one ulp off +-1 must not print as "1"
-            shown = ", ".join(f"{x:.9g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
-            refuse(
-                node,
-                f"weights are not binary: {values.size} distinct values ({shown}); "
-                "each output channel needs weights +s or -s",
-                "binarise the weights (BipolarQuant, or sign() before export)",
-            )
-        return (flat > 0).astype(np.uint8).reshape(w.shape), s
+        if np.all(np.isfinite(flat)) and np.all(s > 0) and np.all(mag == s[:, None]):
+            return (flat > 0).astype(np.uint8).reshape(w.shape), np.zeros(0, np.int16), s
+        found = integer_levels(flat) if np.all(np.isfinite(flat)) else None
+        if found is not None:
+            levels, step = found
+            bits = (levels >= 0).astype(np.uint8).reshape(w.shape)
+            return bits, levels.astype(np.int16).reshape(w.shape), step
+        values = np.unique(flat)
+        # full precision: a weight one ulp off +-1 must not print as "1"
+        shown = ", ".join(f"{x:.9g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
+        refuse(
+            node,
+            f"weights are not binary: {values.size} distinct values ({shown}); "
+            "each output channel needs weights +s or -s, or s times integers of at most "
+            f"{MAX_WEIGHT_BITS} bits",
+            "binarise the weights (BipolarQuant, or sign() before export), or quantise "
+            "them (a QONNX Quant of 2..8 bits)",
+        )
 
     def emit_flatten_for_dense(self, v: Value, input_kind: str) -> tuple[Value, np.ndarray | None]:
         """Emit a pending Flatten; return the column permutation for the dense weights."""
@@ -231,13 +243,16 @@ class LinearOps(ImportState):
         ow = (wd + left + right - kw) // sw + 1
         if oh < 1 or ow < 1:
             refuse(node, f"the kernel {kh}x{kw} does not fit the {h}x{wd} input")
-        bits, scale = self.binary_weights(node, w)
+        bits, levels, scale = self.weight_levels(node, w)
         layer = ir.Conv(
             self.name("conv"),
             v.ir_shape,
             (oh, ow, w.shape[0]),
             "conv",
             weights=np.ascontiguousarray(bits.transpose(0, 2, 3, 1)),
+            weight_levels=np.ascontiguousarray(levels.transpose(0, 2, 3, 1))
+            if levels.size
+            else levels,
             input_kind="bit" if v.kind is K.BITS else "int",
             input_range=self.input_range(v),
             kernel=(kh, kw),
@@ -246,3 +261,35 @@ class LinearOps(ImportState):
             pad_value=pad_value,
         )
         return Value(K.ACC, (1, w.shape[0], oh, ow), (oh, ow, w.shape[0])), layer, scale
+
+
+MAX_WEIGHT_BITS = 8
+
+
+def integer_levels(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per output channel (rows), a step d and integers n with float32(d * n) equal to every
+    weight exactly, |n| < 2**(MAX_WEIGHT_BITS - 1): the levels of a uniform weight quantiser.
+    The step is the smallest magnitude divided by 1..16 (a channel need not hold the level
+    +-1). None when a channel has no such step (full-precision or irregular weights)."""
+    limit = 1 << (MAX_WEIGHT_BITS - 1)
+    levels = np.zeros(flat.shape, np.int64)
+    steps = np.ones(flat.shape[0])
+    w32 = flat.astype(np.float32)
+    if not np.array_equal(w32.astype(np.float64), flat):
+        return None
+    for c, row in enumerate(flat):
+        nonzero = np.abs(row[row != 0])
+        if nonzero.size == 0:
+            continue  # an all-zero channel: levels 0, step 1
+        smallest = float(nonzero.min())
+        for k in range(1, 17):
+            d = smallest / k
+            n = np.round(row / d)
+            if np.abs(n).max() < limit and np.array_equal(
+                (np.float32(d) * n.astype(np.float32)).astype(np.float32), w32[c]
+            ):
+                levels[c], steps[c] = n.astype(np.int64), np.float32(d)
+                break
+        else:
+            return None
+    return levels, steps

@@ -13,7 +13,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..packing import ROUNDING_MODES, round_mode
-from .attrs import attr_int, attr_str
+from .attrs import attr_int, attr_str, constant_of
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 
@@ -58,7 +58,10 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
     consts: dict[str, np.ndarray] = {k: numpy_helper.to_array(v) for k, v in inits.items()}
     for node in model.graph.node:
         if node.op_type == "Constant":
-            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+            try:
+                consts[node.output[0]] = constant_of(node)
+            except ModelError:
+                continue  # a string or sparse constant: no Quant reads it
     new_nodes: list[onnx.NodeProto] = []
     extra_inits: list[onnx.TensorProto] = []
     counter = [0]

@@ -41,7 +41,7 @@ def accumulator_grid(layer: ir.Linear) -> np.ndarray:
     """Every accumulator value the layer can produce (a superset is fine)."""
     lo, hi = layer.out_range()
     unpadded = not (isinstance(layer, ir.Conv) and any(layer.pads))
-    if layer.input_kind == "bit" and unpadded:
+    if layer.input_kind == "bit" and layer.binary_weights and unpadded:
         return np.arange(-layer.fan_in, layer.fan_in + 1, 2, dtype=np.int64)
     return np.arange(lo, hi + 1, dtype=np.int64)
 
@@ -199,7 +199,11 @@ def batchshift(model: ir.Model) -> ir.Model:
             t, negate, f1_dec, constant = fuse_channels(layer, f1, f2)
         weights = layer.weights.copy()
         weights[negate] ^= 1
-        fused = replace(layer, weights=weights)
+        levels = layer.weight_levels.copy()
+        if levels.size:
+            levels[negate] *= -1
+            weights = (levels >= 0).astype(np.uint8)
+        fused = replace(layer, weights=weights, weight_levels=levels)
         lo, hi = fused.out_range()
         t = np.clip(t, lo, hi + 1)
         entry_index = len(out)
@@ -248,6 +252,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         if (
             binary
             and layer.input_kind == "bit"
+            and layer.binary_weights
             and not (isinstance(layer, ir.Conv) and any(layer.pads))
         ):
             k = layer.fan_in

@@ -183,7 +183,7 @@ def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[st
     distance = mode.distance if mode.kind == "similar" else 0
     layers: list[ir.Layer] = []
     for layer in model.layers:
-        if isinstance(layer, ir.Conv):
+        if isinstance(layer, ir.Conv) and layer.binary_weights:  # filters of +-1 only
             shared, stats = share_layer(layer, distance)
             layers.append(shared)
             entry = op_counts(shared)
@@ -207,7 +207,8 @@ def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[st
 
 def sharing_report(model: ir.Model) -> dict[str, Any]:
     """What exact sharing would save, for a model without sharing plans."""
-    report = {"mode": "off", "layers": [op_counts(layer) for layer in model.linear_layers()]}
+    binary = [layer for layer in model.linear_layers() if layer.binary_weights]
+    report = {"mode": "off", "layers": [op_counts(layer) for layer in binary]}
     return _totals(report)
 
 

@@ -1,0 +1,40 @@
+"""Brevitas' own W1A2 and W2A2 models (examples/brevitas_bnn_pynq, both exporters): the golden
+model equals onnxruntime on the file and qonnx's executor's recorded outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bnn_hls import golden, ir
+from bnn_hls.compiler import compile_file
+
+from .conftest import EXAMPLES, run_cli
+
+FOLDER = EXAMPLES / "brevitas_bnn_pynq"
+FILES = sorted(FOLDER.glob("*.onnx"))
+
+
+def test_both_exporters_and_both_weight_kinds() -> None:
+    names = {p.stem for p in FILES}
+    for model in ("tfc_1w2a", "tfc_2w2a"):
+        assert {f"{model}_torchscript", f"{model}_dynamo"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_golden_equals_qonnx_and_onnxruntime(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = compile_file(path)
+    assert c.model.is_integer_only()
+    th = [layer for layer in c.model.layers if isinstance(layer, ir.MultiThreshold)]
+    assert len(th) == 3 and all(layer.code_range == (-1, 1) for layer in th)
+    if "2w2a" in path.stem:
+        assert all(layer.weight_bits() == 2 for layer in c.model.linear_layers())
+    ref = np.load(path.with_suffix(".npz"))
+    scores = golden.run(c.model, ref["x"]).scores
+    assert np.allclose(scores, ref["y"].reshape(scores.shape), rtol=1e-6, atol=1e-6)
+    code, out, err = run_cli(["verify", path, "--random", "300"], capsys)
+    assert code == 0 and "PASS" in out, out + err
