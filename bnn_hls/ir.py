@@ -412,6 +412,10 @@ class MultiThreshold(Layer):
         return s
 
 
+# what BatchShift puts after a linear layer: bits (Threshold) or multi-level codes
+ThresholdLayer = Threshold | MultiThreshold
+
+
 @dataclass
 class MaxPool(Layer):
     """kxk max-pool, no padding. On bits it is an OR over the window, or an AND for the channels
@@ -440,6 +444,15 @@ class MaxPool(Layer):
 
     def value_out_type(self) -> str:
         return self.value_type
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(
+            kernel=list(self.kernel),
+            stride=list(self.stride),
+            and_channels=int(np.count_nonzero(self.and_channels)),
+        )
+        return s
 
 
 @dataclass

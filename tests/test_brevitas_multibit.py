@@ -1,8 +1,10 @@
 """Brevitas' own W1A2 and W2A2 models (examples/brevitas_bnn_pynq, both exporters): the golden
-model equals onnxruntime on the file and qonnx's executor's recorded outputs."""
+model equals onnxruntime on the file and qonnx's executor's recorded outputs; the generated
+C++ and RTL equal the golden model."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +40,19 @@ def test_golden_equals_qonnx_and_onnxruntime(
     assert np.allclose(scores, ref["y"].reshape(scores.shape), rtol=1e-6, atol=1e-6)
     code, out, err = run_cli(["verify", path, "--random", "300"], capsys)
     assert code == 0 and "PASS" in out, out + err
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_csim(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["verify", path, "--level", "csim", "--random", "40"], capsys)
+    assert code == 0 and "equal to the golden model: 40/40" in out, out + err
+
+
+@pytest.mark.parametrize("name", ["tfc_1w2a_dynamo", "tfc_2w2a_torchscript"])
+def test_rtlsim(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["verify", FOLDER / f"{name}.onnx", "--level", "rtlsim", "--random", "6", "--json"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["passed"] and doc["device_vs_golden"] == 6
+    assert doc["rtl"]["cycles_per_image_measured"] == doc["rtl"]["cycles_per_image_model"]

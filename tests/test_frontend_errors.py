@@ -90,15 +90,16 @@ def test_non_binary_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_integer_levels_are_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """+-1 weights with one 0 and one 0.5 are the levels {-2, 0, 1, 2} x 0.5: the golden model
-    computes them (bit-exact), the hardware refuses them naming the layer."""
+    and the generated C++ compute them (bit-exact)."""
     w = pm1((8, 4))
     w[3, 2], w[0, 0] = 0.0, 0.5
     path = tmp_path / "levels.onnx"
     onnx.save(dense_model(w), path)
     code, out, err = run_cli(["verify", path, "--random", "60", "--allow-ties"], capsys)
     assert code == 0 and "PASS" in out, out + err
-    code, _, err = run_cli(["verify", path, "--level", "csim", "--random", "2"], capsys)
-    assert code == 2 and "3-bit weights have no hardware stage yet" in err
+    args = ["verify", path, "--level", "csim", "--random", "20", "--allow-ties"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and "equal to the golden model: 20/20" in out, out + err
 
 
 def test_dynamic_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,14 +209,13 @@ def test_multibit_activation(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                 ]
             )
             break
-    # 4 bits: the golden model runs it (bit-exact against onnxruntime); no hardware yet
+    # 4 bits: the golden model and the C++ run it, bit-exact
     path = tmp_path / "a4.onnx"
     onnx.save(model, path)
     code, out, err = run_cli(["verify", path, "--random", "100"], capsys)
     assert code == 0 and "PASS" in out, out + err
-    code, _, err = run_cli(["compile", path, "-o", tmp_path / "out"], capsys)
-    assert code == 2 and "16-level activations have no hardware stage yet" in err
-    assert not (tmp_path / "out").exists()
+    code, out, err = run_cli(["verify", path, "--level", "csim", "--random", "30"], capsys)
+    assert code == 0 and "PASS" in out, out + err
     # 12 bits: refused, naming the node
     bits = next(t for t in model.graph.initializer if t.name == "b4")
     bits.CopyFrom(numpy_helper.from_array(np.float32(12), "b4"))

@@ -1,7 +1,9 @@
 """Multi-level hidden activations and multi-bit weights (QONNX Quant with 2..8 bits, as
 Brevitas W1A2 / W2A2 export them): the frontend's Quantise and integer weight levels, BatchShift
-generalised to per-channel threshold sets (MultiThreshold), and the golden model, bit-exact
-against onnxruntime on random models."""
+generalised to per-channel threshold sets (MultiThreshold), the golden model bit-exact against
+onnxruntime, and the hardware (the MVTU with multi-bit weights and multi-threshold outputs, the
+max-pools on codes) bit-exact against the golden model in C-sim and RTL-sim, the RTL's cycles
+equal to the cycle model, under random foldings."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
@@ -19,7 +22,9 @@ from bnn_hls.reference import SourceModel
 from bnn_hls.verify import random_inputs, verify_golden
 
 from .conftest import run_cli
+from .hls_helpers import csim_scores, random_folding
 from .strategies import ModelSpec, multilevel_specs
+from .test_rtl import check_model as check_rtl
 
 
 def check(model: onnx.ModelProto, folder: Path, seed: int, n: int = 64) -> ir.Model:
@@ -97,14 +102,12 @@ def test_inspect_and_verify_cli(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "4 levels -> int2" in out and "int2 x bit" in out and " max " in out
     code, out, err = run_cli(["verify", path, "--random", "200"], capsys)
     assert code == 0 and "PASS" in out, out + err
-    code, _, err = run_cli(["verify", path, "--level", "csim", "--random", "2"], capsys)
-    assert code == 2 and "l2_multithreshold" in err and "no hardware stage yet" in err
 
 
 def test_weight_levels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Ternary weights (2-bit narrow, one scale per channel) with 2-bit activations, as
     Brevitas' W2A2 exports them: integer levels in the IR, every path of the golden model
-    equal, inspect names the widths, compile refuses naming the layer."""
+    equal, inspect names the widths."""
     layers = [ConvSpec(8, 3, 1, 1, pool=2), DenseSpec(10)]
     act, weights = ActQuant(2, True, False, 0.5), WeightQuant(2, True, True)
     model = build_bnn((2, 6, 6), layers, 4, seed=5, act=act, weights=weights)
@@ -117,8 +120,6 @@ def test_weight_levels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     onnx.save(model, path)
     code, out, _ = run_cli(["inspect", path], capsys)
     assert code == 0 and "int8 x int2" in out and "int2 x int2" in out
-    code, _, err = run_cli(["compile", path, "-o", tmp_path / "out"], capsys)
-    assert code == 2 and "l1_conv: 2-bit weights have no hardware stage yet" in err
 
 
 def test_full_precision_weights_still_refused(
@@ -137,3 +138,52 @@ def test_full_precision_weights_still_refused(
     onnx.save(model, path)
     code, _, err = run_cli(["inspect", path], capsys)
     assert code == 2 and "weights are not binary" in err and "2..8 bits" in err
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(spec=multilevel_specs(), fold_seed=st.integers(0, 1000))
+def test_random_multilevel_csim(spec: ModelSpec, fold_seed: int, tmp_path: Path) -> None:
+    """Random multi-bit models at random foldings: the generated C++ equals the golden model."""
+    folder = tmp_path / f"c{spec.seed}_{fold_seed}"
+    model = check(build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs()),  # type: ignore[arg-type]
+                  folder, spec.seed, n=16)  # fmt: skip
+    x = random_inputs(model.input, 24, seed=fold_seed)
+    folding = random_folding(model, np.random.default_rng(fold_seed))
+    scores, sim = csim_scores(model, folding, x, folder / "hls")
+    assert np.array_equal(scores, golden.run(model, x).acc)
+    assert "warning:" not in sim.warnings, sim.warnings[-3000:]
+
+
+RTL_MODELS = {
+    "w2a2_dense": ((20,), [DenseSpec(16), DenseSpec(12)], ActQuant(2, True, False, 0.5),
+                   WeightQuant(2, True, True)),
+    "w1a3_pool_before_bn": ((2, 8, 8), [ConvSpec(8, 3, 1, 1, pool=2, pool_before_bn=True),
+                            DenseSpec(12)], ActQuant(3, False, False, 0.25), None),
+    "w2a2_pools": ((2, 9, 9), [ConvSpec(8, 3, 1, 1, pool=2),
+                   ConvSpec(6, 3, 1, 1, pool=3, pool_stride=2, pool_before_bn=True),
+                   DenseSpec(12)], ActQuant(2, True, False, 0.5), WeightQuant(2, True, True)),
+    "w3a1_padded": ((2, 7, 7), [ConvSpec(8, 3, 1, 1), ConvSpec(6, 3, 2, 1), DenseSpec(12)],
+                    None, WeightQuant(3, False, True)),
+    "w4a4": ((12,), [DenseSpec(10)], ActQuant(4, True, True, 0.2), WeightQuant(4, True, False)),
+    "w2a2_int_input_conv": ((1, 6, 6), [ConvSpec(6, 3, 1, 0), DenseSpec(8)],
+                            ActQuant(2, False, False, 0.5), WeightQuant(2, False, False)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(RTL_MODELS))
+def test_multilevel_rtlsim(name: str, tmp_path: Path) -> None:
+    """Six multi-bit models through the generated RTL (Verilator): scores equal the golden
+    model with and without random stalls, cycles per image equal the cycle model."""
+    shape, layers, act, weights = RTL_MODELS[name]
+    bn = BnStats(negative_gamma=0.4, zero_gamma=0.1, out_of_range=0.1)
+    mode = "quant8" if "int_input" in name or len(shape) == 1 else "bipolar"
+    model = build_bnn(shape, layers, 5, act=act, weights=weights, bn=bn, seed=7, input_mode=mode)
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    rng = np.random.default_rng(len(name))
+    check_rtl(path, tmp_path, 6, lambda m: random_folding(m, rng))

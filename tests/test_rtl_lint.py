@@ -16,8 +16,7 @@ LIBRARY = [
     "bnn_fifo",
     "bnn_mvtu",
     "bnn_swg",
-    "bnn_pool",
-    "bnn_window_max",
+    "bnn_max_min",
     "bnn_gather",
     "bnn_split",
     "bnn_label",
@@ -28,16 +27,20 @@ LIBRARY = [
 COMPOSED = [
     ("bnn_scores_out", ["bnn_scores_out", "bnn_split"]),
     ("bnn_share_lane", ["bnn_share_lane", "bnn_popcount"]),
+    ("bnn_pool", ["bnn_pool", "bnn_max_min"]),
+    ("bnn_window_max", ["bnn_window_max", "bnn_max_min"]),
 ]
+DEPENDS = {module: files[1:] for module, files in COMPOSED}
 
 
-def lint(files: list[Path], top: str, cwd: Path) -> str:
+def lint(files: list[Path], top: str, cwd: Path, params: dict[str, int] | None = None) -> str:
     import os
 
     env = {**os.environ, **tool_env()}
     env.pop("VERILATOR_ROOT", None)
+    flags = [f"-G{k}={v}" for k, v in (params or {}).items()]
     res = subprocess.run(
-        ["verilator", "--lint-only", "-Wall", "--top-module", top, *map(str, files)],
+        ["verilator", "--lint-only", "-Wall", *flags, "--top-module", top, *map(str, files)],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -57,6 +60,22 @@ def test_library_module_lint_clean(module: str, tmp_path: Path) -> None:
 def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Path) -> None:
     rtl = resource_dir("hw") / "rtl"
     assert lint([rtl / f"{f}.sv" for f in files], module, tmp_path) == ""
+
+
+@pytest.mark.parametrize(
+    "module,params",
+    [
+        ("bnn_mvtu", {"W_BITS": 2, "LEVELS": 3, "OUT_BITS": 2, "OUT_LO": -1, "OUT_W": 8}),
+        ("bnn_mvtu", {"INT_IN": 1, "IN_BITS": 2, "IN_W": 16, "W_BITS": 3}),
+        ("bnn_pool", {"EB": 3}),
+        ("bnn_window_max", {"EB": 2}),
+    ],
+)
+def test_multibit_variants_lint_clean(module: str, params: dict[str, int], tmp_path: Path) -> None:
+    """The multi-bit forms (weights of W_BITS, codes of LEVELS thresholds, pools on codes)."""
+    rtl = resource_dir("hw") / "rtl"
+    files = [rtl / f"{f}.sv" for f in [module, *DEPENDS.get(module, [])]]
+    assert lint(files, module, tmp_path, params) == ""
 
 
 @pytest.mark.parametrize("model", ["digits_cnn", "digits_mlp"])
@@ -98,7 +117,7 @@ def test_bad_parameters_stop_elaboration(
             "-Wno-fatal",
             "-Werror-USERFATAL",
             *flags,
-            str(rtl / f"{module}.sv"),
+            *(str(rtl / f"{f}.sv") for f in [module, *DEPENDS.get(module, [])]),
         ],
         capture_output=True,
         text=True,

@@ -26,8 +26,8 @@ UNLIMITED = 1 << 30
 class Access:
     reads: int  # per iteration, per reader
     writes: int = 0
-    # template parameter: that many readers, each on its own index of dimension 1 and all on
-    # the same index of the other dimensions
+    # template parameter (or a product "A*B" of them): that many readers, each on its own index
+    # of dimension 1 and all on the same index of the other dimensions
     parallel: str | None = None
     # the kernel touches the array only when this holds for its template parameters (e.g.
     # without a border correction the correction table is never read)
@@ -47,20 +47,26 @@ def _border(p: dict[str, int]) -> bool:
 
 _MVTU_ARRAYS = {
     "weights": Access(1, parallel="PE"),
-    "thresholds": Access(1, parallel="PE"),
+    "thresholds": Access(1, parallel="PE*LEVELS"),
     "row_class": Access(1, when=_border),
     "col_class": Access(1, when=_border),
     "correction": Access(1, parallel="PE", when=_border),
     "vec": Access(1, 1, when=lambda p: p["O"] // p["PE"] > 1),  # for output folds after the first
 }
 _MVTU_ARGS = ("in", "out", "weights", "thresholds", "row_class", "col_class", "correction", "vec")
-_MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "ACC_BITS")
+_MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS")
 _MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC")
 
 KERNELS: dict[str, KernelRule] = {
-    "mvtu_threshold": KernelRule((*_MVTU_HEAD, *_MVTU_TAIL), (*_MVTU_ARGS, "reps"), _MVTU_ARRAYS),
+    "mvtu_threshold": KernelRule(
+        (*_MVTU_HEAD, "LEVELS", "OUT_BITS", "OUT_LO", *_MVTU_TAIL),
+        (*_MVTU_ARGS, "reps"),
+        _MVTU_ARRAYS,
+    ),
     "mvtu_scores": KernelRule(
-        (*_MVTU_HEAD, "SCORE_BITS", *_MVTU_TAIL), (*_MVTU_ARGS, "reps"), _MVTU_ARRAYS
+        (*_MVTU_HEAD, "SCORE_BITS", *_MVTU_TAIL),
+        (*_MVTU_ARGS, "reps"),
+        {**_MVTU_ARRAYS, "thresholds": Access(1, parallel="PE")},
     ),
     "sliding_window": KernelRule(
         ("IH", "IW", "C", "SIMD", "ELEM_BITS", "KH", "KW", "SH", "SW", "PT", "PL", "PB", "PR"),
@@ -68,12 +74,12 @@ KERNELS: dict[str, KernelRule] = {
         {"line": Access(1, 1)},
     ),
     "maxpool_bits": KernelRule(
-        ("IH", "IW", "C", "PE", "K"),
+        ("IH", "IW", "C", "PE", "K", "EB"),
         ("in", "out", "and_mask", "reps"),
         {"and_mask": Access(1, parallel="PE")},
     ),
     "window_max_bits": KernelRule(
-        ("PE", "CW", "TAPS", "PIXELS"),
+        ("PE", "CW", "TAPS", "PIXELS", "EB"),
         ("in", "out", "and_mask", "reps"),
         {"and_mask": Access(1, parallel="PE")},
     ),
@@ -227,8 +233,9 @@ def _check_array(
             else:
                 banks = count
     readers = 1
-    if access.parallel is not None:
-        readers = _value(tvals.get(access.parallel, ""), consts) or 0
+    if access.parallel is not None:  # a template parameter, or a product of them ("PE*LEVELS")
+        for factor in access.parallel.split("*"):
+            readers *= _value(tvals.get(factor, ""), consts) or 0
         if readers < 1:
             return [f"{where}: cannot resolve {access.parallel}"]
         if dims[0] != readers:

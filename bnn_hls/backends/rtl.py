@@ -26,6 +26,7 @@ LIBRARY = (
     "bnn_swg.sv",
     "bnn_pool.sv",
     "bnn_window_max.sv",
+    "bnn_max_min.sv",
     "bnn_gather.sv",
     "bnn_split.sv",
     "bnn_scores_out.sv",

@@ -24,7 +24,10 @@ from .window import WindowStage
 
 
 def linear_layer_stages(
-    layer: ir.Linear, threshold: ir.Threshold | None, fold: Fold, src: Stream
+    layer: ir.Linear,
+    threshold: ir.ThresholdLayer | None,
+    fold: Fold,
+    src: Stream,
 ) -> list[Stage]:
     """The stages of one linear layer at one folding, from an input stream of SIMD elements per
     word: a conv's sliding window, then the folding's kernel."""
@@ -37,7 +40,10 @@ def linear_layer_stages(
         windows = Stream("", fold.simd, elem_bits, layer.fan_in * pixels // fold.simd)
         stages.append(WindowStage(src, windows, layer))
         src = windows
-    out_bits = SCORE_BITS if threshold is None else 1
+    if threshold is None:
+        out_bits = SCORE_BITS
+    else:
+        out_bits = threshold.out_bits() if isinstance(threshold, ir.MultiThreshold) else 1
     dst = Stream("", fold.pe, out_bits, layer.out_channels * pixels // fold.pe)
     kernel = KERNELS[fold.kernel]
     stages.append(kernel.build(layer, threshold, fold.pe, fold.simd, fold.rom, src, dst))
@@ -62,11 +68,11 @@ def lower_pool(step: Step, folding: Folding, cur: Stream) -> list[Stage]:
     layer = step.layer
     assert isinstance(layer, ir.MaxPool)
     elements = int(np.prod(layer.out_shape))
-    out = Stream("", cur.elems, 1, elements // cur.elems)
+    out = Stream("", cur.elems, cur.bits, elements // cur.elems)
     if pool_refusal(layer) is None:
         return [PoolStage(cur, out, layer)]
     taps = layer.kernel[0] * layer.kernel[1]
-    windows = Stream("", cur.elems, 1, elements * taps // cur.elems)
+    windows = Stream("", cur.elems, cur.bits, elements * taps // cur.elems)
     return [WindowStage(cur, windows, layer), WindowMaxStage(windows, out, layer)]
 
 
@@ -91,7 +97,6 @@ LOWERINGS: dict[type[ir.Layer], Callable[[Step, Folding, Stream], list[Stage]]] 
 
 def build_plan(model: ir.Model, folding: Folding) -> Plan:
     """The pipeline of a model (after BatchShift) at a folding."""
-    refuse_multilevel(model)
     inq = model.input
     simd0 = folding[model.linear_layers()[0].name].simd
     elements = int(np.prod(inq.out_shape))
@@ -115,25 +120,6 @@ def build_plan(model: ir.Model, folding: Folding) -> Plan:
         s.name = "s_in" if i == 0 else f"s{i}"
     check_widths(stages)
     return Plan(stages, streams, first, model.scores.out_shape[-1], axi_width(first.width))
-
-
-def refuse_multilevel(model: ir.Model) -> None:
-    """Multi-level weights and activations run in the golden model; their hardware stages (an
-    MVTU over bases with multi-thresholds, an integer max-pool) are not written yet."""
-    for layer in model.layers:
-        if isinstance(layer, ir.Linear) and not layer.binary_weights:
-            raise ModelError(
-                f"layer {layer.name}: {layer.weight_bits()}-bit weights have no hardware stage "
-                "yet (the golden model runs them: verify --level golden)",
-                hint="use binary weights for compile, build, C-sim and RTL-sim",
-            )
-        if isinstance(layer, ir.MultiThreshold):
-            lo, hi = layer.code_range
-            raise ModelError(
-                f"layer {layer.name}: {hi - lo + 1}-level activations have no hardware stage yet "
-                "(the golden model runs them: verify --level golden)",
-                hint="use binary activations for compile, build, C-sim and RTL-sim",
-            )
 
 
 def check_widths(stages: list[Stage]) -> None:

@@ -1,6 +1,8 @@
 """The matrix-vector-threshold unit (hw/rtl/bnn_mvtu.sv, hw/hls/bnn_mvtu.h): XNOR-popcount
 (binary inputs) or add/subtract (integer inputs) of SIMD inputs x PE outputs per cycle over a
-layer's binary weights, then thresholds (bits out) or signed scores (the last layer)."""
+layer's binary weights, or small products over multi-bit weights; then thresholds (bits, or
+multi-level codes: the count of a channel's thresholds reached) or signed scores (the last
+layer)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,11 @@ from .streams import MAX_FIFO_DEPTH, SCORE_BITS, Stream
 @dataclass(eq=False)
 class MvtuStage(LinearStage):
     """Per input vector (a dense layer's input, or one window) NF = O / PE output words, word
-    nf holding outputs nf * PE + p at bit (or score lane) p. Weights: NF * SF words of PE x
-    SIMD bits, word (nf, sf) lane p bit s = weight of output nf * PE + p, input sf * SIMD + s."""
+    nf holding outputs nf * PE + p at element (bit, code or score lane) p. Weights: NF * SF
+    words of PE lanes of SIMD x W_BITS bits, word (nf, sf) lane p element s = weight of output
+    nf * PE + p, input sf * SIMD + s (a bit, or a W_BITS-bit two's-complement integer).
+    Thresholds: NF words of PE x LEVELS lanes, lane p * LEVELS + l = threshold l of output
+    nf * PE + p."""
 
     src: Stream
     dst: Stream
@@ -31,17 +36,20 @@ class MvtuStage(LinearStage):
     simd: int
     rom: str  # where the weights live: "lut" or "block" (RAM)
     in_bits: int  # bits per input element
-    thresholds: np.ndarray | None  # (O,) on the accumulator; None: the layer outputs scores
+    thresholds: np.ndarray | None  # (O, LEVELS) on the accumulator; None: scores out
+    out_lo: int  # the lowest output code (0 for bits)
     border: BorderTables | None
 
     kind: ClassVar[str] = "mvtu"
     hls_template: ClassVar[str] = "mvtu.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = (
-        "K", "O", "PE", "SIMD", "NF", "SF", "ACC_BITS", "IN_BITS", "OH", "OW", "RC", "CC",
+        "K", "O", "PE", "SIMD", "NF", "SF", "ACC_BITS", "IN_BITS", "W_BITS", "LEVELS",
+        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC",
     )  # fmt: skip
     rtl_params: ClassVar[tuple[str, ...]] = (
-        "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "ACC_BITS", "SCORES", "SCORE_BITS",
-        "OH", "OW", "BORDER", "RC", "CC", "IN_W", "OUT_W", "ROM_BLOCK",
+        "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS", "SCORES",
+        "SCORE_BITS", "LEVELS", "OUT_BITS", "OUT_LO", "OH", "OW", "BORDER", "RC", "CC", "IN_W",
+        "OUT_W", "ROM_BLOCK",
     )  # fmt: skip
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
@@ -51,7 +59,7 @@ class MvtuStage(LinearStage):
     def build(
         cls,
         layer: ir.Linear,
-        threshold: ir.Threshold | None,
+        threshold: ir.ThresholdLayer | None,
         pe: int,
         simd: int,
         rom: str,
@@ -59,8 +67,13 @@ class MvtuStage(LinearStage):
         dst: Stream,
     ) -> MvtuStage:
         in_bits = 1 if layer.input_kind == "bit" else src.bits
-        thresholds = None if threshold is None else threshold.thresholds
-        return cls(src, dst, layer, pe, simd, rom, in_bits, thresholds, border_tables(layer))
+        thresholds, out_lo = None, 0
+        if threshold is not None:
+            thresholds = threshold.thresholds.reshape(layer.out_channels, -1)
+            out_lo = threshold.out_range()[0] if isinstance(threshold, ir.MultiThreshold) else 0
+        return cls(
+            src, dst, layer, pe, simd, rom, in_bits, thresholds, out_lo, border_tables(layer)
+        )
 
     @property
     def name(self) -> str:
@@ -77,6 +90,22 @@ class MvtuStage(LinearStage):
     @property
     def int_in(self) -> bool:
         return self.layer.input_kind == "int"
+
+    @property
+    def w_bits(self) -> int:
+        return self.layer.weight_bits()
+
+    @property
+    def levels(self) -> int:
+        """Thresholds per output channel (1 for bits and for scores)."""
+        return 1 if self.thresholds is None else int(self.thresholds.shape[1])
+
+    @property
+    def out_bits(self) -> int:
+        """Bits of an output code: 1 for bits, the codes' two's-complement width otherwise."""
+        if self.levels == 1:
+            return 1
+        return ir.signed_bits(self.out_lo, self.out_lo + self.levels)
 
     @property
     def acc_bits(self) -> int:
@@ -112,6 +141,10 @@ class MvtuStage(LinearStage):
             "SF": self.sf,
             "INT_IN": int(self.int_in),
             "IN_BITS": self.in_bits,
+            "W_BITS": self.w_bits,
+            "LEVELS": self.levels,
+            "OUT_BITS": self.out_bits,
+            "OUT_LO": self.out_lo,
             "ACC_BITS": self.acc_bits,
             "SCORES": int(self.scores),
             "SCORE_BITS": SCORE_BITS,
@@ -132,14 +165,20 @@ class MvtuStage(LinearStage):
         return self.pe * self.simd
 
     def _weight_bits(self) -> np.ndarray:
-        bits = self.layer.weights.reshape(self.layer.out_channels, self.layer.fan_in)
-        tiles = bits.astype(np.uint8).reshape(self.nf, self.pe, self.sf, self.simd)
-        return tiles.transpose(0, 2, 1, 3).reshape(self.nf * self.sf, self.pe, self.simd)
+        """(NF * SF, PE, SIMD * W_BITS) bits: element s of a lane at bits [s * W_BITS, ...)."""
+        layer, wb = self.layer, self.w_bits
+        if wb == 1:
+            values = layer.weights.reshape(layer.out_channels, layer.fan_in).astype(np.int64)
+        else:
+            values = layer.weight_levels.reshape(layer.out_channels, layer.fan_in).astype(np.int64)
+        tiles = values.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
+        bits = (tiles[..., None] >> np.arange(wb)) & 1  # two's complement, LSB first
+        return bits.astype(np.uint8).reshape(self.nf * self.sf, self.pe, self.simd * wb)
 
     def _threshold_lanes(self) -> np.ndarray:
         if self.thresholds is None:  # a scores layer compares nothing: a zero table
             return np.zeros((self.nf, self.pe), np.int64)
-        return self.thresholds.astype(np.int64).reshape(self.nf, self.pe)
+        return self.thresholds.astype(np.int64).reshape(self.nf, self.pe * self.levels)
 
     def memories(self) -> list[Memory]:
         mems = [
@@ -147,13 +186,18 @@ class MvtuStage(LinearStage):
                 "weights",
                 self.nf * self.sf,
                 self.pe,
-                self.simd,
+                self.simd * self.w_bits,
                 self._weight_bits,
                 "bits",
                 storage=self.rom,
             ),
             Memory(
-                "thresholds", self.nf, self.pe, self.table_bits, self._threshold_lanes, signed=True
+                "thresholds",
+                self.nf,
+                self.pe * self.levels,
+                self.table_bits,
+                self._threshold_lanes,
+                signed=True,
             ),
         ]
         return mems + border_memories(self.border, self.pe, self.table_bits)
@@ -167,19 +211,23 @@ class MvtuStage(LinearStage):
     def resource_features(self) -> dict[str, float]:
         a_w = self.table_bits
         depth = self.nf * self.sf
-        weight_width = self.pe * self.simd
+        weight_width = self.pe * self.simd * self.w_bits
         border_classes = 0 if self.border is None else self.border.classes
+        binary = not self.int_in and self.w_bits == 1
         return {
             "const": 1.0,
-            "binary_macs": 0.0 if self.int_in else float(weight_width),
-            "int_mac_bits": float(weight_width * self.in_bits) if self.int_in else 0.0,
+            "binary_macs": float(weight_width) if binary else 0.0,
+            # integer inputs or multi-bit weights: adders (and small products) of these bits
+            "int_mac_bits": 0.0 if binary else float(weight_width * self.in_bits),
             "accumulators": float(self.pe * a_w),
             "input_buffer": float(self.simd * self.in_bits * math.ceil(self.sf / 32))
             if self.nf > 1
             else 0.0,
             "weight_rom": float(rm.lut_rom_size(weight_width, depth)) if self.rom == "lut" else 0.0,
             "weight_register": float(weight_width) if self.rom == "lut" else 0.0,
-            "threshold_rom": 0.0 if self.scores else float(rm.lut_rom_size(self.pe * a_w, self.nf)),
+            "threshold_rom": 0.0
+            if self.scores
+            else float(rm.lut_rom_size(self.pe * self.levels * a_w, self.nf)),
             "border_rom": float(rm.lut_rom_size(self.pe * a_w, border_classes * self.nf))
             if border_classes
             else 0.0,
@@ -189,7 +237,7 @@ class MvtuStage(LinearStage):
     def block_ram(self) -> float:
         if self.rom != "block":
             return 0.0
-        return rm.bram18_count(self.pe * self.simd, self.nf * self.sf) / 2
+        return rm.bram18_count(self.pe * self.simd * self.w_bits, self.nf * self.sf) / 2
 
     def fifo_depths(self) -> dict[str, int]:
         """It takes an input vector's SF words in a burst (its first output fold), then
@@ -207,9 +255,15 @@ class MvtuStage(LinearStage):
     def description(self) -> str:
         layer = self.layer
         src = f"int{self.in_bits}" if self.int_in else "bit"
-        out = f"int{SCORE_BITS} scores" if self.scores else "bits (acc >= T)"
+        weights = "bit" if self.w_bits == 1 else f"int{self.w_bits}"
+        if self.scores:
+            out = f"int{SCORE_BITS} scores"
+        elif self.levels == 1:
+            out = "bits (acc >= T)"
+        else:
+            out = f"int{self.out_bits} codes ({self.levels + 1} levels)"
         return (
-            f"{layer.kind}, {layer.fan_in} x {layer.out_channels}, {src} x bit -> {out}, "
+            f"{layer.kind}, {layer.fan_in} x {layer.out_channels}, {src} x {weights} -> {out}, "
             f"PE {self.pe}, SIMD {self.simd}"
         )
 

@@ -85,9 +85,9 @@ def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
 
 
 def _candidate(
-    model: ir.Model, layer: ir.Linear, threshold: ir.Threshold | None, fold: Fold
+    model: ir.Model, layer: ir.Linear, threshold: ir.ThresholdLayer | None, fold: Fold
 ) -> Candidate | None:
-    src_bits = 1 if layer.input_kind == "bit" else model.input.out_bits()
+    src_bits = 1 if layer.input_kind == "bit" else ir.signed_bits(*layer.input_range)
     src = Stream("", fold.simd, src_bits, int(np.prod(layer.in_shape)) // fold.simd)
     stages = linear_layer_stages(layer, threshold, fold, src)
     if max(st.widest_word() for st in stages) > MAX_WORD_BITS:
@@ -101,14 +101,14 @@ def _candidate(
 def layer_candidates(
     model: ir.Model,
     layer: ir.Linear,
-    threshold: ir.Threshold | None,
+    threshold: ir.ThresholdLayer | None,
     first: bool,
     shared_kernel: str = "always",
 ) -> list[Candidate]:
     """Every legal (PE, SIMD, ROM, kernel) of one layer with its cycles and cost, dominated
     ones (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at
     most MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
-    in_bits = 1 if layer.input_kind == "bit" else model.input.out_bits()
+    in_bits = 1 if layer.input_kind == "bit" else ir.signed_bits(*layer.input_range)
     shareable = KERNELS["shared"].refusal(layer, threshold) is None and shared_kernel != "never"
     kernels = ["shared"] if shareable else []
     if not shareable or shared_kernel == "choose":

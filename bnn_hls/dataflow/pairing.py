@@ -1,5 +1,6 @@
 """The IR layers the lowering and the folding take one at a time: each linear layer with the
-Threshold after it (BatchShift's output), every other device layer on its own."""
+Threshold or MultiThreshold after it (BatchShift's output), every other device layer on its
+own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from .. import ir
 @dataclass(frozen=True)
 class Step:
     layer: ir.Layer
-    threshold: ir.Threshold | None = None  # after a linear layer: its output bits
+    # after a linear layer: its output bits (Threshold) or codes (MultiThreshold)
+    threshold: ir.ThresholdLayer | None = None
 
 
 def device_steps(model: ir.Model) -> list[Step]:
@@ -19,17 +21,20 @@ def device_steps(model: ir.Model) -> list[Step]:
     layers = model.layers[1:]
     steps: list[Step] = []
     for i, layer in enumerate(layers):
-        if isinstance(layer, ir.Threshold) and i > 0 and isinstance(layers[i - 1], ir.Linear):
+        thresholds = (ir.Threshold, ir.MultiThreshold)
+        if isinstance(layer, thresholds) and i > 0 and isinstance(layers[i - 1], ir.Linear):
             continue  # taken with the linear layer before it
         nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if isinstance(layer, ir.Linear) and isinstance(nxt, ir.Threshold):
+        if isinstance(layer, ir.Linear) and isinstance(nxt, thresholds):
             steps.append(Step(layer, nxt))
         else:
             steps.append(Step(layer))
     return steps
 
 
-def linear_steps(model: ir.Model) -> list[tuple[ir.Linear, ir.Threshold | None]]:
+def linear_steps(
+    model: ir.Model,
+) -> list[tuple[ir.Linear, ir.ThresholdLayer | None]]:
     return [
         (step.layer, step.threshold)
         for step in device_steps(model)

@@ -1,5 +1,6 @@
-"""Binary max-pool (hw/rtl/bnn_pool.sv, hw/hls/bnn_pool.h): an OR over the window, or an AND
-for the channels whose max was taken before a decreasing threshold (BatchShift)."""
+"""Max-pool (hw/rtl/bnn_pool.sv, hw/hls/bnn_pool.h) of bits or of multi-level codes: the max
+over the window (an OR of bits), or the min (an AND) for the channels whose max was taken
+before a decreasing threshold (BatchShift)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ class PoolStage(Stage):
 
     kind: ClassVar[str] = "pool"
     hls_template: ClassVar[str] = "pool.h.j2"
-    hls_params: ClassVar[tuple[str, ...]] = ("IH", "IW", "C", "PE", "K")
+    hls_params: ClassVar[tuple[str, ...]] = ("IH", "IW", "C", "PE", "K", "EB")
     rtl_params: ClassVar[tuple[str, ...]] = hls_params
+    rtl_library: ClassVar[tuple[str, ...]] = ("bnn_max_min.sv",)
 
     def __post_init__(self) -> None:
         reason = pool_refusal(self.layer)
@@ -63,7 +65,14 @@ class PoolStage(Stage):
 
     def params(self) -> dict[str, int]:
         h, w, c = self.layer.in_shape
-        return {"IH": h, "IW": w, "C": c, "PE": self.src.elems, "K": self.layer.kernel[0]}
+        return {
+            "IH": h,
+            "IW": w,
+            "C": c,
+            "PE": self.src.elems,
+            "K": self.layer.kernel[0],
+            "EB": self.src.bits,
+        }
 
     def cycles(self) -> int:
         return self.src.words_per_image
@@ -76,7 +85,7 @@ class PoolStage(Stage):
 
     def description(self) -> str:
         k = self.layer.kernel[0]
-        return f"{k}x{k} binary max-pool"
+        return f"{k}x{k} max-pool of {'bits' if self.src.bits == 1 else f'int{self.src.bits}'}"
 
 
 @dataclass(eq=False)
@@ -92,8 +101,9 @@ class WindowMaxStage(Stage):
 
     kind: ClassVar[str] = "window_max"
     hls_template: ClassVar[str] = "window_max.h.j2"
-    hls_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS", "PIXELS")
-    rtl_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS")
+    hls_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS", "PIXELS", "EB")
+    rtl_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS", "EB")
+    rtl_library: ClassVar[tuple[str, ...]] = ("bnn_max_min.sv",)
 
     @property
     def name(self) -> str:
@@ -106,7 +116,13 @@ class WindowMaxStage(Stage):
     def params(self) -> dict[str, int]:
         kh, kw = self.layer.kernel
         oh, ow, c = self.layer.out_shape
-        return {"PE": self.src.elems, "CW": c // self.src.elems, "TAPS": kh * kw, "PIXELS": oh * ow}
+        return {
+            "PE": self.src.elems,
+            "CW": c // self.src.elems,
+            "TAPS": kh * kw,
+            "PIXELS": oh * ow,
+            "EB": self.src.bits,
+        }
 
     def cycles(self) -> int:
         return self.src.words_per_image

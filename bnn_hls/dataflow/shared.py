@@ -57,7 +57,7 @@ class SharedStage(LinearStage):
     title: ClassVar[str] = "result-sharing kernel"
 
     @classmethod
-    def refusal(cls, layer: ir.Linear, threshold: ir.Threshold | None) -> str | None:
+    def refusal(cls, layer: ir.Linear, threshold: ir.ThresholdLayer | None) -> str | None:
         """A conv with a sharing plan, binary inputs, thresholds after it, at most 64 taps."""
         if not isinstance(layer, ir.Conv):
             return "it is not a conv"
@@ -67,6 +67,8 @@ class SharedStage(LinearStage):
             return "its inputs are integers (the unit shares binary 2-D filter results)"
         if threshold is None:
             return "it outputs scores (the unit outputs threshold bits)"
+        if isinstance(threshold, ir.MultiThreshold):
+            return "it outputs multi-level codes (the unit outputs threshold bits)"
         taps = layer.kernel[0] * layer.kernel[1]
         if taps > MAX_SHARED_TAPS:
             return f"its kernel has more than {MAX_SHARED_TAPS} taps"
@@ -81,7 +83,7 @@ class SharedStage(LinearStage):
     def build(
         cls,
         layer: ir.Linear,
-        threshold: ir.Threshold | None,
+        threshold: ir.ThresholdLayer | None,
         pe: int,
         simd: int,
         rom: str,

@@ -143,7 +143,7 @@ class LinearStage(Stage):
     def build(
         cls,
         layer: ir.Linear,
-        threshold: ir.Threshold | None,
+        threshold: ir.ThresholdLayer | None,
         pe: int,
         simd: int,
         rom: str,
@@ -153,7 +153,7 @@ class LinearStage(Stage):
         """The stage computing `layer` (and the threshold after it, if any) at a folding."""
 
     @classmethod
-    def refusal(cls, layer: ir.Linear, threshold: ir.Threshold | None) -> str | None:
+    def refusal(cls, layer: ir.Linear, threshold: ir.ThresholdLayer | None) -> str | None:
         """Why this kernel cannot compute `layer` followed by `threshold`, or None."""
         return None
 

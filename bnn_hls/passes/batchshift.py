@@ -208,7 +208,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         t = np.clip(t, lo, hi + 1)
         entry_index = len(out)
         out.append(fused)
-        th: ir.Threshold | ir.MultiThreshold
+        th: ir.ThresholdLayer
         if isinstance(quant, ir.Quantise):
             th = ir.MultiThreshold(
                 f"{layer.name}_th",

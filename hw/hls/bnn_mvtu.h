@@ -1,16 +1,20 @@
 // Matrix-vector-threshold unit: XNOR-popcount (binary inputs) or add/subtract (integer inputs)
-// of SIMD inputs x PE outputs per cycle, folded over a K x O binary weight matrix
-// (NF = O / PE output folds, SF = K / SIMD input folds), weights in on-chip ROM.
+// of SIMD inputs x PE outputs per cycle, folded over a K x O weight matrix (NF = O / PE output
+// folds, SF = K / SIMD input folds), weights in on-chip ROM: binary (W_BITS = 1) or signed
+// W_BITS-bit integers (multi-bit weights: a small product per input).
 //
 // Per input vector (a dense layer's input, or one conv window from the sliding-window
-// generator) it emits NF words; word nf holds output channels nf * PE + p at bit/lane p.
-// The accumulator is the exact +-1 dot product acc = 2 * popcount(xnor) - K (binary) or
-// sum(w ? x : -x) (integer). A zero-padded binary conv adds the border correction of the
-// output pixel's class. Outputs: bits acc >= T (mvtu_threshold) or PE packed signed scores
-// (mvtu_scores, last layer).
+// generator) it emits NF words; word nf holds output channels nf * PE + p at element p.
+// The accumulator is the exact dot product: 2 * popcount(xnor) - K (binary x binary),
+// sum(w ? x : -x) (integer inputs, binary weights), sum(w * x) (multi-bit weights, x = +-1 for
+// bits). A zero-padded conv with binary inputs adds the border correction of the output
+// pixel's class. Outputs: per channel the code OUT_LO + #{l : acc >= T[l]} over its LEVELS
+// thresholds in OUT_BITS bits (one threshold, OUT_LO = 0: the bit acc >= T;
+// mvtu_threshold), or PE packed signed scores (mvtu_scores, last layer).
 //
-// II = 1 by construction: each PE reads one word of its own bank of weights, thresholds and
-// corrections per iteration (the tables are partitioned by PE: one read per bank); the input
+// II = 1 by construction: each PE reads one word of its own bank of weights and corrections per
+// iteration, and each of its LEVELS thresholds from its own bank (the tables are partitioned:
+// one read per bank); the input
 // vector buffer takes one write (the first output fold) and one read (the others) per
 // iteration and is never read-modified-written; the accumulators are registers; every index
 // comes from a counter (no division of the loop index).
@@ -27,17 +31,21 @@ namespace bnn {
 // PE        outputs per cycle (divides O)
 // INT_IN    integer inputs (add/subtract) instead of bits (XNOR-popcount)
 // IN_BITS   bits per input element (1 for bits)
+// W_BITS    bits per weight: 1 (binary, bit 1 = +1) or a signed integer's width
 // ACC_BITS  signed bits of the exact accumulator (thresholds and corrections have 2 more)
-// SCORES    output PE signed scores instead of PE threshold bits
-// OUT_W     bits of an output word (PE or PE x score bits)
+// SCORES    output PE signed scores instead of PE threshold codes
+// LEVELS    thresholds per output channel (1: a bit; more: a multi-level code)
+// OUT_BITS  bits per output code (two's complement); OUT_LO the lowest code
+// OUT_W     bits of an output word (PE x OUT_BITS or PE x score bits)
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
 // BORDER    add the zero-padding correction of the pixel's row and column class
 // RC, CC    row and column classes of that correction
-template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, bool SCORES,
-          int OUT_W, int OH, int OW, bool BORDER, int RC, int CC>
+template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
+          bool SCORES, int LEVELS, int OUT_BITS, int OUT_LO, int OUT_W, int OH, int OW,
+          bool BORDER, int RC, int CC>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
-               const typename rom_u<SIMD>::type weights[PE][(O / PE) * (K / SIMD)],
-               const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
+               const typename rom_u<SIMD * W_BITS>::type weights[PE][(O / PE) * (K / SIMD)],
+               const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
                const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
@@ -67,9 +75,17 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
     ap_uint<OUT_W> word = 0;
     for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-      const ap_uint<SIMD> w = weights[p][waddr];
+      const ap_uint<SIMD * W_BITS> w = weights[p][waddr];
       acc_t partial = 0;
-      if (INT_IN) {
+      if (W_BITS > 1) {  // multi-bit weights: one small product per input
+        for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+          const ap_int<W_BITS> ws = ap_int<W_BITS>(w >> (s * W_BITS));
+          const acc_t xs = INT_IN ? acc_t(ap_int<IN_BITS>(x >> (s * IN_BITS)))
+                                  : acc_t(x[s] ? 1 : -1);
+          partial += acc_t(ws) * xs;
+        }
+      } else if (INT_IN) {
         for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
           const ap_int<IN_BITS> v = ap_int<IN_BITS>(x >> (s * IN_BITS));
@@ -80,14 +96,19 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
       }
       const acc_t sum = (sf == 0 ? acc_t(0) : acc[p]) + partial;
       acc[p] = sum;
-      acc_t value = INT_IN ? sum : acc_t(2 * sum - K);
+      acc_t value = (INT_IN || W_BITS > 1) ? sum : acc_t(2 * sum - K);
       if (BORDER) value += correction[p][cls * NF + nf];
       if (SCORES) {  // shift lanes in from the top: lane p ends at bits [p * SB, (p + 1) * SB)
         word = (word >> SCORE_BITS) |
                (ap_uint<OUT_W>(ap_uint<SCORE_BITS>(ap_int<SCORE_BITS>(value)))
                 << (OUT_W - SCORE_BITS));
-      } else {
-        word[p] = value >= thresholds[p][nf];
+      } else {  // the code: how many of the channel's thresholds the accumulator reaches
+        ap_int<OUT_BITS + 1> count = 0;
+        for (int l = 0; l < LEVELS; l++) {
+#pragma HLS UNROLL
+          count += value >= thresholds[p * LEVELS + l][nf] ? 1 : 0;
+        }
+        word.range(p * OUT_BITS + OUT_BITS - 1, p * OUT_BITS) = ap_uint<OUT_BITS>(count + OUT_LO);
       }
     }
     if (sf == SF - 1) out.write(word);
@@ -112,33 +133,37 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
   }
 }
 
-// Binary outputs: bit p of word nf = acc(nf * PE + p) >= T.
-template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, int OH, int OW,
-          bool BORDER, int RC, int CC>
-void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE> >& out,
-                    const typename rom_u<SIMD>::type weights[PE][(O / PE) * (K / SIMD)],
-                    const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
+// Threshold outputs: element p of word nf = the code of acc(nf * PE + p) (a bit acc >= T
+// with one threshold).
+template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
+          int LEVELS, int OUT_BITS, int OUT_LO, int OH, int OW, bool BORDER, int RC, int CC>
+void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
+                    hls::stream<ap_uint<PE * OUT_BITS> >& out,
+                    const typename rom_u<SIMD * W_BITS>::type weights[PE][(O / PE) * (K / SIMD)],
+                    const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
                     const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                     const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                     ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
-  mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, false, PE, OH, OW, BORDER, RC, CC>(
-      in, out, weights, thresholds, row_class, col_class, correction, vec, reps);
+  mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, false, LEVELS, OUT_BITS, OUT_LO,
+            PE * OUT_BITS, OH, OW, BORDER, RC, CC>(in, out, weights, thresholds, row_class,
+                                                  col_class, correction, vec, reps);
 }
 
 // Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
-template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int ACC_BITS, int SCORE_BITS,
-          int OH, int OW, bool BORDER, int RC, int CC>
+template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
+          int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
-                 const typename rom_u<SIMD>::type weights[PE][(O / PE) * (K / SIMD)],
+                 const typename rom_u<SIMD * W_BITS>::type weights[PE][(O / PE) * (K / SIMD)],
                  const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
                  const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                  const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                  ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
-  mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, ACC_BITS, true, PE * SCORE_BITS, OH, OW, BORDER, RC,
-            CC>(in, out, weights, thresholds, row_class, col_class, correction, vec, reps);
+  mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, true, 1, 1, 0, PE * SCORE_BITS, OH,
+            OW, BORDER, RC, CC>(in, out, weights, thresholds, row_class, col_class, correction,
+                                vec, reps);
 }
 
 }  // namespace bnn

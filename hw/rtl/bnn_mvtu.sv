@@ -1,10 +1,13 @@
-// Matrix-vector-threshold unit: SIMD inputs x PE outputs per cycle over a K x O binary weight
-// matrix folded NF = O / PE by SF = K / SIMD (same folding and word formats as the HLS
-// kernel). Per input vector it reads SF words (once, buffered for the other NF - 1 folds) and
-// emits NF words: PE bits acc >= T, or PE packed SCORE_BITS-bit signed scores (SCORES = 1).
+// Matrix-vector-threshold unit: SIMD inputs x PE outputs per cycle over a K x O weight matrix
+// folded NF = O / PE by SF = K / SIMD (same folding and word formats as the HLS kernel); the
+// weights are bits (W_BITS = 1) or signed W_BITS-bit integers. Per input vector it reads SF
+// words (once, buffered for the other NF - 1 folds) and emits NF words: per output the code
+// OUT_LO + #{l : acc >= T[l]} over its LEVELS thresholds in OUT_BITS bits (the bit acc >= T with
+// one threshold), or PE packed SCORE_BITS-bit signed scores (SCORES = 1).
 // acc = 2 * popcount(xnor) - K (binary inputs) or sum(w ? x : -x) = 2 * sum(w ? x : 0) - sum(x)
-// (INT_IN = 1: the masked sums need no negation and sum(x) is shared by all PEs), plus the
-// zero-padding border correction of the output pixel's row/column class (BORDER = 1).
+// (INT_IN = 1: the masked sums need no negation and sum(x) is shared by all PEs), or sum(w * x)
+// (W_BITS > 1; x = +-1 for bits), plus the zero-padding border correction of the output
+// pixel's row/column class (BORDER = 1).
 // Pipeline: fetch (weights ROM) -> accumulate (threshold ROM) -> output register; a full
 // output register that is not taken stalls the whole pipeline. One fold step per cycle.
 // ROM_BLOCK = 1 asks synthesis for block RAM for the weights (the compiler decides per layer:
@@ -16,9 +19,13 @@ module bnn_mvtu #(
     parameter int PE = 4,
     parameter int INT_IN = 0,
     parameter int IN_BITS = 1,
+    parameter int W_BITS = 1,
     parameter int ACC_BITS = 8,
     parameter int SCORES = 0,
     parameter int SCORE_BITS = 32,
+    parameter int LEVELS = 1,
+    parameter int OUT_BITS = 1,
+    parameter int OUT_LO = 0,
     parameter int T_BITS = ACC_BITS + 2,  // thresholds and corrections are stored at the
     parameter int CORR_BITS = ACC_BITS + 2,  // accumulator's width
     parameter int OH = 1,
@@ -54,12 +61,16 @@ module bnn_mvtu #(
   if (IN_W != SIMD * IN_BITS) begin : g_check_in_w
     $fatal(1, "bnn_mvtu: IN_W (%0d) must be SIMD x IN_BITS (%0d)", IN_W, SIMD * IN_BITS);
   end
-  if (OUT_W != (SCORES != 0 ? PE * SCORE_BITS : PE)) begin : g_check_out_w
-    $fatal(1, "bnn_mvtu: OUT_W (%0d) must be PE (bits) or PE x SCORE_BITS (scores)", OUT_W);
+  if (OUT_W != (SCORES != 0 ? PE * SCORE_BITS : PE * OUT_BITS)) begin : g_check_out_w
+    $fatal(1, "bnn_mvtu: OUT_W (%0d) must be PE x OUT_BITS (codes) or PE x SCORE_BITS", OUT_W);
+  end
+  if (W_BITS < 1 || LEVELS < 1 || OUT_BITS < 1) begin : g_check_bits
+    $fatal(1, "bnn_mvtu: W_BITS, LEVELS and OUT_BITS must be at least 1");
   end
   localparam int NF = O / PE;
   localparam int SF = K / SIMD;
   localparam int A_W = ACC_BITS + 2;
+  localparam int WW = SIMD * W_BITS;  // bits of one PE's weight word
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int OYW = (OH > 1) ? $clog2(OH) : 1;
@@ -72,7 +83,7 @@ module bnn_mvtu #(
   // parameter memories (generated .mem files, one word per line in hex); the weights are
   // declared in the ROM_BLOCK generate blocks below
   /* verilator lint_off UNDRIVEN */  // loaded only when the layer has thresholds / corrections
-  logic [PE*T_BITS-1:0] tmem[NF];
+  logic [PE*LEVELS*T_BITS-1:0] tmem[NF];
   logic [PE*CORR_BITS-1:0] cmem[RC*CC*NF];
   logic [RCW-1:0] rowcls[OH];
   logic [CCW-1:0] colcls[OW];
@@ -104,7 +115,7 @@ module bnn_mvtu #(
 
   logic a_valid, a_first, a_last;
   logic [IN_W-1:0] a_x;
-  logic [PE*SIMD-1:0] a_w;
+  logic [PE*WW-1:0] a_w;
   logic [NFW-1:0] a_nf;
   logic [OXW-1:0] a_ox;
   logic [OYW-1:0] a_oy;
@@ -128,7 +139,7 @@ module bnn_mvtu #(
   wire [WAW-1:0] w_addr = WAW'(nf) * WAW'(SF) + WAW'(sf);
   generate
     if (ROM_BLOCK != 0) begin : g_wrom_block
-      (* rom_style = "block", ram_style = "block" *) logic [PE*SIMD-1:0] wmem[NF*SF];
+      (* rom_style = "block", ram_style = "block" *) logic [PE*WW-1:0] wmem[NF*SF];
       initial $readmemh(WEIGHTS_FILE, wmem);
       always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];
     end else begin : g_wrom_lut
@@ -138,7 +149,7 @@ module bnn_mvtu #(
 `else
       (* rom_style = "distributed" *)
 `endif
-      logic [PE*SIMD-1:0] wmem[NF*SF];
+      logic [PE*WW-1:0] wmem[NF*SF];
       initial $readmemh(WEIGHTS_FILE, wmem);
       always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];
     end
@@ -211,17 +222,34 @@ module bnn_mvtu #(
     masked_sum = terms[0];
   endfunction
 
+  // Multi-bit weights: sum of the products w * x (x = +-1 for bits), a balanced adder tree.
+  function automatic logic signed [A_W-1:0] product_sum(input logic [IN_W-1:0] x,
+                                                       input logic [WW-1:0] w);
+    logic signed [A_W-1:0] terms[SIMD];
+    logic signed [A_W-1:0] ws;
+    for (int s = 0; s < SIMD; s++) begin
+      ws = A_W'($signed(w[s*W_BITS+:W_BITS]));
+      if (INT_IN != 0) terms[s] = ws * A_W'($signed(x[(s*IN_BITS)%IN_W+:IN_BITS]));
+      else terms[s] = x[s%IN_W] ? ws : -ws;
+    end
+    for (int span = 1; span < SIMD; span = span * 2) begin
+      for (int s = 0; s + span < SIMD; s = s + 2 * span) terms[s] = terms[s] + terms[s+span];
+    end
+    product_sum = terms[0];
+  endfunction
+
   function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
-                                                        input logic [SIMD-1:0] w);
-    if (INT_IN != 0) contribution = masked_sum(x, w);
-    else contribution = A_W'(xnor_popcount(x, w));
+                                                        input logic [WW-1:0] w);
+    if (W_BITS > 1) contribution = product_sum(x, w);
+    else if (INT_IN != 0) contribution = masked_sum(x, w[SIMD-1:0]);
+    else contribution = A_W'(xnor_popcount(x, w[SIMD-1:0]));
   endfunction
 
   logic signed [A_W-1:0] acc[PE];
   logic signed [A_W-1:0] b_acc[PE];
   logic b_valid;
   /* verilator lint_off UNUSEDSIGNAL */  // unused by a scores (last) layer
-  logic [PE*T_BITS-1:0] b_t;
+  logic [PE*LEVELS*T_BITS-1:0] b_t;
   /* verilator lint_on UNUSEDSIGNAL */
   logic [PE*CORR_BITS-1:0] b_corr;
 
@@ -239,8 +267,8 @@ module bnn_mvtu #(
         b_total <= '0;
       end
       for (int p = 0; p < PE; p++) begin
-        acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*SIMD+:SIMD]);
-        b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*SIMD+:SIMD]);
+        acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW]);
+        b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW]);
       end
       b_t <= (SCORES == 0) ? tmem[a_nf] : '0;
       b_corr <= (BORDER != 0) ?
@@ -257,9 +285,22 @@ module bnn_mvtu #(
   function automatic logic signed [A_W-1:0] final_value(input logic signed [A_W-1:0] a,
                                                        input logic [CORR_BITS-1:0] corr);
     logic signed [A_W-1:0] v;
-    v = (INT_IN != 0) ? (a <<< 1) - b_total : (a <<< 1) - A_W'(K);
+    if (W_BITS > 1) v = a;
+    else if (INT_IN != 0) v = (a <<< 1) - b_total;
+    else v = (a <<< 1) - A_W'(K);
     if (BORDER != 0) v = v + A_W'($signed(corr));
     final_value = v;
+  endfunction
+
+  // the code of one output: OUT_LO plus the number of its thresholds the value reaches
+  function automatic logic [OUT_BITS-1:0] code(input logic signed [A_W-1:0] v,
+                                               input logic [LEVELS*T_BITS-1:0] t);
+    int c;
+    c = OUT_LO;
+    for (int l = 0; l < LEVELS; l++) begin
+      if (v >= A_W'($signed(t[l*T_BITS+:T_BITS]))) c = c + 1;
+    end
+    code = OUT_BITS'(c);
   endfunction
 
   always_ff @(posedge clk) begin
@@ -284,8 +325,8 @@ module bnn_mvtu #(
       always_ff @(posedge clk) begin
         if (en && b_valid) begin
           for (int p = 0; p < PE; p++) begin
-            m_data[p] <= final_value(b_acc[p], b_corr[p*CORR_BITS+:CORR_BITS]) >=
-                A_W'($signed(b_t[p*T_BITS+:T_BITS]));
+            m_data[p*OUT_BITS+:OUT_BITS] <= code(final_value(b_acc[p],
+                b_corr[p*CORR_BITS+:CORR_BITS]), b_t[p*LEVELS*T_BITS+:LEVELS*T_BITS]);
           end
         end
       end

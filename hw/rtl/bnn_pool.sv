@@ -1,22 +1,24 @@
-// Binary max-pool, K x K windows, stride K, same formats as the HLS kernel: OR of the bits,
-// AND for the channels set in the AND mask (a max before a decreasing threshold). Leftover rows
-// and columns (ONNX floor mode) are read and dropped. One input word per cycle.
+// Max-pool, K x K windows, stride K, same formats as the HLS kernel: per channel the max of its
+// elements (bits: OR; EB-bit codes: signed max), the min for the channels set in the AND mask (a
+// max before a decreasing threshold: AND of bits). Leftover rows and columns (ONNX floor mode)
+// are read and dropped. One input word per cycle.
 module bnn_pool #(
     parameter int IH = 4,
     parameter int IW = 4,
     parameter int C = 8,
     parameter int PE = 8,
     parameter int K = 2,
+    parameter int EB = 1,  // bits per element: 1 (bits) or a code's width
     parameter AND_MASK_FILE = ""
 ) (
-    input  logic          clk,
-    input  logic          rst_n,
-    input  logic [PE-1:0] s_data,
-    input  logic          s_valid,
-    output logic          s_ready,
-    output logic [PE-1:0] m_data,
-    output logic          m_valid,
-    input  logic          m_ready
+    input  logic             clk,
+    input  logic             rst_n,
+    input  logic [PE*EB-1:0] s_data,
+    input  logic             s_valid,
+    output logic             s_ready,
+    output logic [PE*EB-1:0] m_data,
+    output logic             m_valid,
+    input  logic             m_ready
 );
   // parameter checks: elaboration stops with the message (Verilator, Yosys)
   if (PE < 1 || C % PE != 0) begin : g_check_pe
@@ -34,8 +36,8 @@ module bnn_pool #(
 
   logic [PE-1:0] and_mask[CW];
   initial $readmemh(AND_MASK_FILE, and_mask);
-  logic [PE-1:0] any_acc[OW*CW];
-  logic [PE-1:0] all_acc[OW*CW];
+  logic [PE*EB-1:0] any_acc[OW*CW];  // running max (OR) per window
+  logic [PE*EB-1:0] all_acc[OW*CW];  // running min (AND)
   logic [CNT-1:0] x, y, cw;
 
   wire en = !m_valid || m_ready;
@@ -48,8 +50,23 @@ module bnn_pool #(
   wire [SAW-1:0] slot = SAW'(slot_index);
   wire [MAW-1:0] mask_index = MAW'(cw);
   wire first = (y % K == 0) && (x % K == 0);
-  wire [PE-1:0] any_new = first ? s_data : (any_acc[slot] | s_data);
-  wire [PE-1:0] all_new = first ? s_data : (all_acc[slot] & s_data);
+  wire [PE*EB-1:0] hi, lo;
+  bnn_max_min #(
+      .PE(PE),
+      .EB(EB)
+  ) u_max_min (
+      .hi_in (any_acc[slot]),
+      .lo_in (all_acc[slot]),
+      .x     (s_data),
+      .hi_out(hi),
+      .lo_out(lo)
+  );
+  wire [PE*EB-1:0] any_new = first ? s_data : hi;
+  wire [PE*EB-1:0] all_new = first ? s_data : lo;
+  wire [PE*EB-1:0] min_sel;  // the mask bit of each element, spread over its EB bits
+  for (genvar p = 0; p < PE; p++) begin : g_mask
+    assign min_sel[p*EB+:EB] = {EB{and_mask[mask_index][p]}};
+  end
   wire done = (y % K == K - 1) && (x % K == K - 1);
 
   always_ff @(posedge clk) begin
@@ -58,7 +75,7 @@ module bnn_pool #(
       all_acc[slot] <= all_new;
     end
     if (take && used && done) begin
-      m_data <= (any_new & ~and_mask[mask_index]) | (all_new & and_mask[mask_index]);
+      m_data <= (any_new & ~min_sel) | (all_new & min_sel);
     end
   end
 
