@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .compiler import Compiled, FoldingRequest, choose_folding, compile_file
-from .errors import ModelError, printable
+from .errors import ModelError, ToolFailure, printable
 
 if TYPE_CHECKING:
     from .verify import VerifySummary
@@ -491,6 +491,14 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(f"bnn-hls: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except ToolFailure as exc:  # the generated design failed in a tool: a bug here, not a user's
+        print(f"bnn-hls: error: {printable(str(exc), 4000)}", file=sys.stderr)
+        print(
+            "bnn-hls: this is a bug in bnn-hls or its tools; please report it with the model "
+            "and the command (-vv shows more)",
+            file=sys.stderr,
+        )
+        return EXIT_MISMATCH
     except KeyboardInterrupt:
         print("bnn-hls: interrupted", file=sys.stderr)
         return 130

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, ToolFailure
 from .package_data import resource_dir
 from .packing import unpack_scores
 
@@ -101,7 +101,7 @@ class CSim:
         self.build_seconds = time.perf_counter() - t0
         self.warnings = res.stderr
         if res.returncode != 0:
-            raise RuntimeError(f"C-sim build failed:\n{res.stderr[-4000:]}")
+            raise ToolFailure(f"C-sim build failed:\n{res.stderr[-4000:]}")
         log.info("C simulation built in %.1f s", self.build_seconds)
 
     def run(self, words: np.ndarray, images: int, classes: int) -> np.ndarray:
@@ -117,7 +117,7 @@ class CSim:
                 check=False,
             )
             if res.returncode != 0:
-                raise RuntimeError(
+                raise ToolFailure(
                     f"C simulation failed (exit {res.returncode}):\n{res.stderr[-4000:]}"
                 )
             return unpack_scores(fout.read_bytes(), images, classes)

@@ -57,3 +57,9 @@ class ModelError(Exception):
 
 class InputFileError(ModelError):
     """A file given on the command line is missing, unreadable or malformed."""
+
+
+class ToolFailure(Exception):
+    """A simulator or synthesis tool failed on what bnn-hls generated (a compile error, a
+    stalled simulation, wrong scores under backpressure): not the user's mistake. The CLI
+    prints the message (its last lines) and exits 1, without a traceback."""

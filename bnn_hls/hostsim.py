@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .csim import CSim
+from .errors import ToolFailure
 
 
 class CsimDevice:
@@ -40,7 +41,7 @@ class RtlsimDevice:
         # the testbench needs expected scores for its checks; the device only returns scores
         res = self.sim.run(words, np.zeros((images, classes), np.int64), backpressure=False)
         if res.scores is None:
-            raise RuntimeError(f"the RTL simulation returned no scores: {res.runs}")
+            raise ToolFailure(f"the RTL simulation returned no scores: {res.runs}")
         return res.scores.astype("<i4").tobytes()
 
 

@@ -18,6 +18,7 @@ from .backends.rtl import write_rtl_project
 from .csim import CSim
 from .dataflow.cycles import CLOCK_HZ, initiation_interval
 from .dataflow.folding import Folding
+from .errors import ToolFailure
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def rtlsim_scores(
         first = res.runs[0]
         errors = [r["error"] for r in res.runs if "error" in r]
         if errors:
-            raise RuntimeError(f"RTL simulation stalled: {errors[0]}")
+            raise ToolFailure(f"RTL simulation stalled: {errors[0]}")
         measured = first.get("cycles_per_image")
         summary = RtlSummary(
             cycles_per_image_measured=measured,
@@ -79,7 +80,7 @@ def rtlsim_scores(
             simulation_s=round(res.sim_seconds, 1),
         )
         if not summary.backpressure_run_agrees:
-            raise RuntimeError(
+            raise ToolFailure(
                 f"RTL simulation under random backpressure gave wrong scores: {res.runs}"
             )
         assert res.scores is not None

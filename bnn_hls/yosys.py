@@ -25,7 +25,7 @@ from .dataflow.cycles import CLOCK_HZ, initiation_interval
 from .dataflow.folding import Folding, folding_to_json
 from .dataflow.plan import Plan
 from .dataflow.resource_model import XC7Z020
-from .errors import ModelError
+from .errors import ModelError, ToolFailure
 from .package_data import resource_dir
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def synthesize(
             check=False,
         )
         if res.returncode != 0 or not (work / "stat.json").exists():
-            raise RuntimeError(f"Yosys failed on {module}:\n{(res.stdout + res.stderr)[-3000:]}")
+            raise ToolFailure(f"Yosys failed on {module}:\n{(res.stdout + res.stderr)[-3000:]}")
         stat = json.loads((work / "stat.json").read_text())
         ltp = (work / "ltp.txt").read_text() if (work / "ltp.txt").exists() else ""
     top = stat.get("design") or next(iter(stat["modules"].values()))

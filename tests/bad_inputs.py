@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from bnn_hls.modelgen import ConvSpec, DenseSpec, build_bnn
+from bnn_hls.modelgen import ActQuant, ConvSpec, DenseSpec, build_bnn
 
 from .conftest import DIGITS, EXAMPLES
 
@@ -720,6 +720,51 @@ def multibit_activation(d: Path) -> Case:
     model.graph.node.remove(last)
     model.graph.node.insert(index, quant)
     return inspect(d, model, "'act3'", "bit width 12")
+
+
+def multilevel(**quant_inputs: np.ndarray) -> tuple[onnx.ModelProto, str]:
+    """A model with a 2-bit hidden activation; the given inputs of its Quant node replaced
+    (scale, zp, bits). Returns the model and the node's name."""
+    model = build_bnn((8,), [DenseSpec(6)], 3, act=ActQuant(2, True, False, 0.5), seed=4)
+    node = next(n for n in model.graph.node if n.op_type == "Quant" and "batchnorm" in n.input[0])
+    for index, key in enumerate(("scale", "zp", "bits"), start=1):
+        if key in quant_inputs:
+            name = f"bad_{key}"
+            model.graph.initializer.append(numpy_helper.from_array(quant_inputs[key], name))
+            node.input[index] = name
+    return model, node.name
+
+
+@case
+def activation_scale_zero(d: Path) -> Case:
+    model, name = multilevel(scale=np.float32(0.0))
+    return inspect(d, model, repr(name), "scale must be positive")
+
+
+@case
+def activation_scale_per_channel(d: Path) -> Case:
+    model, name = multilevel(scale=np.full(6, 0.5, np.float32))
+    return inspect(d, model, repr(name), "per-channel scale")
+
+
+@case
+def activation_fractional_zero_point(d: Path) -> Case:
+    model, name = multilevel(zp=np.float32(0.5))
+    return inspect(d, model, repr(name), "zero point an integer")
+
+
+@case
+def activation_quantised_twice(d: Path) -> Case:
+    model, name = multilevel()
+    node = next(n for n in model.graph.node if n.name == name)
+    second = helper.make_node(
+        "Quant", [node.output[0], *node.input[1:]], ["twice"], name="twice_q",
+        domain=node.domain, signed=1, narrow=0, rounding_mode="ROUND",
+    )  # fmt: skip
+    consumer = next(n for n in model.graph.node if node.output[0] in n.input and n is not node)
+    consumer.input[list(consumer.input).index(node.output[0])] = "twice"
+    model.graph.node.insert(list(model.graph.node).index(node) + 1, second)
+    return inspect(d, model, "'twice_q'", "quantised values")
 
 
 @case

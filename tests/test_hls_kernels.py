@@ -76,11 +76,12 @@ def mvtu_case(
         f"static const {rom_type(t_w, True)} CORR[{pe}][{nf}] = {{}};\n"
     )
     fn = "mvtu_scores" if scores else "mvtu_threshold"
-    sb = "32, " if scores else ""
+    # scores: SCORE_BITS; thresholds: one level, a bit per output (LEVELS, OUT_BITS, OUT_LO)
+    tail = "32, " if scores else "1, 1, 0, "
     call = (
         f"ap_uint<{d.words.in_width}> vec[{sf}];\n"
-        f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {d.in_bits}, "
-        f"{d.acc_bits}, {sb}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, vec, reps);"
+        f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {d.in_bits}, 1, "
+        f"{d.acc_bits}, {tail}1, 1, false, 1, 1>(in, out, W, T, RCLS, CCLS, CORR, vec, reps);"
     )
     return (
         Case(decls, call, d.words.in_width, d.words.out_width),
@@ -117,7 +118,7 @@ def test_maxpool_bits(tmp_path: Path) -> None:
         # bank p, word cw: the AND bit of channel cw * PE + p
         banks = and_ch.astype(int).reshape(-1, pe).T
         decls = f"static const {rom_type(1, False)} MASK[{pe}][{c // pe}] = {c_array(banks)};"
-        call = f"bnn::maxpool_bits<{ih}, {iw}, {c}, {pe}, {k}>(in, out, MASK, reps);"
+        call = f"bnn::maxpool_bits<{ih}, {iw}, {c}, {pe}, {k}, 1>(in, out, MASK, reps);"
         cases.append(Case(decls, call, pe, pe))
         built.append(words)
     outputs = run_cases(cases, [w.inputs for w in built], [2] * len(cases), tmp_path)

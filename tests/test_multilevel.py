@@ -141,7 +141,7 @@ def test_full_precision_weights_still_refused(
 
 
 @settings(
-    max_examples=12,
+    max_examples=30,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],

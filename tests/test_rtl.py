@@ -78,7 +78,7 @@ def test_pool_unit(tmp_path: Path, index: int) -> None:
     params = {"IH": ih, "IW": iw, "C": c, "PE": pe, "K": k, "AND_MASK_FILE": '"mask.mem"'}
     assert run_unit(
         "bnn_pool",
-        [RTL / "bnn_pool.sv"],
+        [RTL / "bnn_pool.sv", RTL / "bnn_max_min.sv"],
         params,
         words.inputs,
         words.expected,

@@ -35,6 +35,13 @@ LIBRARY = (
 )
 
 
+def watchdog_cycles(plan: Plan) -> int:
+    """How long a simulation may see no word enter or leave the accelerator before it is a
+    stall: twice the sum of every stage's cycles per image (a bound on the first image's
+    latency, and on any stage's quiet time), plus a margin for the FIFOs and random gaps."""
+    return 2 * sum(st.cycles() for st in plan.stages) + 10_000
+
+
 def mem_file_name(st: Stage, key: str) -> str:
     return f"{st.layer_name}_{key}.mem"
 
@@ -136,6 +143,7 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
                 "in_words_per_image": plan.input_stream.words_per_image,
                 "streams": [s["name"] for s in streams],
                 "sources": sources,
+                "watchdog_cycles": watchdog_cycles(plan),
             },
             indent=2,
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, ToolFailure
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,10 @@ class RtlSim:
             "BNN_TB_SEED": str(seed),
             "BNN_TB_BACKPRESSURE": "1" if backpressure else "0",
             "BNN_TB_SCORES": str(self.build_dir / "tb_scores.npy"),
+            # the stall bound from the design's own cycle model, unless the user set one
+            "BNN_TB_WATCHDOG": os.environ.get(
+                "BNN_TB_WATCHDOG", str(self.design.get("watchdog_cycles", 20_000))
+            ),
         }
         t0 = time.perf_counter()
         log.info("running the RTL simulation on %d images...", len(expected))
@@ -132,7 +136,7 @@ class RtlSim:
         sim_s = time.perf_counter() - t0
         if not result.exists():
             tail = (self.build_dir / "sim.log").read_text()[-3000:]
-            raise RuntimeError(f"the RTL simulation wrote no result:\n{tail}")
+            raise ToolFailure(f"the RTL simulation wrote no result:\n{tail}")
         scores_file = self.build_dir / "tb_scores.npy"
         scores = np.load(scores_file) if scores_file.exists() else None
         return RtlSimResult(json.loads(result.read_text()), build_s, sim_s, scores)

@@ -178,10 +178,11 @@ class Harness:
             "latency_cycles": int(ends[0] - (monitor.first_in or start)) if ends else None,
             "total_cycles": monitor.cycle - start,
         }
-        if len(ends) >= 3:
-            # steady state: the spacing of the later images (the first ones fill the pipeline)
-            tail = ends[len(ends) // 2 :]
-            result["cycles_per_image"] = (tail[-1] - tail[0]) / max(1, len(tail) - 1)
+        if len(ends) >= 2:
+            # steady state: the spacing of the later images (the first ones fill the pipeline);
+            # with 2 or 3 images, the spacing of all of them
+            tail = ends[len(ends) // 2 :] if len(ends) >= 4 else ends
+            result["cycles_per_image"] = (tail[-1] - tail[0]) / (len(tail) - 1)
         return result
 
 
