@@ -4,6 +4,7 @@ golden model, with the analytic cycle model equal to the measured cycles per ima
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -280,3 +281,16 @@ def test_memory_files_match_the_top(tmp_path: Path, reference_dir: Path) -> None
             named = set(re.findall(r'"mem/([^"]+\.mem)"', (out / "bnn_top.sv").read_text()))
             written = {p.name for p in (out / "mem").iterdir()}
             assert named == written and written, named ^ written
+
+
+def test_readme_headline_design(reference_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's headline command as a user types it: CNV at 6,000 images/s through the RTL
+    with 2 images (the watchdog bound comes from the design: its first image takes ~55,000
+    cycles with no score out), measured cycles equal to the model's."""
+    args = ["verify", reference_dir / "cnv.onnx", "--level", "rtlsim", "--random", "2"]
+    code, out, err = run_cli([*args, "--target-fps", "6000", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["passed"] and doc["device_vs_golden"] == 2
+    assert doc["rtl"]["cycles_per_image_measured"] == doc["rtl"]["cycles_per_image_model"]
+    assert doc["rtl"]["images_per_second_at_100MHz"] >= 6000
