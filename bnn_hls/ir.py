@@ -188,7 +188,8 @@ class Linear(Layer):
         """Bits per weight: 1 for binary, else the levels' two's-complement width."""
         if self.binary_weights:
             return 1
-        return signed_bits(int(self.weight_levels.min()), int(self.weight_levels.max()))
+        # at least 2: one bit means +-1 to every kernel (levels {0} or {-1, 0} need two)
+        return max(2, signed_bits(int(self.weight_levels.min()), int(self.weight_levels.max())))
 
     @property
     def out_channels(self) -> int:
