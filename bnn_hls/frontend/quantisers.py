@@ -21,6 +21,32 @@ from .values import ValueKind as K
 MAX_ACT_BITS = 8
 
 
+def uniform_quantiser(
+    node: onnx.NodeProto,
+    scale: np.ndarray,
+    zeropt: np.ndarray,
+    bits_arr: np.ndarray,
+    what: str,
+    max_bits: int,
+) -> tuple[int, float, float, str]:
+    """A QONNX Quant's (scalar) bit width, scale, zero point and rounding mode, checked: 2 to
+    max_bits bits, a positive finite scale, an integer zero point, a known rounding mode."""
+    bits = float(bits_arr.reshape(-1)[0])
+    if bits != int(bits) or not 2 <= bits <= max_bits:
+        refuse(node, f"{what} bit width {bits:g} is not supported (2..{max_bits})")
+    s, z = float(scale.reshape(-1)[0]), float(zeropt.reshape(-1)[0])
+    if not (np.isfinite(s) and s > 0) or z != round(z):
+        refuse(node, f"the {what} scale must be positive and the zero point an integer")
+    mode = attr_str(node, "rounding_mode", "ROUND")
+    if mode not in ROUNDING_MODES:
+        refuse(
+            node,
+            f"rounding mode {mode!r} is not supported",
+            hint=f"use one of {', '.join(ROUNDING_MODES)}",
+        )
+    return int(bits), s, z, mode
+
+
 class QuantiserOps(ImportState):
     """Quant, BipolarQuant, Sign, GreaterOrEqual, Where."""
 
@@ -44,23 +70,11 @@ class QuantiserOps(ImportState):
                 "per-channel input quantisation is not supported",
                 hint="use one scale and zero point for the input",
             )
-        bits = float(bits_arr.reshape(-1)[0])
-        if bits != int(bits) or not 2 <= bits <= 16:
-            refuse(node, f"input bit width {bits:g} is not supported (2..16)")
-        s, z = float(scale.reshape(-1)[0]), float(zeropt.reshape(-1)[0])
-        if not (np.isfinite(s) and s > 0) or z != round(z):
-            refuse(node, "the input scale must be positive and the zero point an integer")
-        mode = attr_str(node, "rounding_mode", "ROUND")
-        if mode not in ROUNDING_MODES:
-            refuse(
-                node,
-                f"rounding mode {mode!r} is not supported",
-                hint=f"use one of {', '.join(ROUNDING_MODES)}",
-            )
+        bits, s, z, mode = uniform_quantiser(node, scale, zeropt, bits_arr, "input", 16)
         out = self.make_input_layer(
             v,
             "int",
-            bits=int(bits),
+            bits=bits,
             signed=bool(attr_int(node, "signed", 1)),
             narrow=bool(attr_int(node, "narrow", 0)),
             scale=s,
@@ -86,19 +100,9 @@ class QuantiserOps(ImportState):
                 "a multi-level activation with a per-channel scale, zero point or bit width",
                 hint="use one scale per tensor (Brevitas' default for activations)",
             )
-        bits = float(bits_arr.reshape(-1)[0])
-        if bits != int(bits) or not 2 <= bits <= MAX_ACT_BITS:
-            refuse(node, f"activation bit width {bits:g} is not supported (2..{MAX_ACT_BITS})")
-        s, z = float(scale.reshape(-1)[0]), float(zeropt.reshape(-1)[0])
-        if not (np.isfinite(s) and s > 0) or z != round(z):
-            refuse(node, "the activation scale must be positive and the zero point an integer")
-        mode = attr_str(node, "rounding_mode", "ROUND")
-        if mode not in ROUNDING_MODES:
-            refuse(
-                node,
-                f"rounding mode {mode!r} is not supported",
-                hint=f"use one of {', '.join(ROUNDING_MODES)}",
-            )
+        bits, s, z, mode = uniform_quantiser(
+            node, scale, zeropt, bits_arr, "activation", MAX_ACT_BITS
+        )
         self.info.pre_activations.append((node.input[0], "round", (s, z, mode)))
         v = self.flush_chain(v, "activation")
         layer = ir.Quantise(
@@ -108,7 +112,7 @@ class QuantiserOps(ImportState):
             "quantise",
             scale=s,
             zero_point=int(z),
-            bits=int(bits),
+            bits=bits,
             signed=bool(attr_int(node, "signed", 1)),
             narrow=bool(attr_int(node, "narrow", 0)),
             rounding=mode,

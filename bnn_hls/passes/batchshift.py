@@ -50,6 +50,29 @@ def _eval_ops(ops: list[FloatOp], x: np.ndarray, channels: np.ndarray) -> np.nda
     return apply_ops(x, [op.select_channels(channels) for op in ops])
 
 
+def _evaluate(
+    layer: ir.Linear,
+    f1: list[FloatOp],
+    f2: list[FloatOp],
+    grid: np.ndarray,
+    ch: np.ndarray,
+    before: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The float ops on every grid value for channels ch: (f2(f1(acc)) as (grid, channels),
+    whether f1 decreases per channel). A NaN or infinity stops the compiler naming the channel."""
+    x = np.broadcast_to(grid.astype(np.float32)[:, None], (grid.size, ch.size))
+    y1 = _eval_ops(f1, x, ch)
+    y = _eval_ops(f2, y1, ch)
+    if not np.all(np.isfinite(y)):
+        bad = int(ch[np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0]])
+        raise ModelError(
+            f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
+            f"{before} (e.g. a negative BatchNorm variance or a zero divisor)"
+        )
+    d = np.diff(y1, axis=0)
+    return y, np.all(d <= 0, axis=0) & np.any(d < 0, axis=0)
+
+
 def fuse_channels(
     layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -65,17 +88,7 @@ def fuse_channels(
     step = max(1, GRID_CHUNK_BYTES // (4 * grid.size))
     for start in range(0, n_ch, step):
         ch = np.arange(start, min(n_ch, start + step))
-        x = np.broadcast_to(grid.astype(np.float32)[:, None], (grid.size, ch.size))
-        y1 = _eval_ops(f1, x, ch)
-        y = _eval_ops(f2, y1, ch)
-        if not np.all(np.isfinite(y)):
-            bad = int(ch[np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0]])
-            raise ModelError(
-                f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
-                "sign (e.g. a negative BatchNorm variance or a zero divisor)"
-            )
-        d = np.diff(y1, axis=0)
-        f1_dec[ch] = np.all(d <= 0, axis=0) & np.any(d < 0, axis=0)
+        y, f1_dec[ch] = _evaluate(layer, f1, f2, grid, ch, "sign")
         bits = y >= 0
         changes = (np.diff(bits.astype(np.int8), axis=0) != 0).sum(axis=0)
         if np.any(changes > 1):
@@ -123,18 +136,8 @@ def fuse_levels(
     step = max(1, GRID_CHUNK_BYTES // (8 * grid.size))
     for start in range(0, n_ch, step):
         ch = np.arange(start, min(n_ch, start + step))
-        x = np.broadcast_to(grid.astype(np.float32)[:, None], (grid.size, ch.size))
-        y1 = _eval_ops(f1, x, ch)
-        y = _eval_ops(f2, y1, ch)
-        if not np.all(np.isfinite(y)):
-            bad = int(ch[np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0]])
-            raise ModelError(
-                f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its "
-                "quantiser (e.g. a negative BatchNorm variance or a zero divisor)"
-            )
+        y, f1_dec[ch] = _evaluate(layer, f1, f2, grid, ch, "quantiser")
         codes = quantise(quant, y)  # (grid, channels)
-        d1 = np.diff(y1, axis=0)
-        f1_dec[ch] = np.all(d1 <= 0, axis=0) & np.any(d1 < 0, axis=0)
         d = np.diff(codes, axis=0)
         rising, falling = np.all(d >= 0, axis=0), np.all(d <= 0, axis=0)
         if not np.all(rising | falling):

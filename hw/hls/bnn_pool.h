@@ -4,8 +4,8 @@
 // instead (an AND of bits: a max taken before a decreasing threshold, see the BatchShift docs).
 // Input/output: pixels row-major, C / PE words of PE channel elements per pixel.
 //
-// II = 1 by construction: the running OR and AND of a window live in registers, never in a
-// memory that is read, modified and written back: a shift register of CW words carries a
+// II = 1 by construction: the running OR and AND (max and min of codes) of a window live in
+// registers, never in a memory that is read, modified and written back: a shift register of CW words carries a
 // window row's run over its K pixels, and a delay line of OW x CW words carries the window's
 // run over its K rows (shifted once per completed window row); the mask is one read per
 // iteration of each of its PE banks; every index comes from counters (no division).
@@ -134,8 +134,8 @@ void maxpool_bits(hls::stream<ap_uint<PE * EB> >& in, hls::stream<ap_uint<PE * E
 // are not square. Per output pixel TAPS x CW words in (tap-major, channel word fastest), CW
 // words out: the max over the taps (OR of bits), the min (AND) for the channels in the mask.
 //
-// II = 1 by construction: the running OR and AND per channel word are a shift register of CW
-// words (registers), the mask one read per bank per iteration, indices from counters.
+// II = 1 by construction: the running OR and AND (max and min) per channel word are a shift
+// register of CW words (registers), the mask one read per bank per iteration, indices from counters.
 //
 // PE      channels per word
 // CW      words per pixel (channels / PE)
