@@ -138,9 +138,11 @@ def print_verify(summary: VerifySummary) -> None:
                 f"  throughput at 100 MHz: {1e8 / ii:,.0f} images/s "
                 "(simulated RTL, not a board measurement)"
             )
+        build = "cached" if rtl.verilator_build_cached else f"{rtl.verilator_build_s} s"
         print(
-            f"  random backpressure run agrees: {rtl.backpressure_run_agrees}; "
-            f"Verilator build {rtl.verilator_build_s} s, simulation {rtl.simulation_s} s"
+            f"  random backpressure run agrees: {rtl.backpressure_run_agrees}; Verilator build "
+            f"{build}, simulation {rtl.simulation_s} s ({rtl.simulated_images_per_s:,.0f} "
+            f"images/s simulated, {rtl.harness} testbench)"
         )
     if rep.first_mismatches:
         print(f"  first mismatching inputs: {rep.first_mismatches}")
@@ -492,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnn-hls: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except ToolFailure as exc:  # the generated design failed in a tool: a bug here, not a user's
-        print(f"bnn-hls: error: {printable(str(exc), 4000)}", file=sys.stderr)
+        print(f"bnn-hls: error: {printable(str(exc), 4000, lines=True)}", file=sys.stderr)
         print(
             "bnn-hls: this is a bug in bnn-hls or its tools; please report it with the model "
             "and the command (-vv shows more)",

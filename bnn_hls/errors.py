@@ -7,9 +7,12 @@ import re
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def printable(text: str, limit: int = 2000) -> str:
+def printable(text: str, limit: int = 2000, lines: bool = False) -> str:
     """Text safe to print on a terminal: control characters (escape sequences, newlines from a
-    model's names or attributes) shown as \\xNN, the length bounded."""
+    model's names or attributes) shown as \\xNN, the length bounded. lines: keep the line
+    breaks (a tool's log)."""
+    if lines:
+        return "\n".join(printable(line, limit) for line in str(text).splitlines())[:limit]
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

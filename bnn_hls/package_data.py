@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jinja2
@@ -31,3 +32,12 @@ def template_env(subdir: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
+
+
+def cache_dir(kind: str) -> Path:
+    """Where results that are costly to recompute are kept between runs (Yosys estimates,
+    Verilator builds): $BNN_HLS_CACHE, else $XDG_CACHE_HOME/bnn-hls, else ~/.cache/bnn-hls."""
+    base = os.environ.get("BNN_HLS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "bnn-hls"
+    )
+    return Path(base) / kind

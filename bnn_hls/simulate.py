@@ -33,7 +33,10 @@ class RtlSummary:
     images_per_second_at_100MHz: float | None
     backpressure_run_agrees: bool
     verilator_build_s: float
+    verilator_build_cached: bool
     simulation_s: float
+    simulated_images_per_s: float  # the simulator's own speed, both runs counted
+    harness: str  # the testbench: "native" (C++) or "cocotb"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +80,12 @@ def rtlsim_scores(
             images_per_second_at_100MHz=(CLOCK_HZ / measured) if measured else None,
             backpressure_run_agrees=all(not r["mismatched_images"] for r in res.runs),
             verilator_build_s=round(res.build_seconds, 1),
+            verilator_build_cached=res.build_cached,
             simulation_s=round(res.sim_seconds, 1),
+            simulated_images_per_s=round(
+                sum(r["images"] for r in res.runs) / max(res.sim_seconds, 1e-9), 1
+            ),
+            harness=res.harness,
         )
         if not summary.backpressure_run_agrees:
             raise ToolFailure(

@@ -26,7 +26,7 @@ from .dataflow.folding import Folding, folding_to_json
 from .dataflow.plan import Plan
 from .dataflow.resource_model import XC7Z020
 from .errors import ModelError, ToolFailure
-from .package_data import resource_dir
+from .package_data import cache_dir, resource_dir
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,6 @@ class Resources:
             max(self.levels, other.levels),
             max(self.lut_levels, other.lut_levels),
         )
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("BNN_HLS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "bnn-hls"
-    )
-    return Path(base) / "yosys"
 
 
 def yosys_command() -> list[str]:
@@ -152,7 +145,7 @@ def synthesize(
         h.update(mem.name.encode())
         h.update(mem.read_bytes())
     key = h.hexdigest()[:32]
-    cached = cache_dir() / f"{key}.json"
+    cached = cache_dir("yosys") / f"{key}.json"
     if use_cache and cached.exists():
         return Resources(**json.loads(cached.read_text())), True
     with tempfile.TemporaryDirectory(prefix="bnn-yosys-") as tmp:

@@ -14,7 +14,6 @@ from .conftest import DIGITS, run_cli
 
 LIBRARY = [
     "bnn_fifo",
-    "bnn_mvtu",
     "bnn_swg",
     "bnn_max_min",
     "bnn_gather",
@@ -25,6 +24,7 @@ LIBRARY = [
 ]
 # modules that instantiate others: (module, the files it needs)
 COMPOSED = [
+    ("bnn_mvtu", ["bnn_mvtu", "bnn_popcount"]),
     ("bnn_scores_out", ["bnn_scores_out", "bnn_split"]),
     ("bnn_share_lane", ["bnn_share_lane", "bnn_popcount"]),
     ("bnn_pool", ["bnn_pool", "bnn_max_min"]),

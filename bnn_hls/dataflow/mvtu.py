@@ -37,6 +37,7 @@ class MvtuStage(LinearStage):
     rom: str  # where the weights live: "lut" or "block" (RAM)
     in_bits: int  # bits per input element
     thresholds: np.ndarray | None  # (O, LEVELS) on the accumulator; None: scores out
+    rtl_library: ClassVar[tuple[str, ...]] = ("bnn_popcount.sv",)
     out_lo: int  # the lowest output code (0 for bits)
     border: BorderTables | None
 

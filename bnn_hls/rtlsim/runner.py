@@ -10,13 +10,12 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import ModelError, ToolFailure
+from .results import RtlSimResult
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +40,25 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-@dataclass
-class RtlSimResult:
-    runs: list[dict[str, Any]]
-    build_seconds: float
-    sim_seconds: float
-    scores: np.ndarray | None  # the integer scores of the run without backpressure
-
-    @property
-    def scores_ok(self) -> bool:
-        return all("error" not in r and not r["mismatched_images"] for r in self.runs)
+HARNESSES = ("native", "cocotb")
 
 
 class RtlSim:
-    def __init__(self, rtl_dir: Path, build_dir: Path, top: str = "bnn_top") -> None:
-        """top: "bnn_top", or "bnn_top_axi" for the wrapper with the HLS IP's ports."""
+    def __init__(
+        self, rtl_dir: Path, build_dir: Path, top: str = "bnn_top", harness: str | None = None
+    ) -> None:
+        """top: "bnn_top", or "bnn_top_axi" for the wrapper with the HLS IP's ports (the
+        cocotb bench drives its AXI-Lite registers). harness: "native" (the C++ testbench
+        compiled with the design, bnn_top only) or "cocotb"; default: native for bnn_top,
+        or $BNN_RTLSIM_HARNESS."""
         self.rtl_dir = rtl_dir
         self.build_dir = build_dir
         self.top = top
         self.design = json.loads((rtl_dir / "design.json").read_text())
+        default = "native" if top == "bnn_top" else "cocotb"
+        self.harness = harness or os.environ.get("BNN_RTLSIM_HARNESS") or default
+        if self.harness not in HARNESSES or (self.harness == "native" and top != "bnn_top"):
+            raise ValueError(f"no RTL simulation harness {self.harness!r} for {top}")
 
     def _runner(self):  # type: ignore[no-untyped-def]
         os.environ.update(tool_env())
@@ -99,6 +98,13 @@ class RtlSim:
     def run(
         self, words: np.ndarray, expected: np.ndarray, seed: int = 0, backpressure: bool = True
     ) -> RtlSimResult:
+        """Simulate the batch (words: (N * words per image, bytes per word)) without stalls,
+        then, with backpressure, again under seeded random stalls on input and output; each
+        run's scores are checked against `expected` (N, classes)."""
+        if self.harness == "native":
+            from . import native
+
+            return native.simulate(self.rtl_dir, words, expected, seed, backpressure)
         build_s = self.build()
         data = self.build_dir / "tb_data.npz"
         result = self.build_dir / "tb_result.json"

@@ -19,6 +19,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
+from bnn_hls.rtlsim.results import batch_result, stall_message
+
 WATCHDOG_CYCLES = int(os.environ.get("BNN_TB_WATCHDOG", "20000"))
 
 
@@ -81,17 +83,11 @@ class Monitor:
                 self.last_progress = self.cycle
 
 
-def _stall_report(dut, names: list[str]) -> str:  # type: ignore[no-untyped-def]
+def _stall_report(dut, names: list[str], watchdog: int, scores: int, total: int) -> str:  # type: ignore[no-untyped-def]
     if not hasattr(dut, "dbg_valid"):
         dut = dut.u_top  # the AXI wrapper: look inside
-    valid = int(dut.dbg_valid.value)
-    ready = int(dut.dbg_ready.value)
-    blocked = [n for i, n in enumerate(names) if (valid >> i) & 1 and not (ready >> i) & 1]
-    empty = [n for i, n in enumerate(names) if not (valid >> i) & 1]
-    return (
-        f"streams holding data the next stage does not take: {blocked or 'none'}; "
-        f"empty streams: {empty}"
-    )
+    valid, ready = int(dut.dbg_valid.value), int(dut.dbg_ready.value)
+    return stall_message(watchdog, scores, total, valid, ready, names)
 
 
 class Harness:
@@ -155,9 +151,9 @@ class Harness:
                     return {
                         "backpressure": backpressure,
                         "images": images,
-                        "error": f"no data moved for {WATCHDOG_CYCLES} cycles after "
-                        f"{len(monitor.out_cycles)} of {total} scores; "
-                        + _stall_report(dut, self.names),
+                        "error": _stall_report(
+                            dut, self.names, WATCHDOG_CYCLES, len(monitor.out_cycles), total
+                        ),
                     }
                 continue
             frame = await self.sink.recv()
@@ -166,24 +162,18 @@ class Harness:
         scores_file = os.environ.get("BNN_TB_SCORES")
         if scores_file and not backpressure:
             np.save(scores_file, got.astype(np.int64))
-        bad = np.nonzero(np.any(got.astype(np.int64) != expected, axis=1))[0]
         classes = expected.shape[1]
         ends = monitor.out_cycles[classes - 1 :: classes]  # cycle of each image's last score
-        result: dict[str, object] = {
-            "backpressure": backpressure,
-            "images": images,
-            "mismatched_images": [int(i) for i in bad[:20]],
-            "agree": int(images - len(bad)),
-            "extra_bytes": len(received) - 4 * total,
-            "latency_cycles": int(ends[0] - (monitor.first_in or start)) if ends else None,
-            "total_cycles": monitor.cycle - start,
-        }
-        if len(ends) >= 2:
-            # steady state: the spacing of the later images (the first ones fill the pipeline);
-            # with 2 or 3 images, the spacing of all of them
-            tail = ends[len(ends) // 2 :] if len(ends) >= 4 else ends
-            result["cycles_per_image"] = (tail[-1] - tail[0]) / (len(tail) - 1)
-        return result
+        first_in = None if monitor.first_in is None else monitor.first_in - start
+        return batch_result(
+            backpressure,
+            got,
+            expected,
+            [e - start for e in ends],
+            first_in,
+            monitor.cycle - start,
+            extra_bytes=len(received) - 4 * total,
+        )
 
 
 @cocotb.test()

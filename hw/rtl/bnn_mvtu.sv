@@ -186,27 +186,26 @@ module bnn_mvtu #(
   end
 
   // ---- stage B: per-PE contribution and accumulation ---------------------------------------
-  // Binary inputs: popcount of the XNOR bits. Its first level turns three XNOR bits into a
-  // 2-bit count as plain logic (one 6-input LUT per output bit, the XNORs absorbed), then a
-  // balanced adder tree adds the counts (a chain of adders would cost a carry chain per term).
+  // Binary inputs: popcount of the XNOR bits, one bnn_popcount per PE (its first level
+  // absorbs the XNOR into the LUTs that count groups of three bits).
   localparam int CW = $clog2(SIMD + 1);
-  localparam int NG = (SIMD + 2) / 3;
-  function automatic logic [CW-1:0] xnor_popcount(input logic [IN_W-1:0] x,
-                                                  input logic [SIMD-1:0] w);
-    logic [CW-1:0] cnt[NG];
-    logic [2:0] m;
-    for (int g = 0; g < NG; g++) begin
-      m = 3'b000;
-      for (int j = 0; j < 3; j++) begin
-        if (3 * g + j < SIMD) m[j] = ~(x[(3*g+j)%IN_W] ^ w[(3*g+j)%SIMD]);
+  logic [CW-1:0] xnor_count[PE];
+  generate
+    if (W_BITS == 1 && INT_IN == 0) begin : g_xnor
+      for (genvar p = 0; p < PE; p++) begin : g_pe
+        bnn_popcount #(
+            .N(SIMD)
+        ) u_count (
+            .bits (~(a_x[SIMD-1:0] ^ a_w[p*WW+:SIMD])),
+            .count(xnor_count[p])
+        );
       end
-      cnt[g] = CW'({(m[0] & m[1]) | (m[0] & m[2]) | (m[1] & m[2]), m[0] ^ m[1] ^ m[2]});
+    end else begin : g_no_xnor
+      for (genvar p = 0; p < PE; p++) begin : g_pe
+        assign xnor_count[p] = '0;
+      end
     end
-    for (int span = 1; span < NG; span = span * 2) begin
-      for (int g = 0; g + span < NG; g = g + 2 * span) cnt[g] = cnt[g] + cnt[g+span];
-    end
-    xnor_popcount = cnt[0];
-  endfunction
+  endgenerate
 
   // Integer inputs: sum of the inputs whose weight bit is 1 (w ? x : 0), or of all inputs
   // (w all ones), as a balanced adder tree.
@@ -239,10 +238,11 @@ module bnn_mvtu #(
   endfunction
 
   function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
-                                                        input logic [WW-1:0] w);
+                                                        input logic [WW-1:0] w,
+                                                        input logic [CW-1:0] xnor_pop);
     if (W_BITS > 1) contribution = product_sum(x, w);
     else if (INT_IN != 0) contribution = masked_sum(x, w[SIMD-1:0]);
-    else contribution = A_W'(xnor_popcount(x, w[SIMD-1:0]));
+    else contribution = A_W'(xnor_pop);
   endfunction
 
   logic signed [A_W-1:0] acc[PE];
@@ -267,8 +267,8 @@ module bnn_mvtu #(
         b_total <= '0;
       end
       for (int p = 0; p < PE; p++) begin
-        acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW]);
-        b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW]);
+        acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW], xnor_count[p]);
+        b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW], xnor_count[p]);
       end
       b_t <= (SCORES == 0) ? tmem[a_nf] : '0;
       b_corr <= (BORDER != 0) ?
