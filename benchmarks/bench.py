@@ -3,8 +3,9 @@ the optimiser picks within the default budget, plus issue 8's throughput targets
 
     .venv/bin/python benchmarks/bench.py [--models tfc cnv ...] [--yosys all|targets|none]
 
-Per model: cycles/image and images/s at 100 MHz measured in RTL simulation (Verilator +
-cocotb) next to the analytic model, first-image latency, Yosys LUT/FF/BRAM/DSP next to the
+Per model: cycles/image and images/s at 100 MHz measured in RTL simulation (Verilator with the
+native C++ testbench; the cocotb bench on the same design for the speed ratio) next to the
+analytic model, first-image latency, Yosys LUT/FF/BRAM/DSP next to the
 resource model, compile time (ONNX to the complete build folder: HLS + RTL + Vivado, in process
 and through the CLI), C-simulation and RTL-simulation images/s, golden model vs onnxruntime
 images/s. Writes benchmarks/results/bench.{json,md} and bench_layers.png (per-layer cycles
@@ -53,7 +54,8 @@ log = logging.getLogger("bench")
 class Case:
     model: str
     target_fps: float | None = None  # None: the fastest design within the default budget
-    rtl_images: int = 8
+    rtl_images: int = 8  # through the native Verilator testbench
+    cocotb_images: int = 4  # the same design through the cocotb bench, for the speed ratio
     csim_images: int = 200
     golden_images: int = 256
 
@@ -63,14 +65,21 @@ class Case:
 
 
 CASES = [
-    Case("digits_mlp", rtl_images=50, csim_images=2000, golden_images=2000),
-    Case("digits_cnn", rtl_images=20, csim_images=500, golden_images=1000),
-    Case("tfc", rtl_images=50, csim_images=2000, golden_images=2000),
-    Case("sfc", rtl_images=20, csim_images=1000, golden_images=1000),
-    Case("lfc", rtl_images=10, csim_images=200, golden_images=500),
-    Case("cnv", rtl_images=3, csim_images=20, golden_images=128),
-    Case("tfc", target_fps=3_000_000, rtl_images=50, csim_images=0, golden_images=0),
-    Case("cnv", target_fps=6_000, rtl_images=3, csim_images=0, golden_images=0),
+    Case("digits_mlp", rtl_images=5000, cocotb_images=50, csim_images=2000, golden_images=2000),
+    Case("digits_cnn", rtl_images=2000, cocotb_images=20, csim_images=500, golden_images=1000),
+    Case("tfc", rtl_images=5000, cocotb_images=50, csim_images=2000, golden_images=2000),
+    Case("sfc", rtl_images=2000, cocotb_images=20, csim_images=1000, golden_images=1000),
+    Case("lfc", rtl_images=1000, cocotb_images=10, csim_images=200, golden_images=500),
+    Case("cnv", rtl_images=100, cocotb_images=3, csim_images=20, golden_images=128),
+    Case(
+        "tfc",
+        target_fps=3_000_000,
+        rtl_images=5000,
+        cocotb_images=50,
+        csim_images=0,
+        golden_images=0,
+    ),
+    Case("cnv", target_fps=6_000, rtl_images=100, cocotb_images=3, csim_images=0, golden_images=0),
 ]
 
 
@@ -110,21 +119,29 @@ def run_case(case: Case, work: Path, yosys: bool) -> dict[str, Any]:
     plan = write_rtl_project(c.model, folding, folder / "rtl")
     x = random_inputs(c.model.input, case.rtl_images, seed=0)
     words = plan.pack_inputs(golden.input_quant(c.model.input, x))
-    sim = RtlSim(folder / "rtl", folder / "build").run(
-        words, golden.run(c.model, x).acc, backpressure=False
+    expected = golden.run(c.model, x).acc
+    sim = RtlSim(folder / "rtl", folder / "build", harness="native").run(
+        words, expected, backpressure=False
     )
     run = sim.runs[0]
     measured = run.get("cycles_per_image")
     measured = int(measured) if measured else None
+    # the same design through the cocotb bench (a Python coroutine per clock): the old path
+    n_old = case.cocotb_images
+    old = RtlSim(folder / "rtl", folder / "build_cocotb", harness="cocotb").run(
+        words[: len(words) * n_old // case.rtl_images], expected[:n_old], backpressure=False
+    )
     row["rtlsim"] = {
         "images": case.rtl_images,
-        "bit_exact": bool(sim.scores_ok),
+        "bit_exact": bool(sim.scores_ok and old.scores_ok),
         "cycles_per_image": measured,
         "cycles_per_image_model": initiation_interval(plan),
         "images_per_s_at_100MHz": round(CLOCK_HZ / measured) if measured else None,
         "latency_cycles": run.get("latency_cycles"),
         "verilator_build_s": round(sim.build_seconds, 1),
         "sim_images_per_s": round(case.rtl_images / sim.sim_seconds, 2),
+        "cocotb_images": n_old,
+        "cocotb_sim_images_per_s": round(n_old / old.sim_seconds, 2),
     }
 
     report = folding_report(c.model, folding, "optimiser")
@@ -208,14 +225,16 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Command: `{doc['command']}`  ",
         f"Machine: {doc['machine']}",
         "",
-        "Cycles are measured in RTL simulation at 100 MHz (Verilator + cocotb), not on a board; "
+        "Cycles are measured in RTL simulation at 100 MHz (Verilator, native C++ testbench), not "
+        "on a board; RTL-sim images/s: the native testbench and the cocotb bench on the same "
+        "design in the same run (simulation only, builds excluded); "
         "resources are Yosys `synth_xilinx -family xc7` estimates of the generated RTL, not "
         "Vivado results. Folding: the optimiser's, within 70 % of the xc7z020 unless a target "
         "is named.",
         "",
         "| case | cycles/image (RTL-sim = model) | images/s @100 MHz | latency cycles | "
         "LUT (Yosys) | FF | BRAM36 | DSP | LUT (model) | efficiency | compile s (in-proc / CLI) | "
-        "C-sim img/s | RTL-sim img/s | golden img/s | onnxruntime img/s |",
+        "C-sim img/s | RTL-sim img/s (native / cocotb) | golden img/s | onnxruntime img/s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["results"]:
@@ -228,7 +247,7 @@ def markdown(doc: dict[str, Any]) -> str:
             f"{fmt(y.get('bram36'))} | {fmt(y.get('dsp'))} | {fmt(r['resource_model']['lut'])} | "
             f"{r['folding']['efficiency']:.0%} | {r['compile']['in_process_s']} / "
             f"{r['compile']['cli_s']} | {fmt(r.get('csim', {}).get('images_per_s'))} | "
-            f"{fmt(s['sim_images_per_s'])} | "
+            f"{fmt(s['sim_images_per_s'])} / {fmt(s.get('cocotb_sim_images_per_s'))} | "
             f"{fmt(r.get('golden', {}).get('golden_images_per_s'))} | "
             f"{fmt(r.get('golden', {}).get('onnxruntime_images_per_s'))} |"
         )

@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["golden", "csim", "rtlsim"],
         default="golden",
         help="golden = the integer golden model; csim = the generated HLS C++ compiled with "
-        "g++; rtlsim = the generated RTL in Verilator through the cocotb testbench",
+        "g++; rtlsim = the generated RTL compiled by Verilator with its C++ testbench",
     )
     backend_options(sp)
     sp.add_argument(

@@ -2,10 +2,11 @@
 // sharing). Groups of three bits become 2-bit counts (one 6-input LUT per count bit, so an
 // inversion or XNOR in front of the group is absorbed), then a balanced tree of adders sums
 // the counts (a chain would cost a carry chain per term).
-// Group g is bits g, g + NG and g + 2 NG (a count does not depend on which bits share a
-// group): the three thirds of the vector are added as whole words, the same logic per group,
-// and a simulator evaluates a few word operations instead of one per bit (Verilator runs CNV
-// about 2x faster than with per-bit code).
+// The group counts are written on whole vectors (the first, second and third bit of every
+// group side by side): the same logic per group, and a simulator evaluates a few word
+// operations instead of one per bit (Verilator runs CNV about 2x faster than with per-bit
+// code; Yosys maps it to slightly fewer LUTs). Grouping bits g, g + NG, g + 2 NG instead
+// simulates as fast but maps to ~6 % more LUTs.
 module bnn_popcount #(
     parameter int N  = 8,
     parameter int CW = $clog2(N + 1)
