@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
-from .compiler import Compiled, FoldingRequest, choose_folding, compile_file
+from . import __version__, progress
+from .compiler import DEFAULT_BUDGET, Compiled, FoldingRequest, choose_folding, compile_file
 from .errors import ModelError, ToolFailure, printable
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     c = compile_for(args)
     chosen = choose_folding(c, folding_request(args))
-    doc = estimate_design(c.model, chosen.folding, use_cache=not args.no_cache)
+    doc = estimate_design(c.model, chosen.folding, use_cache=not args.no_cache, jobs=args.jobs)
     if args.json:
         _print_json(doc)
         return EXIT_OK
@@ -186,6 +186,55 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         "resources: Yosys synth_xilinx estimates of the generated RTL (not Vivado); levels: "
         "cells on the longest register-to-register path, LUTlev: LUTs among them; HLS BRAM: "
         "the HLS project's arrays as written"
+    )
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Design points over rates, sharing modes, ROM styles and budgets; the Pareto fronts."""
+    from . import sweep
+    from .output import check_output_dir, output_path, write_folder
+
+    out = output_path(args.output) if args.output else None
+    if out is not None:
+        check_output_dir(out, args.force, given_files(args))
+    model = Path(args.model)
+    compile_file(model)  # a bad model is refused here, once, before any worker starts
+    budgets = sweep.parse_budgets(args.budgets) if args.budgets else [DEFAULT_BUDGET]
+    targets: list[float | None] = (
+        list(sweep.parse_targets(args.targets))
+        if args.targets
+        else sweep.default_targets(model.read_bytes(), "model" + model.suffix, budgets[0])
+    )
+    pts = sweep.points(
+        targets,
+        sweep.parse_choices(args.sharing, "--sharing", sweep.SHARING_CHOICES),
+        sweep.parse_choices(args.rom, "--rom", sweep.ROM_CHOICES),
+        budgets,
+    )
+    extras = sweep.Extras(yosys=args.yosys, rtlsim_images=args.rtlsim or 0)
+    doc = sweep.run_sweep(model, pts, extras, jobs=args.jobs, cluster=args.cluster)
+    doc["model"] = model.name
+    table = sweep.table(doc)
+    if out is not None:
+
+        def fill(folder: Path) -> None:
+            (folder / "sweep.json").write_text(json.dumps(doc, indent=1) + "\n")
+            (folder / "sweep.md").write_text(
+                f"# Sweep of {model.name}\n\nCommand: `{shlex.join(['bnn-hls', *sys.argv[1:]])}`"
+                f"\n\n{table}"
+            )
+            sweep.plot(doc, folder / "pareto.png", f"{model.name}: design points and fronts")
+
+        write_folder(out, args.force, fill, given_files(args))
+    if args.json:
+        _print_json(doc)
+        return EXIT_OK
+    print(table, end="")
+    ok = sum(r["status"] == "ok" for r in doc["points"])
+    print(
+        f"\n{ok} of {len(doc['points'])} points built; Pareto (LUT): {len(doc['pareto_lut'])}, "
+        f"(BRAM): {len(doc['pareto_bram36'])}" + (f"; written to {out}" if out else "")
     )
     return EXIT_OK
 
@@ -293,6 +342,17 @@ def positive_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{printable(text)[:40]!r} is not a number") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{printable(text)[:40]} is not a finite number > 0")
+    return value
+
+
+def job_count(text: str) -> int:
+    """A number of parallel jobs, 1 to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{printable(text)[:40]!r} is not an integer") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of jobs from 1 to 256")
     return value
 
 
@@ -425,6 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     backend_options(sp)
     sp.add_argument("--no-cache", action="store_true", help="ignore cached per-stage results")
+    sp.add_argument(
+        "-j",
+        "--jobs",
+        type=job_count,
+        metavar="N",
+        help="Yosys runs at a time (default: the cores available)",
+    )
     sp.set_defaults(func=cmd_estimate)
 
     sp = sub.add_parser(
@@ -460,6 +527,46 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_build)
 
     sp = sub.add_parser(
+        "sweep",
+        help="design-space sweep: rates, sharing, ROM styles, budgets; Pareto fronts",
+        description="Evaluate design points (the optimiser's folding for each target rate, "
+        "sharing mode, ROM style and budget): cycles, images/s and the resource model, "
+        "optionally Yosys and RTL-sim; print the table and the Pareto fronts (images/s vs LUT "
+        "and vs BRAM). Runs in local processes, or on a Dask cluster with --cluster.",
+    )
+    sp.add_argument("model", help="ONNX or QONNX file")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument(
+        "--targets",
+        metavar="R1,R2,...",
+        help="images/s targets (default: the fastest design within the first budget, halved "
+        "7 times)",
+    )
+    sp.add_argument(
+        "--sharing", default="off", metavar="M1,M2", help="sharing modes: off, exact, auto"
+    )
+    sp.add_argument(
+        "--rom",
+        default="auto",
+        metavar="S1,S2",
+        help="weight ROMs: auto (the optimiser's per layer), lut, block (every MVTU)",
+    )
+    sp.add_argument("--budgets", metavar="B1,B2", help="fractions of the xc7z020 (default 0.7)")
+    sp.add_argument("--yosys", action="store_true", help="also synthesise each point (slow)")
+    sp.add_argument(
+        "--rtlsim", type=job_count, metavar="N", help="also measure cycles in RTL-sim on N images"
+    )
+    sp.add_argument(
+        "-j", "--jobs", type=job_count, metavar="N", help="local processes (default: the cores)"
+    )
+    sp.add_argument(
+        "--cluster", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to run on"
+    )
+    sp.add_argument("-o", "--output", metavar="DIR", help="write sweep.json, sweep.md, pareto.png")
+    sp.add_argument("--force", action="store_true", help="replace an output folder it wrote")
+    sp.set_defaults(func=cmd_sweep)
+
+    sp = sub.add_parser(
         "compile",
         help="compile a model into an output folder: HLS project, RTL, IR, report",
         description="Compile the model and write the HLS project, the RTL, the IR and a "
@@ -486,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    progress.configure(enabled=not args.quiet)
     if getattr(args, "random", None) is not None and args.random < 1:
         parser.error("--random needs N >= 1")
     try:

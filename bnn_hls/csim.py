@@ -19,6 +19,7 @@ import numpy as np
 from .errors import ModelError, ToolFailure
 from .package_data import resource_dir
 from .packing import unpack_scores
+from .progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,11 @@ class CSim:
         ]
         log.info("compiling the C simulation (g++)...")
         t0 = time.perf_counter()
-        res = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
-        )
+        with progress("C-sim build (g++)", 1, "builds") as bar:
+            res = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
+            )
+            bar.advance()
         self.build_seconds = time.perf_counter() - t0
         self.warnings = res.stderr
         if res.returncode != 0:

@@ -13,7 +13,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ from .dataflow.folding import Folding, folding_to_json
 from .dataflow.plan import Plan
 from .dataflow.resource_model import XC7Z020
 from .errors import ModelError, ToolFailure
+from .machine import available_cores
 from .package_data import cache_dir, resource_dir
+from .progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +182,11 @@ def synthesize(
     top = stat.get("design") or next(iter(stat["modules"].values()))
     resources = count_cells(top.get("num_cells_by_type", {}))
     resources.levels, resources.lut_levels = path_levels(ltp)
+    # written whole, then renamed: a parallel job never reads half a file
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(asdict(resources)))
+    partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_text(json.dumps(asdict(resources)))
+    os.replace(partial, cached)
     return resources, False
 
 
@@ -195,11 +202,16 @@ class StageEstimate:
 
 
 def estimate_rtl(
-    rtl_dir: Path, plan: Plan, use_cache: bool = True, fifos: bool = True
+    rtl_dir: Path,
+    plan: Plan,
+    use_cache: bool = True,
+    fifos: bool = True,
+    jobs_limit: int | None = None,
 ) -> list[StageEstimate]:
-    """Synthesise every stage (and FIFO) of a generated RTL folder."""
+    """Synthesise every stage (and FIFO) of a generated RTL folder, `jobs_limit` Yosys runs at
+    a time (default: the cores available); the list keeps the plan's order."""
     library = resource_dir("hw") / "rtl"
-    out: list[StageEstimate] = []
+    size_hint: list[float] = []
     jobs: list[
         tuple[str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[Path]]
     ] = []
@@ -210,6 +222,7 @@ def estimate_rtl(
         # a generated module is in the folder; library modules and what they use in hw/rtl
         own = rtl_dir if st.rtl_template is not None else library
         sources = [own / f"{inst['module']}.sv"] + [library / n for n in st.rtl_library]
+        size_hint.append(st.resource_estimate().lut)
         jobs.append(
             (
                 st.name,
@@ -225,6 +238,7 @@ def estimate_rtl(
         )
     depths = plan.fifo_depths()
     for s in plan.streams if fifos else []:
+        size_hint.append(0.0)
         jobs.append(
             (
                 f"fifo_{s.name}",
@@ -238,37 +252,55 @@ def estimate_rtl(
                 [library / "bnn_fifo.sv"],
             )
         )
-    for i, (name, module, layer, cycles, params, files, in_w, out_w, sources) in enumerate(jobs):
+
+    def run(job: tuple[Any, ...]) -> StageEstimate:
+        name, module, layer, cycles, params, files, in_w, out_w, sources = job
         t0 = time.perf_counter()
         # the memory paths inside the parameters point at mem/<file>
         res, cached = synthesize(module, sources, params, files, in_w, out_w, use_cache)
-        dt = time.perf_counter() - t0
-        log.info(
-            "[%d/%d] %s (%s): %d LUT, %d FF, %.1f BRAM36%s",
-            i + 1,
-            len(jobs),
-            name,
-            module,
-            res.lut,
-            res.ff,
-            res.bram36,
-            " (cached)" if cached else f", {dt:.0f} s",
-        )
-        out.append(StageEstimate(name, module, layer, cycles, res, cached, dt))
-    return out
+        return StageEstimate(name, module, layer, cycles, res, cached, time.perf_counter() - t0)
+
+    workers = max(1, jobs_limit or available_cores())
+    results: dict[str, StageEstimate] = {}
+    # each job is a Yosys process: threads only wait for them. The largest stages (by the
+    # resource model) start first, so a long one does not begin last
+    order = sorted(range(len(jobs)), key=lambda i: -size_hint[i])
+    with (
+        progress("Yosys", len(jobs), "stages") as bar,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        futures = {pool.submit(run, jobs[i]): jobs[i][0] for i in order}
+        for fut in as_completed(futures):
+            est = fut.result()
+            results[est.name] = est
+            r = est.resources
+            log.info(
+                "%s (%s): %d LUT, %d FF, %.1f BRAM36%s",
+                est.name,
+                est.module,
+                r.lut,
+                r.ff,
+                r.bram36,
+                " (cached)" if est.cached else f", {est.seconds:.0f} s",
+            )
+            bar.advance(note=est.name)
+    return [results[job[0]] for job in jobs]
 
 
-def estimate_design(model: ir.Model, folding: Folding, use_cache: bool = True) -> dict[str, Any]:
+def estimate_design(
+    model: ir.Model, folding: Folding, use_cache: bool = True, jobs: int | None = None
+) -> dict[str, Any]:
     """`bnn-hls estimate`: the design's RTL synthesised stage by stage, with the totals next to
     the xc7z020's budget and the cycle model's rate."""
     with tempfile.TemporaryDirectory(prefix="bnn-hls-estimate-") as tmp:
         plan = write_rtl_project(model, folding, Path(tmp) / "rtl")
         log.warning(
-            "synthesising %d stages with Yosys (cached per stage; the first run of a "
-            "large layer takes minutes)",
+            "synthesising %d stages with Yosys, %d at a time (cached per stage; the first run "
+            "of a large layer takes minutes)",
             len(plan.stages) + len(plan.streams) - 2,
+            jobs or available_cores(),
         )
-        stages = estimate_rtl(Path(tmp) / "rtl", plan, use_cache=use_cache)
+        stages = estimate_rtl(Path(tmp) / "rtl", plan, use_cache=use_cache, jobs_limit=jobs)
     total = Resources()
     for st in stages:
         total = total + st.resources

@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 
-from bnn_hls.rtlsim.runner import tool_env
+from bnn_hls.rtlsim.native import tool_env
 
 log = logging.getLogger(__name__)
 

