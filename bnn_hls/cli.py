@@ -232,9 +232,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(table, end="")
     ok = sum(r["status"] == "ok" for r in doc["points"])
+    over = sum(r["status"] == "over budget" for r in doc["points"])
     print(
-        f"\n{ok} of {len(doc['points'])} points built; Pareto (LUT): {len(doc['pareto_lut'])}, "
-        f"(BRAM): {len(doc['pareto_bram36'])}" + (f"; written to {out}" if out else "")
+        f"\n{ok} of {len(doc['points'])} points built within the budget ({over} over it); "
+        f"Pareto (LUT): {len(doc['pareto_lut'])}, (BRAM): {len(doc['pareto_bram36'])}"
+        + (f"; written to {out}" if out else "")
     )
     return EXIT_OK
 

@@ -103,6 +103,7 @@ def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dic
     from .dataflow.kernels import KERNELS
     from .dataflow.lowering import build_plan
     from .dataflow.optimiser import optimise
+    from .dataflow.resource_model import XC7Z020
     from .passes import PassOptions, parse_sharing
 
     row: dict[str, Any] = {"point": asdict(point), "label": point.label()}
@@ -121,8 +122,14 @@ def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dic
         plan = build_plan(c.model, folding)
         _, model_total = plan.resource_estimate()
         ii = initiation_interval(plan)
+        # a forced ROM style can push a design past the budget: it stays in the table, off
+        # the fronts
+        fits = (
+            model_total.lut <= point.budget * XC7Z020["lut"]
+            and model_total.bram36 <= point.budget * XC7Z020["bram36"]
+        )
         row.update(
-            status="ok",
+            status="ok" if fits else "over budget",
             cycles_per_image=ii,
             images_per_s=CLOCK_HZ / ii,
             model={
@@ -239,7 +246,7 @@ def table(doc: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["points"]:
-        if r["status"] != "ok":
+        if r["status"] == "refused":
             lines.append(f"| {r['label']} | refused: {r['reason']} | | | | | | |")
             continue
         marks = [
@@ -252,7 +259,8 @@ def table(doc: dict[str, Any]) -> str:
             f"{r['model']['lut']:,} | {r['model']['bram36']:.1f} | "
             f"{(r.get('yosys') or {}).get('lut', '-')} | "
             f"{r.get('rtlsim_cycles_per_image') or '-'} | "
-            f"{'/'.join(marks) if r['label'] in front else ''} |"
+            f"{'/'.join(marks) if r['label'] in front else ''}"
+            f"{'over budget' if r['status'] == 'over budget' else ''} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -266,7 +274,7 @@ def plot(doc: dict[str, Any], out: Path, title: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    ok = [r for r in doc["points"] if r["status"] == "ok"]
+    ok = [r for r in doc["points"] if r["status"] != "refused"]
     by_label = {r["label"]: r for r in ok}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, cost, key, name in (
@@ -277,13 +285,15 @@ def plot(doc: dict[str, Any], out: Path, title: str) -> bool:
         def price(r: dict[str, Any], cost: str = cost) -> float:
             return float((r.get("yosys") or r["model"])[cost])
 
-        ax.scatter(
-            [price(r) for r in ok],
-            [r["images_per_s"] for r in ok],
-            s=14,
-            color="tab:gray",
-            label="design points",
-        )
+        for status, style in (
+            ("ok", {"marker": "o", "color": "tab:gray", "label": "design points"}),
+            ("over budget", {"marker": "x", "color": "tab:orange", "label": "over the budget"}),
+        ):
+            these = [r for r in ok if r["status"] == status]
+            if these:
+                ax.scatter(
+                    [price(r) for r in these], [r["images_per_s"] for r in these], s=14, **style
+                )
         front = [by_label[label] for label in doc[key]]
         ax.plot(
             [price(r) for r in front],

@@ -30,7 +30,7 @@ def test_sweep_local_points_and_fronts(tmp_path: Path, capsys: pytest.CaptureFix
     args = ["sweep", CNN, "--targets", "100000,20000,5000", "--rom", "auto,lut,block"]
     code, stdout, err = run_cli([*args, "--sharing", "off,auto", "-j", "2", "-o", out], capsys)
     assert code == 0, err
-    assert "18 points built" in stdout.replace("18 of 18", "18")
+    assert "18 of 18 points built within the budget (0 over it)" in stdout
     doc = json.loads((out / "sweep.json").read_text())
     rows = [r for r in doc["points"] if r["status"] == "ok"]
     assert len(doc["points"]) == 18 and len(rows) == 18
@@ -51,6 +51,21 @@ def test_sweep_local_points_and_fronts(tmp_path: Path, capsys: pytest.CaptureFix
                 )
     assert (out / "pareto.png").stat().st_size > 1000
     assert "| point |" in (out / "sweep.md").read_text()
+
+
+def test_sweep_keeps_over_budget_points_off_the_fronts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every MVTU's weights forced into LUTs at a low budget: the point is listed as over the
+    budget and is on no front."""
+    args = ["sweep", CNN, "--targets", "20000", "--rom", "auto,lut", "--budgets", "0.06"]
+    code, out, err = run_cli([*args, "-j", "1", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    status = {r["point"]["rom"]: r for r in doc["points"]}
+    assert status["lut"]["status"] == "over budget", status["lut"]
+    assert status["lut"]["model"]["lut"] > 0.06 * 53200
+    assert status["lut"]["label"] not in doc["pareto_lut"] + doc["pareto_bram36"]
 
 
 def test_sweep_marks_unreachable_points_and_measures_rtl(
