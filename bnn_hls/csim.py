@@ -4,6 +4,7 @@ include folder when one is installed) and the project's strict hls::stream, then
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, ToolFailure
-from .package_data import resource_dir
+from .machine import available_cores
+from .package_data import cache_dir, resource_dir
 from .packing import unpack_scores
 from .progress import progress
 
@@ -33,6 +35,7 @@ CXXFLAGS = [
 ]
 BUILD_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 1800
+MIN_SHARD_IMAGES = 8  # fewer images per process are not worth a process
 
 
 def ap_types_dir() -> Path:
@@ -71,6 +74,7 @@ class CSim:
         self.build_dir = build_dir or hls_dir
         self.exe = self.build_dir / "csim"
         self.build_seconds = 0.0
+        self.build_cached = False
 
     def cxx_standard(self) -> str:
         """The C++ standard the project's hls.tcl gives the tool (Vivado HLS: C++11)."""
@@ -94,6 +98,15 @@ class CSim:
             "-o",
             str(self.exe),
         ]
+        key = self._build_key(cmd)
+        cached = cache_dir("csim") / key
+        if (cached / "csim").exists():  # the same sources, flags and compiler: built before
+            shutil.copy2(cached / "csim", self.exe)
+            self.warnings = (cached / "warnings.txt").read_text()
+            self.build_seconds = 0.0
+            self.build_cached = True
+            log.info("C simulation from the build cache")
+            return
         log.info("compiling the C simulation (g++)...")
         t0 = time.perf_counter()
         with progress("C-sim build (g++)", 1, "builds") as bar:
@@ -106,21 +119,77 @@ class CSim:
         if res.returncode != 0:
             raise ToolFailure(f"C-sim build failed:\n{res.stderr[-4000:]}")
         log.info("C simulation built in %.1f s", self.build_seconds)
+        # into the cache whole, then renamed: a half-written entry never looks valid
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cached.parent))
+        shutil.copy2(self.exe, partial / "csim")
+        (partial / "warnings.txt").write_text(self.warnings)
+        try:
+            os.replace(partial, cached)
+        except OSError:  # another process cached the same build meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
 
-    def run(self, words: np.ndarray, images: int, classes: int) -> np.ndarray:
-        """Packed input words (images * words_per_image, bytes) -> (images, classes) scores."""
+    def _build_key(self, cmd: list[str]) -> str:
+        """A hash of the compiler's version, the flags and every source the build reads."""
+        h = hashlib.sha256()
+        version = subprocess.run(
+            [cmd[0], "--version"], capture_output=True, text=True, check=False
+        ).stdout
+        h.update(version.encode())
+        h.update(" ".join(a for a in cmd if not a.startswith("/")).encode())
+        folders = (self.hls_dir, resource_dir("sim") / "include", ap_types_dir())
+        for folder in folders:
+            for path in sorted(folder.rglob("*")):
+                if path.suffix in (".h", ".cpp", ".hpp") and path.is_file():
+                    h.update(str(path.relative_to(folder)).encode() + b"\0")
+                    h.update(path.read_bytes() + b"\0")
+        return h.hexdigest()[:24]
+
+    def run(
+        self, words: np.ndarray, images: int, classes: int, jobs: int | None = None
+    ) -> np.ndarray:
+        """Packed input words (images * words_per_image, bytes) -> (images, classes) scores.
+        The images are split into `jobs` shards (default: the cores available) that run as
+        separate processes: each image's scores depend on that image only."""
+        shards = max(1, min(jobs or available_cores(), images // MIN_SHARD_IMAGES))
+        bounds = [images * i // shards for i in range(shards + 1)]
+        per_image = len(words) // images
         with tempfile.TemporaryDirectory(prefix="bnn-csim-") as tmp:
-            fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-            fin.write_bytes(np.ascontiguousarray(words).tobytes())
-            res = subprocess.run(
-                [str(self.exe), str(fin), str(fout), str(images)],
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT_S,
-                check=False,
-            )
-            if res.returncode != 0:
-                raise ToolFailure(
-                    f"C simulation failed (exit {res.returncode}):\n{res.stderr[-4000:]}"
+            procs = []
+            for i in range(shards):
+                lo, hi = bounds[i], bounds[i + 1]
+                fin, fout = Path(tmp) / f"in{i}.bin", Path(tmp) / f"out{i}.bin"
+                fin.write_bytes(
+                    np.ascontiguousarray(words[lo * per_image : hi * per_image]).tobytes()
                 )
-            return unpack_scores(fout.read_bytes(), images, classes)
+                err = open(Path(tmp) / f"err{i}.txt", "w")  # noqa: SIM115 (closed below)
+                procs.append(
+                    (
+                        subprocess.Popen(
+                            [str(self.exe), str(fin), str(fout), str(hi - lo)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=err,
+                        ),
+                        err,
+                        fout,
+                        hi - lo,
+                    )
+                )
+            outputs = []
+            failure = None
+            for proc, err, fout, n in procs:
+                try:
+                    code = proc.wait(timeout=RUN_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    code = -9
+                err.close()
+                if code != 0 and failure is None:
+                    failure = (
+                        f"C simulation failed (exit {code}):\n" + Path(err.name).read_text()[-4000:]
+                    )
+                elif code == 0:
+                    outputs.append(unpack_scores(fout.read_bytes(), n, classes))
+            if failure is not None:
+                raise ToolFailure(failure)
+            return np.concatenate(outputs, axis=0)

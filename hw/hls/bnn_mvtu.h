@@ -72,6 +72,20 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
       x = vec[sf];
     }
     const int cls = BORDER ? int(row_class[oy]) * CC + int(col_class[ox]) : 0;
+    // the input elements as signed values (+-1 for bits), taken apart once for all PEs: the
+    // same wiring in hardware, and C simulation does not redo it PE times
+    acc_t xs[SIMD], neg_xs[SIMD];
+#pragma HLS ARRAY_PARTITION variable = xs complete
+#pragma HLS ARRAY_PARTITION variable = neg_xs complete
+    if (INT_IN || W_BITS > 1) {
+      for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+        xs[s] = INT_IN ? acc_t(ap_int<IN_BITS>(x.range(s * IN_BITS + IN_BITS - 1, s * IN_BITS)))
+                       : acc_t(x[s] ? 1 : -1);
+        neg_xs[s] = -xs[s];
+      }
+    }
+    const ap_uint<SIMD> x_bits = x;  // binary inputs
     ap_uint<OUT_W> word = 0;
     for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
@@ -80,23 +94,21 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
       if (W_BITS > 1) {  // multi-bit weights: one small product per input
         for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-          const ap_int<W_BITS> ws = ap_int<W_BITS>(w >> (s * W_BITS));
-          const acc_t xs = INT_IN ? acc_t(ap_int<IN_BITS>(x >> (s * IN_BITS)))
-                                  : acc_t(x[s] ? 1 : -1);
-          partial += acc_t(ws) * xs;
+          const ap_int<W_BITS> ws = ap_int<W_BITS>(w.range(s * W_BITS + W_BITS - 1, s * W_BITS));
+          partial += acc_t(ws) * xs[s];
         }
       } else if (INT_IN) {
         for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-          const ap_int<IN_BITS> v = ap_int<IN_BITS>(x >> (s * IN_BITS));
-          partial += w[s] ? acc_t(v) : acc_t(-v);
+          partial += w[s] ? xs[s] : neg_xs[s];
         }
       } else {
-        partial = popcount<SIMD>(~(ap_uint<SIMD>(x) ^ w));
+        partial = popcount<SIMD>(~(x_bits ^ w));
       }
       const acc_t sum = (sf == 0 ? acc_t(0) : acc[p]) + partial;
       acc[p] = sum;
-      acc_t value = (INT_IN || W_BITS > 1) ? sum : acc_t(2 * sum - K);
+      // 2 * popcount - K for bits, written as an addition (no multiplier, and none in C-sim)
+      acc_t value = (INT_IN || W_BITS > 1) ? sum : acc_t(sum + sum - K);
       if (BORDER) value += correction[p][cls * NF + nf];
       if (SCORES) {  // shift lanes in from the top: lane p ends at bits [p * SB, (p + 1) * SB)
         word = (word >> SCORE_BITS) |
