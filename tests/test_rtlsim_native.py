@@ -124,3 +124,23 @@ def test_wide_input_words(tmp_path: Path) -> None:
     res = native.simulate(tmp_path / "rtl", words, expected, seed=4)
     assert res.scores_ok, res.runs
     assert res.runs[0]["cycles_per_image"] is not None
+
+
+def test_progress_lines_and_quiet(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Off a terminal a long step logs plain progress lines (counts and seconds); -q silences
+    them."""
+    import logging
+
+    args = ["verify", DIGITS / "digits_mlp.onnx", "--level", "rtlsim", "--random", "12"]
+    with caplog.at_level(logging.INFO, logger="bnn_hls.progress"):
+        code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    lines = [r.getMessage() for r in caplog.records if r.name == "bnn_hls.progress"]
+    assert any(line.startswith("RTL simulation: 24/24 images") for line in lines), lines
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bnn_hls.progress"):
+        code, _, err = run_cli(["-q", *args], capsys)
+    assert code == 0, err
+    assert not [r for r in caplog.records if r.name == "bnn_hls.progress"]
