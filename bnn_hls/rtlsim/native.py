@@ -50,7 +50,6 @@ MAKE_FLAGS = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2"]
 BUILD_TIMEOUT_S = 3600
 # a run's wall-clock bound; the cycle watchdog inside the harness catches stalls much earlier
 RUN_TIMEOUT_S = 6 * 3600
-STALL_PERCENT = {"input": 30, "output": 40}  # as written in bnn_tb.cpp; for the docs
 
 
 def tool_env() -> dict[str, str]:

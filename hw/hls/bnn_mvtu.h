@@ -114,6 +114,8 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
         word = (word >> SCORE_BITS) |
                (ap_uint<OUT_W>(ap_uint<SCORE_BITS>(ap_int<SCORE_BITS>(value)))
                 << (OUT_W - SCORE_BITS));
+      } else if (LEVELS == 1 && OUT_BITS == 1 && OUT_LO == 0) {  // a bit: one comparator
+        word[p] = value >= thresholds[p][nf];  // (the general form below, without the adder)
       } else {  // the code: how many of the channel's thresholds the accumulator reaches
         ap_int<OUT_BITS + 1> count = 0;
         for (int l = 0; l < LEVELS; l++) {
