@@ -206,7 +206,16 @@ def _cluster(address: str, tasks: list[tuple[Any, ...]]) -> Iterator[dict[str, A
     with client:
         futures = [client.submit(evaluate, *t, pure=False) for t in tasks]
         for fut in dask_completed(futures):
-            yield fut.result()
+            try:
+                row = fut.result()
+            except Exception as exc:  # raised on a worker: most often bnn-hls missing there
+                raise ModelError(
+                    f"a worker of the Dask cluster failed: {type(exc).__name__}: "
+                    f"{printable(str(exc), 300)}",
+                    hint="install the same bnn-hls (and its tools for --yosys/--rtlsim) on "
+                    "every worker",
+                ) from None
+            yield row
 
 
 def run_sweep(

@@ -131,3 +131,25 @@ def test_pareto_keeps_one_of_equal_designs() -> None:
         {**row, "label": "c", "images_per_s": 5.0},
     ]
     assert [r["label"] for r in pareto(rows, "lut")] == ["a"]
+
+
+def test_sweep_worker_failure_is_one_message(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task that fails on a cluster worker (here: bnn-hls not importable there) ends the
+    sweep with one message naming the cause, exit 2."""
+    distributed = pytest.importorskip("distributed")
+    import bnn_hls.sweep as sweep_module
+
+    def broken(*_: object) -> dict[str, object]:
+        raise ModuleNotFoundError("No module named 'bnn_hls'")
+
+    monkeypatch.setattr(sweep_module, "evaluate", broken)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        args = ["sweep", MLP, "--targets", "1000", "--cluster", cluster.scheduler_address]
+        code, _, err = run_cli(args, capsys)
+    assert code == 2, err
+    assert "a worker of the Dask cluster failed: ModuleNotFoundError" in err
+    assert "install the same bnn-hls" in err and "Traceback" not in err

@@ -1,5 +1,6 @@
-"""Build a generated RTL folder with Verilator (via cocotb's runner) and run the accelerator
-testbench on a batch."""
+"""Run a batch through a generated RTL folder: `RtlSim` picks the native testbench (native.py)
+for bnn_top, or builds with cocotb's runner and runs the cocotb testbench (tb_accel.py) for the
+AXI wrapper bnn_top_axi (or when asked)."""
 
 from __future__ import annotations
 

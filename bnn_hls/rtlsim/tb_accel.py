@@ -1,4 +1,5 @@
-"""cocotb testbench for a generated bnn_top: streams a batch through AXI-Stream, checks every
+"""cocotb testbench for a generated bnn_top or its AXI wrapper bnn_top_axi (whose AXI-Lite
+registers it writes as the board driver does): streams a batch through AXI-Stream, checks every
 score against the expected (golden) scores, measures cycles per image and latency, and stops a
 stalled simulation with the streams where data stopped.
 
