@@ -35,7 +35,8 @@ demo: $(STAMP)
 	$(BIN)/bnn-hls compile $(DEMO_MODEL) -o $(DEMO_OUT) --force
 	$(BIN)/bnn-hls verify $(DEMO_MODEL) --random 500
 	$(BIN)/bnn-hls verify $(DEMO_MODEL) --level csim --random 200
-	$(BIN)/bnn-hls verify $(DEMO_MODEL) --level rtlsim --random 20
+	$(BIN)/bnn-hls verify $(DEMO_MODEL) --level rtlsim --inputs examples/digits/digits_test_x.npy \
+		--labels examples/digits/digits_test_y.npy
 	$(BIN)/bnn-hls verify $(DEMO_MODEL) --inputs examples/digits/digits_test_x.npy \
 		--labels examples/digits/digits_test_y.npy
 

@@ -1,7 +1,7 @@
 """Progress of long steps (Verilator builds and simulations, Yosys runs, C-sim builds, sweeps):
 a tqdm bar with counts and elapsed time when stderr is a terminal, plain log lines otherwise
-(logger "bnn_hls.progress", at most one line every few seconds), nothing when the CLI runs
-with -q. One place decides; the steps only say what they count."""
+(logger "bnn_hls.progress": for a step longer than PLAIN_INTERVAL_S, a line that often and one
+at its end), nothing when the CLI runs with -q. One place decides; the steps only say what they count."""
 
 from __future__ import annotations
 
@@ -55,7 +55,10 @@ class Progress:
             self._bar.update(step)
             return
         now = time.perf_counter()
-        if now - self._last_line >= PLAIN_INTERVAL_S or (self.total and done >= self.total):
+        # a short step says nothing; a long one a line every PLAIN_INTERVAL_S and at its end
+        long_step = now - self.start >= PLAIN_INTERVAL_S
+        finished = self.total is not None and done >= self.total
+        if now - self._last_line >= PLAIN_INTERVAL_S or (finished and long_step):
             self._last_line = now
             of = f"/{self.total}" if self.total is not None else ""
             extra = f" ({note})" if note else ""

@@ -127,11 +127,15 @@ def test_wide_input_words(tmp_path: Path) -> None:
 
 
 def test_progress_lines_and_quiet(
-    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Off a terminal a long step logs plain progress lines (counts and seconds); -q silences
-    them."""
+    them. (Every step counts as long here: a line at most every 0 s.)"""
     import logging
+
+    monkeypatch.setattr("bnn_hls.progress.PLAIN_INTERVAL_S", 0.0)
 
     args = ["verify", DIGITS / "digits_mlp.onnx", "--level", "rtlsim", "--random", "12"]
     with caplog.at_level(logging.INFO, logger="bnn_hls.progress"):
