@@ -1,7 +1,8 @@
 """Progress of long steps (Verilator builds and simulations, Yosys runs, C-sim builds, sweeps):
 a tqdm bar with counts and elapsed time when stderr is a terminal, plain log lines otherwise
 (logger "bnn_hls.progress": for a step longer than PLAIN_INTERVAL_S, a line that often and one
-at its end), nothing when the CLI runs with -q. One place decides; the steps only say what they count."""
+at its end), nothing when the CLI runs with -q. One place decides; the steps only say what
+they count."""
 
 from __future__ import annotations
 
