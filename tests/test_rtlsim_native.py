@@ -18,18 +18,9 @@ from bnn_hls.rtlsim import native
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 
-from .conftest import DIGITS, EXAMPLES, TFC_MNIST, run_cli
-
-LARQ = EXAMPLES / "larq"
-
-
-def larq_inputs(model: Path) -> Path:
-    if "cnn3" in model.name:
-        return LARQ / "digits3_test_x.npy"
-    if "uint8" in model.name:
-        return LARQ / "digits_test_x_nhwc_u8.npy"
-    return LARQ / "digits_test_x_nhwc.npy"
-
+from .conftest import DIGITS, TFC_MNIST, run_cli
+from .test_larq import LARQ
+from .test_larq import test_images as larq_images
 
 # (model, its test images, labels): every shipped example with a test set
 TEST_SETS = [
@@ -42,7 +33,7 @@ TEST_SETS = [
         for p in TFC_MNIST.glob("*.onnx")
     ],
     *[
-        (p, larq_inputs(p), DIGITS / "digits_test_y.npy")
+        (p, larq_images(p), DIGITS / "digits_test_y.npy")
         for p in LARQ.glob("*.onnx")
         if "fpfirst" not in p.name  # a float first layer: refused, tested in test_larq
     ],

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ToolFailure
-from .native import tool_env
+from .native import DESIGN_FLAGS, tool_env
 from .results import RtlSimResult
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,7 @@ class RtlSim:
             sources=sources,
             hdl_toplevel=self.top,
             build_dir=self.build_dir,
-            build_args=[
-                "-Wno-fatal",
-                "-Werror-USERFATAL",
-                "-Wno-WIDTH",
-                "-O3",
-                "--x-assign",
-                "fast",
-                "--x-initial",
-                "fast",
-            ],
+            build_args=DESIGN_FLAGS,
             timescale=("1ns", "1ps"),
             log_file=self.build_dir / "build.log",
         )
