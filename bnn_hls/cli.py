@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__, progress
 from .compiler import DEFAULT_BUDGET, Compiled, FoldingRequest, choose_folding, compile_file
+from .dataflow.folding import THRESHOLD_STYLES
 from .errors import ModelError, ToolFailure, printable
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def folding_request(args: argparse.Namespace) -> FoldingRequest:
         file=Path(args.folding) if getattr(args, "folding", None) else None,
         target_fps=getattr(args, "target_fps", None),
         budget=getattr(args, "budget", None),
+        thresholds=getattr(args, "thresholds", None),
     )
 
 
@@ -270,6 +272,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             images=images,
             labels=labels,
             ip=args.ip,
+            sharing=str(c.options.sharing),
         )
 
     write_folder(out, args.force, fill, inputs)
@@ -292,6 +295,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     if proc.returncode != 0:
         print(f"build failed: see {out}/logs/", file=sys.stderr)
         return 1
+    return EXIT_OK
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    """New thresholds for a deployed accelerator: checked against its hardware, written to
+    DIR/thresholds.json for the driver's load_thresholds."""
+    from .dataflow.lowering import build_plan
+    from .dataflow.tables import load_tables
+    from .passes import PassOptions, parse_sharing
+    from .update import deployed_folding, read_deployed, update_deploy
+
+    deployed = read_deployed(Path(args.deploy))
+    c = compile_file(args.model, PassOptions(sharing=parse_sharing(deployed.sharing)))
+    plan = build_plan(c.model, deployed_folding(c, deployed))
+    target = update_deploy(c, deployed, plan)
+    values = sum(t.values for t in load_tables(plan))
+    if args.json:
+        _print_json({"thresholds_file": str(target), "values": values})
+    else:
+        print(
+            f"wrote {target}: {values} thresholds ({4 * values} bytes to load); on the board: "
+            f"accel.load_thresholds({json.dumps(target.name)})"
+        )
     return EXIT_OK
 
 
@@ -401,6 +427,13 @@ def folding_options(sp: argparse.ArgumentParser) -> None:
         metavar="FRACTION",
         help="optimiser: fraction of the xc7z020's LUTs and block RAM the design may use "
         "(default 0.7); without --target-fps the fastest design within it",
+    )
+    sp.add_argument(
+        "--thresholds",
+        choices=THRESHOLD_STYLES,
+        help="writable: thresholds loaded at run time (driver load_thresholds, `bnn-hls "
+        "update`; the default); const: fixed in the design, the smallest form. Applies to "
+        'every layer (a folding file can set "thresholds" per layer)',
     )
 
 
@@ -567,6 +600,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", metavar="DIR", help="write sweep.json, sweep.md, pareto.png")
     sp.add_argument("--force", action="store_true", help="replace an output folder it wrote")
     sp.set_defaults(func=cmd_sweep)
+
+    sp = sub.add_parser(
+        "update",
+        help="new thresholds for a deployed accelerator, without a rebuild",
+        description="Check that MODEL has the structure, folding and weights (signs) of the "
+        "model the deploy folder DIR was built from, and write its thresholds to "
+        "DIR/thresholds.json; the driver's load_thresholds() sends them to the accelerator "
+        "(docs/thresholds.md). Exit 2 naming the first layer that differs.",
+    )
+    sp.add_argument("model", help="ONNX or QONNX file: the new model")
+    sp.add_argument(
+        "--deploy", required=True, metavar="DIR", help="the deploy/ folder of a bnn-hls build"
+    )
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_update)
 
     sp = sub.add_parser(
         "compile",

@@ -12,7 +12,7 @@ from typing import Any
 import onnx
 
 from . import ir
-from .dataflow.folding import Folding, load_folding
+from .dataflow.folding import Folding, load_folding, with_thresholds
 from .dataflow.optimiser import DEFAULT_BUDGET, optimise
 from .errors import ModelError
 from .frontend import SourceInfo, import_model, load_onnx
@@ -65,6 +65,7 @@ class FoldingRequest:
     file: Path | None = None
     target_fps: float | None = None
     budget: float | None = None
+    thresholds: str | None = None  # every layer's threshold style (None: the file's, or writable)
 
     @property
     def explicit(self) -> bool:
@@ -83,12 +84,21 @@ def choose_folding(c: Compiled, request: FoldingRequest) -> ChosenFolding:
     if request.file is not None:
         if request.target_fps is not None or request.budget is not None:
             raise ModelError("--folding cannot be combined with --target-fps or --budget")
-        return ChosenFolding(load_folding(request.file, c.model), f"from {request.file.name}")
+        folding = load_folding(request.file, c.model)
+        if request.thresholds is not None:
+            folding = with_thresholds(folding, request.thresholds)
+        return ChosenFolding(folding, f"from {request.file.name}")
     budget = DEFAULT_BUDGET if request.budget is None else request.budget
     # --sharing auto: the resource model picks the kernel of every shared conv per layer
     shared_kernel = "choose" if c.options.sharing.kind == "auto" else "always"
     target = request.target_fps
-    res = optimise(c.model, target_fps=target, budget=budget, shared_kernel=shared_kernel)
+    res = optimise(
+        c.model,
+        target_fps=target,
+        budget=budget,
+        shared_kernel=shared_kernel,
+        thresholds=request.thresholds or "writable",
+    )
     if target is not None:
         how = f"optimiser: cheapest design for {target:,.0f} images/s within {budget:.0%}"
     else:

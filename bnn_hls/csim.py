@@ -146,15 +146,27 @@ class CSim:
         return h.hexdigest()[:24]
 
     def run(
-        self, words: np.ndarray, images: int, classes: int, jobs: int | None = None
+        self,
+        words: np.ndarray,
+        images: int,
+        classes: int,
+        jobs: int | None = None,
+        load: np.ndarray | None = None,
     ) -> np.ndarray:
         """Packed input words (images * words_per_image, bytes) -> (images, classes) scores.
         The images are split into `jobs` shards (default: the cores available) that run as
-        separate processes: each image's scores depend on that image only."""
+        separate processes: each image's scores depend on that image only. `load`: the
+        threshold load stream's words (packing.pack_load_values), sent in a load call before
+        the images in every process."""
         shards = max(1, min(jobs or available_cores(), images // MIN_SHARD_IMAGES))
         bounds = [images * i // shards for i in range(shards + 1)]
         per_image = len(words) // images
         with tempfile.TemporaryDirectory(prefix="bnn-csim-") as tmp:
+            load_args = []
+            if load is not None:
+                load_file = Path(tmp) / "load.bin"
+                load_file.write_bytes(np.ascontiguousarray(load).tobytes())
+                load_args = ["-", str(load_file)]
             procs = []
             for i in range(shards):
                 lo, hi = bounds[i], bounds[i + 1]
@@ -166,7 +178,7 @@ class CSim:
                 procs.append(
                     (
                         subprocess.Popen(
-                            [str(self.exe), str(fin), str(fout), str(hi - lo)],
+                            [str(self.exe), str(fin), str(fout), str(hi - lo), *load_args],
                             stdout=subprocess.DEVNULL,
                             stderr=err,
                         ),

@@ -1,6 +1,8 @@
 """Simulated devices for the board driver (host/bnn_driver.py): the C simulation of the
 generated HLS C++ and the Verilator simulation of the generated RTL take the same packed words
-and return the same score bytes as the DMA on the board."""
+and return the same score bytes as the DMA on the board. A threshold load is kept, as the
+board's tables keep it, and sent through the design's load path before every batch (each
+batch is a fresh simulation)."""
 
 from __future__ import annotations
 
@@ -21,11 +23,15 @@ class CsimDevice:
     def __init__(self, hls_dir: Path) -> None:
         self.sim = CSim(Path(hls_dir), Path(tempfile.mkdtemp(prefix="bnn-csim-dev-")))
         self.sim.build()
-        self.classes: int | None = None
+        self.loaded: np.ndarray | None = None
+
+    def load(self, words: np.ndarray) -> None:
+        self.loaded = np.array(words, dtype=np.uint8)
 
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
         classes = out_bytes // (4 * images)
-        return self.sim.run(words, images, classes).astype("<i4").tobytes()
+        scores = self.sim.run(words, images, classes, load=self.loaded)
+        return scores.astype("<i4").tobytes()
 
 
 class RtlsimDevice:
@@ -35,11 +41,16 @@ class RtlsimDevice:
         from .rtlsim.runner import RtlSim
 
         self.sim = RtlSim(Path(rtl_dir), Path(tempfile.mkdtemp(prefix="bnn-rtl-dev-")))
+        self.loaded: np.ndarray | None = None
+
+    def load(self, words: np.ndarray) -> None:
+        self.loaded = np.array(words, dtype=np.uint8)
 
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
         classes = out_bytes // (4 * images)
         # the testbench needs expected scores for its checks; the device only returns scores
-        res = self.sim.run(words, np.zeros((images, classes), np.int64), backpressure=False)
+        expected = np.zeros((images, classes), np.int64)
+        res = self.sim.run(words, expected, backpressure=False, load=self.loaded)
         if res.scores is None:
             raise ToolFailure(f"the RTL simulation returned no scores: {res.runs}")
         return res.scores.astype("<i4").tobytes()

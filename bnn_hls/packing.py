@@ -10,6 +10,9 @@ Input words: an image's elements in stream order (NHWC, channel fastest), `elems
 per word, element j of a word at bits [j * bits, (j + 1) * bits) in two's complement (binary
 inputs: 1 bit, 1 = +1). Each word is `word_bytes` little-endian bytes.
 Output words: one 32-bit little-endian signed score per class.
+Threshold load words (docs/thresholds.md): each value a 32-bit little-endian two's-complement
+integer; input words of 4 bytes or more carry one value each in their low 4 bytes, narrower
+words carry a value's 4 bytes in consecutive words, lowest byte first.
 """
 
 from __future__ import annotations
@@ -131,6 +134,28 @@ def pack_words(values: np.ndarray, elems_per_word: int, bits: int, word_bytes: i
     padded = np.zeros((len(words), total_bits), np.uint8)
     padded[:, : bit_rows.shape[1]] = bit_rows
     return np.packbits(padded, axis=1, bitorder="little")
+
+
+LOAD_VALUE_BYTES = 4
+
+
+def load_word_count(values: int, word_bytes: int) -> int:
+    """Input words that carry `values` threshold values."""
+    return values * max(1, LOAD_VALUE_BYTES // word_bytes)
+
+
+def pack_load_values(values: np.ndarray, word_bytes: int) -> np.ndarray:
+    """Threshold values (any integer array, in load order) -> the input words that load them,
+    (n words, word_bytes) uint8."""
+    flat = np.asarray(values).reshape(-1)
+    if flat.size and (flat.min() < -(2**31) or flat.max() >= 2**31):
+        raise ValueError("a threshold does not fit 32 bits")
+    raw = flat.astype("<i4").view(np.uint8).reshape(-1, LOAD_VALUE_BYTES)
+    if word_bytes >= LOAD_VALUE_BYTES:
+        words = np.zeros((len(raw), word_bytes), np.uint8)
+        words[:, :LOAD_VALUE_BYTES] = raw
+        return words
+    return raw.reshape(-1, word_bytes).copy()
 
 
 def lanes_to_words(values: np.ndarray, lane_bits: int) -> list[int]:

@@ -7,6 +7,7 @@ compiler uses), moves them through the AXI DMA, and unpacks the scores.
     from bnn_driver import BnnAccelerator
     accel = BnnAccelerator(".")              # loads bnn.bit / bnn.hwh with pynq
     labels = accel.predict_labels(images)     # images: (N, *model input shape), floats
+    accel.load_thresholds("thresholds.json")  # new thresholds (bnn-hls update), no rebuild
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from typing import Any, Protocol
 import numpy as np
 
 try:  # in the deploy folder packing.py sits next to this file
-    from packing import apply_float_ops, pack_words, quantise_input, unpack_scores
+    from packing import (apply_float_ops, pack_load_values, pack_words, quantise_input,
+                         unpack_scores)
 except ImportError:  # inside the bnn-hls package
-    from bnn_hls.packing import apply_float_ops, pack_words, quantise_input, unpack_scores
+    from bnn_hls.packing import (apply_float_ops, pack_load_values, pack_words, quantise_input,
+                                 unpack_scores)
 
-AP_CTRL = 0x00  # Vitis HLS s_axilite control register: bit 0 ap_start, bit 1 ap_done
+AP_CTRL = 0x00  # Vitis HLS s_axilite control register: bit 0 ap_start, bit 1 ap_done, 2 ap_idle
 NUM_IMAGES = 0x10  # the first scalar argument of bnn_top
+LOAD_THRESHOLDS = 0x18  # the second: 1 = the call reads the threshold load stream
+AP_IDLE = 0x4
 
 
 class Device(Protocol):
@@ -33,6 +38,9 @@ class Device(Protocol):
     fclk_mhz: float
 
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes: ...
+
+    def load(self, words: np.ndarray) -> None:
+        """Send threshold load words (docs/thresholds.md) in a load call."""
 
 
 DMA_RESET = 0x4  # DMACR bit 2: soft reset of the whole AXI DMA (both channels)
@@ -88,6 +96,30 @@ class PynqDevice:
         self.dma.sendchannel.start()
         self.dma.recvchannel.start()
 
+    def load(self, words: np.ndarray) -> None:
+        """A load call: load_thresholds = 1, num_images = 0, ap_start, the words through the
+        DMA, then wait until the accelerator is idle again."""
+        data = np.ascontiguousarray(words).reshape(-1).view(np.uint8)
+        if data.nbytes > self.max_transfer_bytes:
+            raise ValueError(f"{data.nbytes} bytes of thresholds in one DMA transfer; the DMA "
+                             f"takes {self.max_transfer_bytes}")
+        self._buffers(data.nbytes, 4)
+        self.in_buf[: data.nbytes] = data
+        self.in_buf.flush()
+        self.accel.write(LOAD_THRESHOLDS, 1)
+        self.accel.write(NUM_IMAGES, 0)
+        self.accel.write(AP_CTRL, 1)
+        self.dma.sendchannel.transfer(self.in_buf, nbytes=data.nbytes)
+        deadline = time.monotonic() + self.timeout_s
+        while not (self.dma.sendchannel.idle and self.accel.read(AP_CTRL) & AP_IDLE):
+            if time.monotonic() > deadline:
+                self.reset_dma()
+                self.accel.write(LOAD_THRESHOLDS, 0)
+                raise TimeoutError(f"the accelerator did not take the thresholds in "
+                                   f"{self.timeout_s} s (the DMA was reset)")
+            time.sleep(0.0001)
+        self.accel.write(LOAD_THRESHOLDS, 0)
+
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
         data = np.ascontiguousarray(words).reshape(-1).view(np.uint8)
         if max(data.nbytes, out_bytes) > self.max_transfer_bytes:
@@ -117,11 +149,42 @@ class PynqDevice:
 class BnnAccelerator:
     def __init__(self, deploy_dir: str = ".", device: Device | None = None,
                  bitfile: str = "bnn.bit") -> None:
+        self.deploy_dir = deploy_dir
         with open(os.path.join(deploy_dir, "model.json")) as f:
             self.spec = json.load(f)
         self.classes = int(self.spec["classes"])
         self.stream = self.spec["stream"]
         self.device = device or PynqDevice(os.path.join(deploy_dir, bitfile))
+
+    # --- thresholds ----------------------------------------------------------------------------
+    def load_thresholds(self, path: str = "thresholds.json") -> None:
+        """Load a thresholds file (written by `bnn-hls build`, or `bnn-hls update` for a new
+        model with the same weights) into the accelerator: later batches compute with them,
+        and the host uses the file's input quantiser and score ops. A relative path is
+        looked up in the deploy folder."""
+        if not os.path.isabs(path) and not os.path.exists(path):
+            path = os.path.join(self.deploy_dir, path)
+        with open(path) as f:
+            doc = json.load(f)
+        if not isinstance(doc, dict) or doc.get("format") != "bnn-hls-thresholds":
+            raise ValueError(f"{path} is not a bnn-hls thresholds file")
+        if doc.get("hardware_id") != self.spec.get("hardware_id"):
+            raise ValueError(f"{path} is for another accelerator than this deploy folder's "
+                             "(run bnn-hls update with this folder)")
+        load = self.spec.get("load", {})
+        values = np.asarray(doc["values"], dtype=np.int64)
+        if values.shape != (int(load.get("values", -1)),):
+            raise ValueError(f"{path} has {values.size} thresholds; the accelerator takes "
+                             f"{load.get('values')}")
+        for table in load["tables"]:
+            part = values[table["offset"]:table["offset"] + table["depth"] * table["lanes"]]
+            half = 1 << (int(table["bits"]) - 1)
+            if part.size and (part.min() < -half or part.max() >= half):
+                raise ValueError(f"{path}: a threshold of layer {table['layer']} does not fit "
+                                 f"its {table['bits']}-bit table")
+        self.device.load(pack_load_values(values, self.stream["word_bytes"]))
+        self.spec["input"] = doc["input"]
+        self.spec["score_ops"] = doc["score_ops"]
 
     # --- data --------------------------------------------------------------------------------
     def pack(self, images: np.ndarray) -> np.ndarray:

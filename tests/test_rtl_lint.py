@@ -20,11 +20,13 @@ LIBRARY = [
     "bnn_split",
     "bnn_label",
     "bnn_popcount",
-    "bnn_share_ctrl",
+    "bnn_thr_table",
+    "bnn_thr_loader",
 ]
 # modules that instantiate others: (module, the files it needs)
 COMPOSED = [
-    ("bnn_mvtu", ["bnn_mvtu", "bnn_popcount"]),
+    ("bnn_mvtu", ["bnn_mvtu", "bnn_popcount", "bnn_thr_table"]),
+    ("bnn_share_ctrl", ["bnn_share_ctrl", "bnn_thr_table"]),
     ("bnn_scores_out", ["bnn_scores_out", "bnn_split"]),
     ("bnn_share_lane", ["bnn_share_lane", "bnn_popcount"]),
     ("bnn_pool", ["bnn_pool", "bnn_max_min"]),
@@ -69,10 +71,20 @@ def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Pat
         ("bnn_mvtu", {"INT_IN": 1, "IN_BITS": 2, "IN_W": 16, "W_BITS": 3}),
         ("bnn_pool", {"EB": 3}),
         ("bnn_window_max", {"EB": 2}),
+        # writable thresholds (docs/thresholds.md) and the load stream's word widths
+        ("bnn_mvtu", {"THR_WRITABLE": 1, "LEVELS": 3, "OUT_BITS": 2, "OUT_W": 8}),
+        ("bnn_mvtu", {"THR_WRITABLE": 1, "SCORES": 1, "OUT_W": 128}),
+        ("bnn_share_ctrl", {"THR_WRITABLE": 1}),
+        ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 3, "LANES": 5, "LANE_BITS": 11}),
+        ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 1, "LANES": 1, "LANE_BITS": 32}),
+        ("bnn_thr_loader", {"AXI_W": 64, "TOTAL": 5}),
+        ("bnn_thr_loader", {"AXI_W": 32, "TOTAL": 1}),
+        ("bnn_thr_loader", {"AXI_W": 16, "TOTAL": 8}),
     ],
 )
 def test_multibit_variants_lint_clean(module: str, params: dict[str, int], tmp_path: Path) -> None:
-    """The multi-bit forms (weights of W_BITS, codes of LEVELS thresholds, pools on codes)."""
+    """The multi-bit forms (weights of W_BITS, codes of LEVELS thresholds, pools on codes),
+    writable thresholds and the threshold loader at several word widths."""
     rtl = resource_dir("hw") / "rtl"
     files = [rtl / f"{f}.sv" for f in [module, *DEPENDS.get(module, [])]]
     assert lint(files, module, tmp_path, params) == ""

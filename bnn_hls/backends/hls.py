@@ -20,7 +20,9 @@ from ..dataflow.memory import Memory
 from ..dataflow.plan import Plan
 from ..dataflow.stage import Stage
 from ..dataflow.streams import SCORE_BITS
+from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
+from ..packing import load_word_count
 from .hls_arrays import stage_arrays
 from .hls_check import check_project
 
@@ -116,14 +118,27 @@ def rom_declaration(st: Stage, key: str) -> str:
         values = values[0]
     dims = "".join(f"[{n}]" for n in values.shape)
     body = c_array(values, "{}", per_line)
-    return f"static const {rom_type(arr.width, mem.signed)} {arr.name}{dims} = {{\n{body}\n}};"
+    const = "" if mem.writable else "const "  # a writable table is a static of its stage
+    return f"static {const}{rom_type(arr.width, mem.signed)} {arr.name}{dims} = {{\n{body}\n}};"
 
 
-def stage_context(st: Stage, flavor: str) -> dict[str, Any]:
+def load_stream_name(st: Stage) -> str:
+    """The stream that carries a stage's threshold values from the input stage."""
+    return f"thr_{st.hls_prefix.lower()}"
+
+
+def stage_context(
+    st: Stage, flavor: str, loads: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """What a stage's template (templates/hls/stages/) renders: names, streams, parameters
-    (all of them as `p`, config.h's as `c`), its arrays (names, pragmas) and the stage."""
+    (all of them as `p`, config.h's as `c`), its arrays (names, pragmas), whether it has a
+    writable table (and its load stream), the load streams of all (`loads`: what the input
+    stage sends) and the stage."""
     arrays = stage_arrays(st)
     return {
+        "loads": loads or [],
+        "writable": st.writable_table() is not None,
+        "thr_stream": load_stream_name(st),
         "name": st.name,
         "src": st.src,
         "dst": st.dst,
@@ -169,6 +184,7 @@ def write_hls_project(
         "classes": plan.classes,
         "score_bits": SCORE_BITS,
     }
+    n_load = sum(t.values for t in load_tables(plan))
     # the stages with parameters of their own: constants in config.h, code in params_*.h
     own = [(st, stage_context(st, flavor)) for st in plan.stages if st.hls_params]
     (out / "config.h").write_text(
@@ -180,6 +196,8 @@ def write_hls_project(
             widest=widest,
             ap_int_max_w=-(-widest // 1024) * 1024,
             axis_side_bits=AXIS_SIDE_BITS[flavor],
+            load_values=n_load,
+            load_words=load_word_count(n_load, plan.in_axi_bits // 8),
         )
     )
     headers = []
@@ -206,8 +224,15 @@ def write_hls_project(
         }
         for s in plan.streams
     ]
+    # the writable tables, in load-stream order: a stream each from the input stage
+    loads = [
+        {"stream": load_stream_name(st), "count": table.values, "stage": st.name}
+        for st, table in zip(
+            [st for st in plan.stages if st.writable_table() is not None], load_tables(plan)
+        )
+    ]
     calls = [
-        env.get_template(f"stages/{st.hls_template}").module.call(stage_context(st, flavor))  # type: ignore[attr-defined]
+        env.get_template(f"stages/{st.hls_template}").module.call(stage_context(st, flavor, loads))  # type: ignore[attr-defined]
         for st in plan.stages
     ]
     (out / "top.h").write_text(env.get_template("top.h.j2").render(**common))
@@ -218,6 +243,8 @@ def write_hls_project(
             param_headers=headers,
             streams=streams,
             calls=calls,
+            loads=loads,
+            first_width=plan.stages[0].dst.width,
         )
     )
     in_bytes = plan.in_axi_bits // 8

@@ -37,6 +37,7 @@ class HlsArray:
     width: int  # bits per word
     rom: bool  # a constant table (else a working buffer)
     storage: str  # "bram", "lutram" or "registers"
+    writable: bool = False  # a table the load stream rewrites (one lane per iteration)
 
     @property
     def layout(self) -> str:
@@ -46,7 +47,13 @@ class HlsArray:
             return "registers"
         if self.lanes == 1:
             return "single"
-        if self.storage == "bram" and self.lanes * self.width <= MAX_WORD_BITS:
+        # a load writes one lane per iteration: a lane of a reshaped word would need a
+        # read-modify-write, so a writable table keeps a bank per lane
+        if (
+            self.storage == "bram"
+            and self.lanes * self.width <= MAX_WORD_BITS
+            and not self.writable
+        ):
             return "reshape"
         return "partition"
 
@@ -69,7 +76,9 @@ class HlsArray:
             out.append(f"#pragma HLS ARRAY_PARTITION variable = {self.name} {complete} dim = 1")
         elif layout == "reshape":
             out.append(f"#pragma HLS ARRAY_RESHAPE variable = {self.name} {complete} dim = 1")
-        kind = "rom_1p" if self.rom else "ram_s2p"
+        # a writable table is read by the kernel's loop and written by the load loop, never
+        # in one iteration: one port per bank
+        kind = "ram_1p" if self.writable else ("rom_1p" if self.rom else "ram_s2p")
         if flavor == "vitis":
             out.append(
                 f"#pragma HLS BIND_STORAGE variable = {self.name} type = {kind} "
@@ -89,7 +98,9 @@ def memory_array(prefix: str, mem: Memory) -> HlsArray:
     else:
         storage = "bram" if bank_bits >= AUTO_BRAM_MIN_BITS else "lutram"
     lanes = mem.lanes if mem.banked else 1
-    return HlsArray(f"{prefix}_{mem.key}", lanes, mem.depth, width, True, storage)
+    return HlsArray(
+        f"{prefix}_{mem.key}", lanes, mem.depth, width, not mem.writable, storage, mem.writable
+    )
 
 
 def buffer_array(prefix: str, buf: Buffer) -> HlsArray:

@@ -83,6 +83,11 @@ KERNELS: dict[str, KernelRule] = {
         ("in", "out", "and_mask", "reps"),
         {"and_mask": Access(1, parallel="PE")},
     ),
+    "load_table": KernelRule(
+        ("LANES", "DEPTH"),
+        ("in", "table"),
+        {"table": Access(0, 1)},  # one element of one bank per iteration
+    ),
     "shared_conv_threshold": KernelRule(
         ("C", "T", "SIMD", "O", "PE", "OH", "OW", "BORDER", "RC", "CC", "SUM_W", "CMP_W", "UNIT"),
         ("in", "out", "thresholds", "row_class", "col_class", "correction", "reps"),
@@ -109,7 +114,7 @@ _DECL = re.compile(
     r"(?:static\s+const\s+)?(ap_u?int<\d+>|u?int\d+_t|bnn::rom_[us]<\d+>::type)\s+(\w+)((?:\[\d+\])+)\s*(?:=|;)"
 )
 _FUNC = re.compile(r"^(?:BNN_CSIM_NOINLINE )?static void (\w+)\([^)]*\)\s*\{(.*?)\n\}", re.S | re.M)
-_CALL = re.compile(r"bnn::(\w+)<(.*?)>\(\s*(.*?)\);", re.S)
+_CALL = re.compile(r"bnn::(\w+)<([^;]*?)>\(\s*(.*?)\);", re.S)
 _PARTITION = re.compile(
     r"#pragma HLS ARRAY_(PARTITION|RESHAPE) variable = (\w+) (?:type = )?(complete|cyclic|block)"
     r"(?: factor = (\d+))? dim = (\d+)"

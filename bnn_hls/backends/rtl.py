@@ -14,12 +14,16 @@ from .. import __version__, ir
 from ..dataflow.folding import Folding
 from ..dataflow.lowering import build_plan
 from ..dataflow.plan import Plan
-from ..dataflow.stage import Stage
+from ..dataflow.stage import LinearStage, Stage
+from ..dataflow.tables import describe as describe_load
+from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
 
 LIBRARY = (
     "bnn_fifo.sv",
     "bnn_mvtu.sv",
+    "bnn_thr_table.sv",
+    "bnn_thr_loader.sv",
     "bnn_popcount.sv",
     "bnn_share_lane.sv",
     "bnn_share_ctrl.sv",
@@ -55,6 +59,7 @@ def mem_lines(words: list[int], width: int) -> str:
 def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[str, Any]]]:
     """Every stage with an RTL module: its module, parameters (then its memory files) and
     ports."""
+    tables = {t.stage: t for t in load_tables(plan)}
     result = []
     for st in plan.stages:
         if st.rtl_module is None:
@@ -73,6 +78,9 @@ def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[
             "dst": st.dst.name,
             "drives_axis_out": st.drives_axis_out,
             "mem_files": sorted(names),
+            # linear stages take the threshold load port (writable or not)
+            "load_port": isinstance(st, LinearStage),
+            "load_table": tables.get(st.name),
         }
         result.append((st, inst))
     return result
@@ -113,6 +121,7 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
             first=plan.input_stream.name,
             first_width=plan.input_stream.width,
             instances=instances,
+            load_values=sum(t.values for t in load_tables(plan)),
         )
     )
     for name in LIBRARY:
@@ -144,6 +153,7 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
                 "streams": [s["name"] for s in streams],
                 "sources": sources,
                 "watchdog_cycles": watchdog_cycles(plan),
+                "load": describe_load(plan),
             },
             indent=2,
         )

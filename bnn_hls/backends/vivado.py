@@ -14,12 +14,15 @@ import numpy as np
 
 from .. import __version__, golden, ir
 from ..dataflow.cycles import initiation_interval
-from ..dataflow.folding import Folding
+from ..dataflow.folding import Folding, folding_to_json
 from ..dataflow.lowering import build_plan
 from ..dataflow.plan import Plan
 from ..dataflow.resource_model import XC7Z020
+from ..dataflow.tables import describe as describe_load
+from ..dataflow.tables import hardware_fingerprint
 from ..errors import ModelError
 from ..package_data import resource_dir, template_env
+from ..update import THRESHOLDS_FILE, hardware_id, thresholds_doc
 from .hls import FLAVORS, PART, write_hls_project
 from .hls_arrays import plan_bram36
 
@@ -35,8 +38,9 @@ HLS_PORTS = {
 }
 
 
-def model_json(model: ir.Model, plan: Plan) -> dict[str, Any]:
+def model_json(model: ir.Model, plan: Plan, folding: Folding, sharing: str) -> dict[str, Any]:
     s = plan.input_stream
+    fingerprint = hardware_fingerprint(plan)
     return {
         "format": "bnn-hls-deploy",
         "version": 1,
@@ -57,10 +61,17 @@ def model_json(model: ir.Model, plan: Plan) -> dict[str, Any]:
             "accelerator": ACCEL_NAME,
             "dma": "dma",
             "num_images_offset": 0x10,
+            "load_thresholds_offset": 0x18,
             "ap_ctrl_offset": 0x00,
             "clock_mhz": CLOCK_MHZ,
         },
         "cycles_per_image_model": initiation_interval(plan),
+        # what `bnn-hls update` and the driver's load_thresholds check (docs/thresholds.md)
+        "load": describe_load(plan),
+        "compile": {"sharing": sharing},
+        "folding": folding_to_json(folding),
+        "hardware_id": hardware_id(fingerprint),
+        "hardware": fingerprint,
     }
 
 
@@ -85,9 +96,11 @@ def write_build_folder(
     images: np.ndarray,
     labels: np.ndarray | None = None,
     ip: str = "rtl",
+    sharing: str = "off",
 ) -> Plan:
     """ip: "hls" (the HLS backend exported by Vitis HLS) or "rtl" (the RTL backend, wrapped in
-    bnn_top_axi with the same ports and registers, packaged by vivado/package_rtl.tcl)."""
+    bnn_top_axi with the same ports and registers, packaged by vivado/package_rtl.tcl).
+    sharing: the --sharing the model was compiled with (model.json keeps it for `update`)."""
     plan = write_hls_project(model, folding, out / "hls", flavor=flavor, csim_inputs=images[:8])
     if ip == "rtl":
         from .rtl import write_rtl_project
@@ -130,7 +143,10 @@ def write_build_folder(
     shutil.copy(resource_dir("host") / "bnn_driver.py", deploy / "bnn_driver.py")
     shutil.copy(Path(__file__).resolve().parents[1] / "packing.py", deploy / "packing.py")
     shutil.copy(resource_dir("host") / "notebooks" / "bnn_pynq.ipynb", deploy / "bnn_pynq.ipynb")
-    (deploy / "model.json").write_text(json.dumps(model_json(model, plan), indent=1) + "\n")
+    spec = model_json(model, plan, folding, sharing)
+    (deploy / "model.json").write_text(json.dumps(spec, indent=1) + "\n")
+    if spec["load"]["values"]:  # the built thresholds, for load_thresholds to return to
+        (deploy / THRESHOLDS_FILE).write_text(json.dumps(thresholds_doc(model, plan)) + "\n")
     np.savez(deploy / "test_set.npz", **test_set(model, images, labels))
     (deploy / "README.md").write_text(DEPLOY_README.format(design=DESIGN))
     (out / "README.md").write_text(

@@ -6,13 +6,15 @@ converted: a producer's word (PE) and its consumer's SIMD must divide one anothe
 also says where its weights live: "lut" (distributed ROM) or "block" (block RAM), and which
 kernel computes it: "mvtu" (the matrix-vector-threshold unit) or "shared" (the result-sharing
 conv unit, for a binary conv with a sharing plan: PE outputs per step, SIMD the channels of a
-window word; its weights are logic, so "rom" does not apply).
+window word; its weights are logic, so "rom" does not apply). A layer's thresholds are
+"writable" (loaded at run time: docs/thresholds.md) or "const" (fixed in the design, the
+smallest form).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ DEFAULT_MAX_SIMD_INT = 8
 
 
 ROM_STYLES = ("lut", "block")
+THRESHOLD_STYLES = ("writable", "const")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class Fold:
     simd: int
     rom: str = "lut"  # where the weights live: "lut" or "block" (RAM)
     kernel: str = "mvtu"  # "mvtu" or "shared" (result sharing)
+    thresholds: str = "writable"  # "writable" (loaded at run time) or "const"
+
+    @property
+    def writable(self) -> bool:
+        return self.thresholds == "writable"
 
 
 Folding = dict[str, Fold]
@@ -90,6 +98,11 @@ def default_folding(model: ir.Model) -> Folding:
     return folding
 
 
+def with_thresholds(folding: Folding, style: str) -> Folding:
+    """The folding with every layer's thresholds `style` ("writable" or "const")."""
+    return {name: replace(fold, thresholds=style) for name, fold in folding.items()}
+
+
 def check_folding(model: ir.Model, folding: Folding) -> None:
     thresholds = {layer.name: th for layer, th in linear_steps(model)}
     prev_pe: int | None = None
@@ -119,6 +132,11 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
                 f"layer {layer.name}: unknown ROM style {quote_name(str(fold.rom))}",
                 hint=f"use one of {', '.join(ROM_STYLES)}",
             )
+        if fold.thresholds not in THRESHOLD_STYLES:
+            raise ModelError(
+                f"layer {layer.name}: unknown threshold style {quote_name(str(fold.thresholds))}",
+                hint=f"use one of {', '.join(THRESHOLD_STYLES)}",
+            )
         if fold.kernel not in KERNELS:
             raise ModelError(
                 f"layer {layer.name}: unknown kernel {quote_name(str(fold.kernel))}",
@@ -145,15 +163,16 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
         )
 
 
-FOLD_KEYS = ("pe", "simd", "rom", "kernel")
+FOLD_KEYS = ("pe", "simd", "rom", "kernel", "thresholds")
 MAX_FOLD = 1 << 20
 FOLDING_EXAMPLE = '{"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "lut"}}}'
 
 
 def load_folding(path: Path, model: ir.Model) -> Folding:
-    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "block", "kernel": "mvtu"},
-    ...}} ("rom" and "kernel" are optional: the default folding's); layers not named keep the
-    default folding. Anything else is refused, naming the file and the entry."""
+    """Read {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": "block", "kernel": "mvtu",
+    "thresholds": "const"}, ...}} ("rom", "kernel" and "thresholds" are optional: the default
+    folding's); layers not named keep the default folding. Anything else is refused, naming
+    the file and the entry."""
     where = quote_name(str(path))
     if path.is_dir():
         raise InputFileError(f"folding file {where} is a folder", hint=f"write {FOLDING_EXAMPLE}")
@@ -205,7 +224,11 @@ def parse_folding(doc: Any, model: ir.Model, where: str = "the folding") -> Fold
             raise refuse(f"layer {layer}: rom must be one of {', '.join(ROM_STYLES)}")
         if not isinstance(kernel, str) or kernel not in KERNELS:
             raise refuse(f"layer {layer}: kernel must be one of {', '.join(KERNELS)}")
-        folding[str(name)] = Fold(numbers["pe"], numbers["simd"], rom, kernel)
+        thresholds = value.get("thresholds", default.thresholds)
+        if not isinstance(thresholds, str) or thresholds not in THRESHOLD_STYLES:
+            styles = ", ".join(THRESHOLD_STYLES)
+            raise refuse(f"layer {layer}: thresholds must be one of {styles}")
+        folding[str(name)] = Fold(numbers["pe"], numbers["simd"], rom, kernel, thresholds)
     try:
         check_folding(model, folding)
     except ModelError as exc:  # name the file the bad entry came from
@@ -229,7 +252,13 @@ def _json_kind(value: Any) -> str:
 def folding_to_json(folding: Folding) -> dict[str, Any]:
     return {
         "layers": {
-            k: {"pe": v.pe, "simd": v.simd, "rom": v.rom, "kernel": v.kernel}
+            k: {
+                "pe": v.pe,
+                "simd": v.simd,
+                "rom": v.rom,
+                "kernel": v.kernel,
+                "thresholds": v.thresholds,
+            }
             for k, v in folding.items()
         }
     }

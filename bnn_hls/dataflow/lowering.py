@@ -46,7 +46,7 @@ def linear_layer_stages(
         out_bits = threshold.out_bits() if isinstance(threshold, ir.MultiThreshold) else 1
     dst = Stream("", fold.pe, out_bits, layer.out_channels * pixels // fold.pe)
     kernel = KERNELS[fold.kernel]
-    stages.append(kernel.build(layer, threshold, fold.pe, fold.simd, fold.rom, src, dst))
+    stages.append(kernel.build(layer, threshold, fold, src, dst))
     return stages
 
 

@@ -31,6 +31,8 @@ class Memory:
     hls_width: int | None = None
     # the kernel reads one bank per lane (declared [lanes][depth]); else a plain table [depth]
     banked: bool = True
+    # the host rewrites it at run time through the load stream (docs/thresholds.md)
+    writable: bool = False
 
     @property
     def width(self) -> int:

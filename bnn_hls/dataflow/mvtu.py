@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .border import BorderTables, border_tables
 from .memory import Buffer, Memory
 from .stage import LinearStage
 from .streams import MAX_FIFO_DEPTH, SCORE_BITS, Stream
+
+if TYPE_CHECKING:
+    from .folding import Fold
 
 
 @dataclass(eq=False)
@@ -40,6 +43,7 @@ class MvtuStage(LinearStage):
     rtl_library: ClassVar[tuple[str, ...]] = ("bnn_popcount.sv",)
     out_lo: int  # the lowest output code (0 for bits)
     border: BorderTables | None
+    writable: bool = False  # the thresholds are loaded at run time
 
     kind: ClassVar[str] = "mvtu"
     hls_template: ClassVar[str] = "mvtu.h.j2"
@@ -50,7 +54,7 @@ class MvtuStage(LinearStage):
     rtl_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS", "SCORES",
         "SCORE_BITS", "LEVELS", "OUT_BITS", "OUT_LO", "OH", "OW", "BORDER", "RC", "CC", "IN_W",
-        "OUT_W", "ROM_BLOCK",
+        "OUT_W", "ROM_BLOCK", "THR_WRITABLE",
     )  # fmt: skip
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
@@ -61,9 +65,7 @@ class MvtuStage(LinearStage):
         cls,
         layer: ir.Linear,
         threshold: ir.ThresholdLayer | None,
-        pe: int,
-        simd: int,
-        rom: str,
+        fold: Fold,
         src: Stream,
         dst: Stream,
     ) -> MvtuStage:
@@ -72,8 +74,19 @@ class MvtuStage(LinearStage):
         if threshold is not None:
             thresholds = threshold.thresholds.reshape(layer.out_channels, -1)
             out_lo = threshold.out_range()[0] if isinstance(threshold, ir.MultiThreshold) else 0
+        writable = fold.writable and thresholds is not None
         return cls(
-            src, dst, layer, pe, simd, rom, in_bits, thresholds, out_lo, border_tables(layer)
+            src,
+            dst,
+            layer,
+            fold.pe,
+            fold.simd,
+            fold.rom,
+            in_bits,
+            thresholds,
+            out_lo,
+            border_tables(layer),
+            writable,
         )
 
     @property
@@ -157,6 +170,7 @@ class MvtuStage(LinearStage):
             "IN_W": self.src.width,
             "OUT_W": self.dst.width,
             "ROM_BLOCK": int(self.rom == "block"),
+            "THR_WRITABLE": int(self.writable),
         }
 
     def cycles(self) -> int:
@@ -199,6 +213,7 @@ class MvtuStage(LinearStage):
                 self.table_bits,
                 self._threshold_lanes,
                 signed=True,
+                writable=self.writable,
             ),
         ]
         return mems + border_memories(self.border, self.pe, self.table_bits)
@@ -226,9 +241,11 @@ class MvtuStage(LinearStage):
             else 0.0,
             "weight_rom": float(rm.lut_rom_size(weight_width, depth)) if self.rom == "lut" else 0.0,
             "weight_register": float(weight_width) if self.rom == "lut" else 0.0,
-            "threshold_rom": 0.0
-            if self.scores
-            else float(rm.lut_rom_size(self.pe * self.levels * a_w, self.nf)),
+            **(
+                {}
+                if self.scores
+                else rm.threshold_features(self.pe * self.levels * a_w, self.nf, self.writable)
+            ),
             "border_rom": float(rm.lut_rom_size(self.pe * a_w, border_classes * self.nf))
             if border_classes
             else 0.0,

@@ -104,6 +104,7 @@ def layer_candidates(
     threshold: ir.ThresholdLayer | None,
     first: bool,
     shared_kernel: str = "always",
+    thresholds: str = "writable",
 ) -> list[Candidate]:
     """Every legal (PE, SIMD, ROM, kernel) of one layer with its cycles and cost, dominated
     ones (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at
@@ -121,7 +122,9 @@ def layer_candidates(
             for kernel in kernels:
                 roms = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
                 for rom in roms:
-                    found = _candidate(model, layer, threshold, Fold(pe, simd, rom, kernel))
+                    found = _candidate(
+                        model, layer, threshold, Fold(pe, simd, rom, kernel, thresholds)
+                    )
                     if found is not None:
                         out.append(found)
     out.sort(key=lambda c: (c.cycles, c.cost.lut, c.cost.bram36))
@@ -206,10 +209,12 @@ def optimise(
     budget: float = DEFAULT_BUDGET,
     clock_hz: float = CLOCK_HZ,
     shared_kernel: str = "always",
+    thresholds: str = "writable",
 ) -> Result:
     """Folding for `target_fps` images/s at `clock_hz` (the cheapest that reaches it), or the
     fastest that fits `budget` (fraction of the xc7z020's LUTs and block RAM). shared_kernel:
-    which kernel computes the convs with a sharing plan (SHARED_KERNEL_MODES)."""
+    which kernel computes the convs with a sharing plan (SHARED_KERNEL_MODES); thresholds:
+    every layer's threshold style (folding.THRESHOLD_STYLES), priced by the resource model."""
     if not 0 < budget <= 1:
         raise ModelError(f"the budget must be a fraction in (0, 1], not {budget}")
     if shared_kernel not in SHARED_KERNEL_MODES:
@@ -217,7 +222,7 @@ def optimise(
     if target_fps is not None and target_fps <= 0:
         raise ModelError(f"the target must be a positive number of images/s, not {target_fps}")
     cands = [
-        layer_candidates(model, layer, threshold, i == 0, shared_kernel)
+        layer_candidates(model, layer, threshold, i == 0, shared_kernel, thresholds)
         for i, (layer, threshold) in enumerate(linear_steps(model))
     ]
     forced = [

@@ -47,6 +47,14 @@ def lut_rom_size(width: int, depth: int) -> int:
     return width * math.ceil(depth / LUT_ROM_ENTRIES)
 
 
+def threshold_features(width: int, depth: int, writable: bool) -> dict[str, float]:
+    """A threshold table of `depth` words of `width` bits: a ROM in logic when constant, a
+    distributed RAM (64 words per LUT, like the ROM) with a write port when the thresholds
+    are loaded at run time; each has its own coefficients."""
+    key = "threshold_ram" if writable else "threshold_rom"
+    return {key: float(lut_rom_size(width, depth))}
+
+
 def auto_memory_bits(width: int, depth: int) -> tuple[int, float]:
     """(bits kept in LUT RAM or registers, RAMB36) of a memory the tool maps as it likes."""
     if width * depth < AUTO_BRAM_MIN_BITS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from .mvtu import border_memories
 from .share_schedule import ShareSchedule, ShareTables, cached_schedule, share_tables
 from .stage import LinearStage
 from .streams import MAX_FIFO_DEPTH, MAX_WORD_BITS, Stream
+
+if TYPE_CHECKING:
+    from .folding import Fold
 
 MAX_SHARED_TAPS = 64  # a 2-D filter fits one 64-bit word in the HLS kernel's tables
 
@@ -38,6 +41,7 @@ class SharedStage(LinearStage):
     simd: int
     thresholds: np.ndarray  # (O,) on the accumulator
     border: BorderTables | None
+    writable: bool = False  # the thresholds are loaded at run time
 
     kind: ClassVar[str] = "shared"
     hls_template: ClassVar[str] = "shared.h.j2"
@@ -47,6 +51,7 @@ class SharedStage(LinearStage):
     # the generated module's own parameters are its memory files; these go to the control
     rtl_control_params: ClassVar[tuple[str, ...]] = (
         "C", "T", "SIMD", "O", "PE", "SUM_W", "CMP_W", "OH", "OW", "BORDER", "RC", "CC",
+        "THR_WRITABLE",
     )  # fmt: skip
     rtl_library: ClassVar[tuple[str, ...]] = (
         "bnn_share_ctrl.sv",
@@ -84,9 +89,7 @@ class SharedStage(LinearStage):
         cls,
         layer: ir.Linear,
         threshold: ir.ThresholdLayer | None,
-        pe: int,
-        simd: int,
-        rom: str,
+        fold: Fold,
         src: Stream,
         dst: Stream,
     ) -> SharedStage:
@@ -94,7 +97,16 @@ class SharedStage(LinearStage):
         if reason is not None:
             raise ModelError(f"layer {layer.name}: the {cls.title} cannot compute it: {reason}")
         assert isinstance(layer, ir.Conv) and threshold is not None
-        return cls(src, dst, layer, pe, simd, threshold.thresholds, border_tables(layer))
+        return cls(
+            src,
+            dst,
+            layer,
+            fold.pe,
+            fold.simd,
+            threshold.thresholds,
+            border_tables(layer),
+            fold.writable,
+        )
 
     @property
     def name(self) -> str:
@@ -145,6 +157,7 @@ class SharedStage(LinearStage):
             "BORDER": int(border is not None),
             "RC": 1 if border is None else border.correction.shape[0],
             "CC": 1 if border is None else border.correction.shape[1],
+            "THR_WRITABLE": int(self.writable),
         }
 
     def cycles(self) -> int:
@@ -163,7 +176,15 @@ class SharedStage(LinearStage):
     def memories(self) -> list[Memory]:
         bits = self.tables.compare_bits
         mems = [
-            Memory("thresholds", self.schedule.nf, self.pe, bits, self.threshold_lanes, signed=True)
+            Memory(
+                "thresholds",
+                self.schedule.nf,
+                self.pe,
+                bits,
+                self.threshold_lanes,
+                signed=True,
+                writable=self.writable,
+            )
         ]
         return mems + border_memories(self.border, self.pe, bits)
 
@@ -192,7 +213,7 @@ class SharedStage(LinearStage):
             "lane_mux_bits": float(b * (sched.lane_options() - 1).sum()),
             "window_bits": float(t * c + (sf - 1) * self.simd),
             "registers": float(sched.units * b + sched.pe * sched.sum_bits),
-            "threshold_rom": float(rm.lut_rom_size(width, nf)),
+            **rm.threshold_features(width, nf, self.writable),
             "border_rom": float(rm.lut_rom_size(width, border_classes * nf))
             if border_classes
             else 0.0,

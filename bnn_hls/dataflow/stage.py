@@ -12,12 +12,15 @@ through adding one.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import ir
 from . import resource_model as rm
 from .memory import Buffer, Memory
 from .streams import Stream
+
+if TYPE_CHECKING:
+    from .folding import Fold
 
 
 class Stage(ABC):
@@ -79,6 +82,11 @@ class Stage(ABC):
         """Parameter memories (contents computed on first use)."""
         return []
 
+    def writable_table(self) -> Memory | None:
+        """The memory the host rewrites at run time (a layer's thresholds, through the load
+        stream: dataflow/tables.py), or None."""
+        return next((m for m in self.memories() if m.writable), None)
+
     def widest_word(self) -> int:
         """The widest word the stage's kernels handle (streams, memory words, registers)."""
         return max([self.src.width, self.dst.width] + [m.lane_bits for m in self.memories()])
@@ -133,6 +141,7 @@ class LinearStage(Stage):
     layer: ir.Linear
     pe: int
     simd: int
+    writable: bool  # its thresholds are loaded at run time (Fold.thresholds)
     # the kernel's name in messages
     title: ClassVar[str]
     # the folding's ROM style (weights in LUTs or block RAM) applies to this kernel
@@ -144,9 +153,7 @@ class LinearStage(Stage):
         cls,
         layer: ir.Linear,
         threshold: ir.ThresholdLayer | None,
-        pe: int,
-        simd: int,
-        rom: str,
+        fold: Fold,
         src: Stream,
         dst: Stream,
     ) -> LinearStage:

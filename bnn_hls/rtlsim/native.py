@@ -163,8 +163,10 @@ def simulate(
     seed: int = 0,
     backpressure: bool = True,
     use_cache: bool = True,
+    load: np.ndarray | None = None,
 ) -> RtlSimResult:
-    """words: (N * words per image, bytes per word) uint8; expected: (N, classes) scores."""
+    """words: (N * words per image, bytes per word) uint8; expected: (N, classes) scores;
+    load: threshold load words (packing.pack_load_values) sent before the runs."""
     design = json.loads((rtl_dir / "design.json").read_text())
     exe, build_s, cached = build(rtl_dir, design["sources"], use_cache)
     images, classes = (int(n) for n in expected.shape)
@@ -187,6 +189,10 @@ def simulate(
             f"watchdog={watchdog}",
             f"out={out}",
         ]
+        if load is not None:
+            load_file = Path(tmp) / "load.bin"
+            np.ascontiguousarray(load, dtype=np.uint8).tofile(load_file)
+            args.append(f"load={load_file}")
         runs = 2 if backpressure else 1
         with progress("RTL simulation", runs * images, "images") as bar:
 

@@ -68,15 +68,26 @@ class RtlSim:
         return time.perf_counter() - t0
 
     def run(
-        self, words: np.ndarray, expected: np.ndarray, seed: int = 0, backpressure: bool = True
+        self,
+        words: np.ndarray,
+        expected: np.ndarray,
+        seed: int = 0,
+        backpressure: bool = True,
+        load: np.ndarray | None = None,
     ) -> RtlSimResult:
         """Simulate the batch (words: (N * words per image, bytes per word)) without stalls,
         then, with backpressure, again under seeded random stalls on input and output; each
-        run's scores are checked against `expected` (N, classes)."""
+        run's scores are checked against `expected` (N, classes). `load`: threshold load
+        words (packing.pack_load_values) sent first, through the design's load port."""
         if self.harness == "native":
             from . import native
 
-            return native.simulate(self.rtl_dir, words, expected, seed, backpressure)
+            return native.simulate(self.rtl_dir, words, expected, seed, backpressure, load=load)
+        load_file = self.build_dir / "tb_load.npy"
+        if load is not None:
+            np.save(load_file, np.ascontiguousarray(load))
+        elif load_file.exists():
+            load_file.unlink()
         build_s = self.build()
         data = self.build_dir / "tb_data.npz"
         result = self.build_dir / "tb_result.json"
@@ -92,6 +103,7 @@ class RtlSim:
             "BNN_TB_SEED": str(seed),
             "BNN_TB_BACKPRESSURE": "1" if backpressure else "0",
             "BNN_TB_SCORES": str(self.build_dir / "tb_scores.npy"),
+            "BNN_TB_LOAD": str(load_file) if load is not None else "",
             # the stall bound from the design's own cycle model, unless the user set one
             "BNN_TB_WATCHDOG": os.environ.get(
                 "BNN_TB_WATCHDOG", str(self.design.get("watchdog_cycles", 20_000))

@@ -5,7 +5,8 @@ stalled simulation with the streams where data stopped.
 
 Runs inside the simulator; parameters come through environment variables set by
 bnn_hls.rtlsim.runner: BNN_TB_DATA (an .npz with `words` (input bytes) and `expected` scores),
-BNN_TB_RESULT (the JSON file to write), BNN_TB_STREAMS (stream names), BNN_TB_SEED.
+BNN_TB_RESULT (the JSON file to write), BNN_TB_STREAMS (stream names), BNN_TB_SEED,
+BNN_TB_LOAD (optional: an .npy of threshold load words, sent first as the driver does).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Ports:
 
 async def _reset(dut, ports: Ports) -> None:  # type: ignore[no-untyped-def]
     ports.rst_n.value = 0
+    if not ports.axi:
+        dut.load_thresholds.value = 0
     ports.signal(ports.src, "tvalid").value = 0
     ports.signal(ports.dst, "tready").value = 0
     await ClockCycles(ports.clk, 5)
@@ -123,6 +126,24 @@ class Harness:
         self.monitor = Monitor(dut, ports)
         cocotb.start_soon(self.monitor.run())
 
+    async def load(self, words: np.ndarray) -> None:
+        """The threshold load stream (docs/thresholds.md), as the board driver sends it:
+        load_thresholds = 1, a start with num_images = 0, the words, load_thresholds = 0."""
+        if self.control is not None:
+            await self.control.write_dword(0x18, 1)
+            await self.control.write_dword(0x10, 0)
+            await self.control.write_dword(0x00, 1)
+        else:
+            self.dut.load_thresholds.value = 1
+        self.source.clear_pause_generator()
+        await self.source.send(AxiStreamFrame(words.tobytes()))
+        await self.source.wait()
+        await ClockCycles(self.ports.clk, 2)  # the last value is written
+        if self.control is not None:
+            await self.control.write_dword(0x18, 0)
+        else:
+            self.dut.load_thresholds.value = 0
+
     async def batch(self, backpressure: bool, seed: int) -> dict[str, object]:
         dut = self.dut
         words, expected, images = _setup()
@@ -184,6 +205,8 @@ async def accelerator(dut) -> None:  # type: ignore[no-untyped-def]
     seed = int(os.environ.get("BNN_TB_SEED", "0"))
     await _reset(dut, ports)
     harness = Harness(dut, ports)
+    if os.environ.get("BNN_TB_LOAD"):
+        await harness.load(np.load(os.environ["BNN_TB_LOAD"]))
     results = [await harness.batch(False, seed)]
     if os.environ.get("BNN_TB_BACKPRESSURE", "1") == "1" and "error" not in results[0]:
         results.append(await harness.batch(True, seed + 1))

@@ -6,6 +6,7 @@
 #include "bnn_common.h"
 #include "bnn_convert.h"
 #include "bnn_label.h"
+#include "bnn_load.h"
 #include "bnn_mvtu.h"
 #include "bnn_pool.h"
 #include "bnn_shared.h"

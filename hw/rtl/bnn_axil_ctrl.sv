@@ -1,7 +1,9 @@
 // AXI4-Lite control registers for the RTL accelerator, laid out like the Vitis HLS IP's
 // `control` bundle so the same driver works: 0x00 ap_ctrl (bit 0 ap_start, written 1 to start;
-// bit 1 ap_done, set when a batch's last score leaves, cleared on read; bit 2 ap_idle),
-// 0x10 num_images. The RTL pipeline itself runs whenever data arrives.
+// bit 1 ap_done, set when a batch's last score leaves, or at once for a start with
+// num_images = 0 (a load call), cleared on read; bit 2 ap_idle), 0x10 num_images,
+// 0x18 load_thresholds (while 1, input words are the threshold load stream:
+// docs/thresholds.md). The RTL pipeline itself runs whenever data arrives.
 module bnn_axil_ctrl (
     input  logic        clk,
     input  logic        rst_n,
@@ -24,6 +26,7 @@ module bnn_axil_ctrl (
     input  logic        rready,
     input  logic        batch_done,
     output logic [31:0] num_images,
+    output logic        load_thresholds,
     output logic        irq
 );
   logic [5:0] wr_addr;
@@ -45,6 +48,7 @@ module bnn_axil_ctrl (
       bvalid <= 1'b0;
       rvalid <= 1'b0;
       num_images <= '0;
+      load_thresholds <= 1'b0;
       done <= 1'b0;
       busy <= 1'b0;
     end else begin
@@ -58,7 +62,11 @@ module bnn_axil_ctrl (
       end
       if (have_addr && have_data) begin  // one write: apply it and answer
         if (wr_addr == 6'h10) num_images <= wr_data;
-        if (wr_addr == 6'h00 && wr_data[0]) busy <= 1'b1;
+        if (wr_addr == 6'h18) load_thresholds <= wr_data[0];
+        if (wr_addr == 6'h00 && wr_data[0]) begin
+          if (num_images == '0) done <= 1'b1;  // nothing to wait for (a load call)
+          else busy <= 1'b1;
+        end
         have_addr <= 1'b0;
         have_data <= 1'b0;
         bvalid <= 1'b1;
@@ -76,6 +84,7 @@ module bnn_axil_ctrl (
             done <= 1'b0;  // clear on read
           end
           6'h10: rdata <= num_images;
+          6'h18: rdata <= {31'b0, load_thresholds};
           default: rdata <= '0;
         endcase
       end

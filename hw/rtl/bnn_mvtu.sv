@@ -36,6 +36,7 @@ module bnn_mvtu #(
     parameter int IN_W = SIMD * IN_BITS,
     parameter int OUT_W = PE,
     parameter int ROM_BLOCK = 0,
+    parameter int THR_WRITABLE = 0,  // the thresholds take the load port (bnn_thr_table.sv)
     parameter WEIGHTS_FILE = "",
     parameter THRESHOLDS_FILE = "",
     parameter CORRECTION_FILE = "",
@@ -49,7 +50,9 @@ module bnn_mvtu #(
     output logic             s_ready,
     output logic [OUT_W-1:0] m_data,
     output logic             m_valid,
-    input  logic             m_ready
+    input  logic             m_ready,
+    input  logic             tw_valid,  // threshold load port (docs/thresholds.md)
+    input  logic [     31:0] tw_data
 );
   // parameter checks: elaboration stops with the message (Verilator, Yosys)
   if (SIMD < 1 || K % SIMD != 0) begin : g_check_simd
@@ -83,15 +86,11 @@ module bnn_mvtu #(
   // parameter memories (generated .mem files, one word per line in hex); the weights are
   // declared in the ROM_BLOCK generate blocks below
   /* verilator lint_off UNDRIVEN */  // loaded only when the layer has thresholds / corrections
-  logic [PE*LEVELS*T_BITS-1:0] tmem[NF];
   logic [PE*CORR_BITS-1:0] cmem[RC*CC*NF];
   logic [RCW-1:0] rowcls[OH];
   logic [CCW-1:0] colcls[OW];
   /* verilator lint_on UNDRIVEN */
   generate
-    if (SCORES == 0) begin : g_thresholds
-      initial $readmemh(THRESHOLDS_FILE, tmem);
-    end
     if (BORDER != 0) begin : g_border
       initial begin
         $readmemh(CORRECTION_FILE, cmem);
@@ -102,6 +101,21 @@ module bnn_mvtu #(
   endgenerate
 
   wire en = !m_valid || m_ready;  // the pipeline moves unless the output is blocked
+
+  // the thresholds of the output fold a_nf (none for scores)
+  logic [PE*LEVELS*T_BITS-1:0] t_word;
+  logic [NFW-1:0] t_addr;
+  if (SCORES == 0) begin : g_thresholds
+    bnn_thr_table #(
+        .DEPTH(NF), .LANES(PE * LEVELS), .LANE_BITS(T_BITS), .WRITABLE(THR_WRITABLE),
+        .AW(NFW), .FILE(THRESHOLDS_FILE)
+    ) u_table (
+        .clk(clk), .rst_n(rst_n), .raddr(t_addr), .rdata(t_word),
+        .tw_valid(tw_valid), .tw_data(tw_data));
+  end else begin : g_no_thresholds
+    assign t_word = '0;
+    wire unused_load = &{1'b0, tw_valid, tw_data, t_addr};
+  end
 
   // ---- stage A: take the input word (or re-read the buffered one), fetch weights ----------
   logic [SFW-1:0] sf;
@@ -117,6 +131,7 @@ module bnn_mvtu #(
   logic [IN_W-1:0] a_x;
   logic [PE*WW-1:0] a_w;
   logic [NFW-1:0] a_nf;
+  assign t_addr = a_nf;
   logic [OXW-1:0] a_ox;
   logic [OYW-1:0] a_oy;
 
@@ -270,7 +285,7 @@ module bnn_mvtu #(
         acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW], xnor_count[p]);
         b_acc[p] <= (a_first ? A_W'(0) : acc[p]) + contribution(a_x, a_w[p*WW+:WW], xnor_count[p]);
       end
-      b_t <= (SCORES == 0) ? tmem[a_nf] : '0;
+      b_t <= t_word;
       b_corr <= (BORDER != 0) ?
           cmem[(CAW'(rowcls[a_oy])*CAW'(CC)+CAW'(colcls[a_ox]))*CAW'(NF)+CAW'(a_nf)] : '0;
     end

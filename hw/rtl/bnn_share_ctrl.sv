@@ -21,6 +21,7 @@ module bnn_share_ctrl #(
     parameter int BORDER = 0,
     parameter int RC = 1,
     parameter int CC = 1,
+    parameter int THR_WRITABLE = 0,  // the thresholds take the load port (bnn_thr_table.sv)
     parameter int NFW = (O / PE > 1) ? $clog2(O / PE) : 1,
     parameter THRESHOLDS_FILE = "",
     parameter CORRECTION_FILE = "",
@@ -39,7 +40,9 @@ module bnn_share_ctrl #(
     output logic [       NFW-1:0] nf,       // the step issued this cycle
     output logic [       NFW-1:0] a_nf,     // the step whose unit results are registered
     output logic                  en,       // the datapath's registers move on it
-    input  logic [PE*SUM_W-1:0]   sums      // lane sums of step a_nf
+    input  logic [PE*SUM_W-1:0]   sums,     // lane sums of step a_nf
+    input  logic                  tw_valid, // threshold load port (docs/thresholds.md)
+    input  logic [          31:0] tw_data
 );
   // parameter checks: elaboration stops with the message (Verilator, Yosys)
   if (SIMD < 1 || C % SIMD != 0) begin : g_check_simd
@@ -58,12 +61,10 @@ module bnn_share_ctrl #(
   localparam int CCW = (CC > 1) ? $clog2(CC) : 1;
 
   /* verilator lint_off UNDRIVEN */  // loaded only when the layer has corrections
-  logic [PE*CMP_W-1:0] tmem[NF];
   logic [PE*CMP_W-1:0] cmem[RC*CC*NF];
   logic [RCW-1:0] rowcls[OH];
   logic [CCW-1:0] colcls[OW];
   /* verilator lint_on UNDRIVEN */
-  initial $readmemh(THRESHOLDS_FILE, tmem);
   generate
     if (BORDER != 0) begin : g_border
       initial begin
@@ -149,11 +150,18 @@ module bnn_share_ctrl #(
   logic b_valid;
   logic [PE*SUM_W-1:0] b_sum;
   logic [PE*CMP_W-1:0] b_t;
+  logic [PE*CMP_W-1:0] t_word;
+  bnn_thr_table #(
+      .DEPTH(NF), .LANES(PE), .LANE_BITS(CMP_W), .WRITABLE(THR_WRITABLE), .AW(NFW),
+      .FILE(THRESHOLDS_FILE)
+  ) u_table (
+      .clk(clk), .rst_n(rst_n), .raddr(a_nf), .rdata(t_word),
+      .tw_valid(tw_valid), .tw_data(tw_data));
   logic [PE*CMP_W-1:0] b_corr;
   always_ff @(posedge clk) begin
     if (en) begin
       b_sum <= sums;
-      b_t <= tmem[a_nf];
+      b_t <= t_word;
       b_corr <= (BORDER != 0) ?
           cmem[(CAW'(rowcls[a_oy])*CAW'(CC)+CAW'(colcls[a_ox]))*CAW'(NF)+CAW'(a_nf)] : '0;
     end

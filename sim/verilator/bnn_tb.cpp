@@ -11,6 +11,8 @@
 //   seed=S             the stall generator's seed
 //   watchdog=K         a run stops as stalled when no word enters or leaves for K cycles
 //   out=PREFIX         writes PREFIX.run<i>.scores (int32 per score) and PREFIX.json
+//   load=FILE          optional: threshold load words (bytes_per_word bytes each,
+//                      docs/thresholds.md) sent with load_thresholds = 1 before the runs
 //
 // stdout: "progress RUN IMAGES_DONE" lines while it runs.
 // PREFIX.json: one object per run: images, backpressure, first_in (cycle the first input word
@@ -117,6 +119,19 @@ uint64_t number(const std::map<std::string, std::string>& args, const char* key)
     return std::strtoull(it->second.c_str(), nullptr, 10);
 }
 
+bool read_file(const std::string& path, std::vector<uint8_t>& data) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+        std::fprintf(stderr, "bnn_tb: cannot open %s\n", path.c_str());
+        return false;
+    }
+    uint8_t buf[1 << 16];
+    std::size_t got;
+    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + got);
+    std::fclose(f);
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,18 +148,9 @@ int main(int argc, char** argv) {
 
     // the words to send: normally images x words_per_image, fewer when a test starves the design
     std::vector<uint8_t> input;
-    {
-        FILE* f = std::fopen(args.at("input").c_str(), "rb");
-        if (f == nullptr) {
-            std::fprintf(stderr, "bnn_tb: cannot open the input file\n");
-            return 2;
-        }
-        uint8_t buf[1 << 16];
-        std::size_t got;
-        while ((got = std::fread(buf, 1, sizeof buf, f)) > 0)
-            input.insert(input.end(), buf, buf + got);
-        std::fclose(f);
-    }
+    if (!read_file(args.at("input"), input)) return 2;
+    std::vector<uint8_t> load;
+    if (args.count("load") != 0 && !read_file(args.at("load"), load)) return 2;
     const uint64_t n_words = input.size() / bytes_per_word;
     if (n_words > images * words_per_image) {
         std::fprintf(stderr, "bnn_tb: more input words than images x words_per_image\n");
@@ -157,10 +163,31 @@ int main(int argc, char** argv) {
     top.s_axis_tlast = 0;
     top.m_axis_tready = 0;
     top.num_images = 0;
+    top.load_thresholds = 0;
     top.rst_n = 0;
     for (int i = 0; i < 5; ++i) sim.half_low(), sim.rise();
     top.rst_n = 1;
     for (int i = 0; i < 2; ++i) sim.half_low(), sim.rise();
+
+    // the threshold load: every word is taken at once while load_thresholds is 1
+    if (!load.empty()) {
+        top.load_thresholds = 1;
+        for (std::size_t w = 0; w + bytes_per_word <= load.size(); w += bytes_per_word) {
+            set_port(top.s_axis_tdata, &load[w], bytes_per_word);
+            top.s_axis_tvalid = 1;
+            top.s_axis_tlast = w + 2 * bytes_per_word > load.size();
+            sim.half_low();
+            if (!top.s_axis_tready) {
+                std::fprintf(stderr, "bnn_tb: the design refused a threshold load word\n");
+                return 2;
+            }
+            sim.rise();
+        }
+        top.s_axis_tvalid = 0;
+        top.s_axis_tlast = 0;
+        top.load_thresholds = 0;
+        for (int i = 0; i < 2; ++i) sim.half_low(), sim.rise();  // the last value is written
+    }
 
     // stdout: a line "progress RUN IMAGES" about every 1 % of a run, for the caller's bar
     const uint64_t report_every = images / 100 > 0 ? images / 100 : 1;

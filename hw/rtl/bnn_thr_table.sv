@@ -1,0 +1,55 @@
+// A threshold table: DEPTH words of LANES lanes of LANE_BITS bits (lane l of word d at bits
+// [l * LANE_BITS, ...)), its initial contents from FILE (the compiled model's thresholds),
+// read combinationally (the kernel registers the word). WRITABLE = 1 adds the load port of
+// docs/thresholds.md: each tw_valid writes the low LANE_BITS bits of tw_data into the next
+// lane, word by word and lane by lane within a word, wrapping after DEPTH x LANES values, so
+// every complete load starts at word 0, lane 0.
+module bnn_thr_table #(
+    parameter int DEPTH = 1,
+    parameter int LANES = 1,
+    parameter int LANE_BITS = 8,
+    parameter int WRITABLE = 0,
+    parameter int AW = (DEPTH > 1) ? $clog2(DEPTH) : 1,
+    parameter FILE = ""
+) (
+    input  logic                       clk,
+    input  logic                       rst_n,
+    input  logic [             AW-1:0] raddr,
+    output logic [LANES*LANE_BITS-1:0] rdata,
+    input  logic                       tw_valid,
+    /* verilator lint_off UNUSEDSIGNAL */  // a value keeps its low LANE_BITS bits
+    input  logic [                31:0] tw_data
+    /* verilator lint_on UNUSEDSIGNAL */
+);
+  if (LANE_BITS > 32) begin : g_check_bits
+    $fatal(1, "bnn_thr_table: LANE_BITS (%0d) above the load stream's 32 bits", LANE_BITS);
+  end
+  localparam int LW = (LANES > 1) ? $clog2(LANES) : 1;
+
+  logic [LANES*LANE_BITS-1:0] mem[DEPTH];
+  initial $readmemh(FILE, mem);
+  assign rdata = mem[raddr];
+
+  if (WRITABLE != 0) begin : g_write
+    logic [LW-1:0] lane;
+    logic [AW-1:0] word;
+    always_ff @(posedge clk) begin
+      if (!rst_n) begin
+        lane <= '0;
+        word <= '0;
+      end else if (tw_valid) begin
+        if (lane == LW'(LANES - 1)) begin
+          lane <= '0;
+          word <= (word == AW'(DEPTH - 1)) ? '0 : word + 1'b1;
+        end else begin
+          lane <= lane + 1'b1;
+        end
+      end
+    end
+    always_ff @(posedge clk) begin
+      if (tw_valid) mem[word][32'(lane)*LANE_BITS+:LANE_BITS] <= tw_data[LANE_BITS-1:0];
+    end
+  end else begin : g_const
+    wire unused = &{1'b0, clk, rst_n, tw_valid};
+  end
+endmodule
