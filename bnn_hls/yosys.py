@@ -119,15 +119,22 @@ def path_levels(ltp_text: str) -> tuple[int, int]:
     return int(m.group(1)), luts
 
 
-def wrapper(module: str, params: list[tuple[str, Any]], in_w: int, out_w: int) -> str:
+def wrapper(
+    module: str, params: list[tuple[str, Any]], in_w: int, out_w: int, load_port: bool = False
+) -> str:
+    """The stage behind its stream ports; a linear stage's threshold load port is an input
+    too, so a writable table keeps its write logic (tied off, Yosys would fold it away)."""
     plist = ",\n    ".join(f".{k}({v})" for k, v in params)
+    load_ports = ",\n  input logic tw_valid, input logic [31:0] tw_data" if load_port else ""
+    load_conn = ", .tw_valid(tw_valid), .tw_data(tw_data)" if load_port else ""
     return (
         f"module stage_wrap (input logic clk, input logic rst_n,\n"
         f"  input logic [{in_w - 1}:0] s_data, input logic s_valid, output logic s_ready,\n"
-        f"  output logic [{out_w - 1}:0] m_data, output logic m_valid, input logic m_ready);\n"
+        f"  output logic [{out_w - 1}:0] m_data, output logic m_valid, input logic m_ready"
+        f"{load_ports});\n"
         f"  {module} #(\n    {plist}\n  ) u (.clk(clk), .rst_n(rst_n), .s_data(s_data), "
         f".s_valid(s_valid), .s_ready(s_ready), .m_data(m_data), .m_valid(m_valid), "
-        f".m_ready(m_ready));\nendmodule\n"
+        f".m_ready(m_ready){load_conn});\nendmodule\n"
     )
 
 
@@ -139,12 +146,13 @@ def synthesize(
     in_w: int,
     out_w: int,
     use_cache: bool = True,
+    load_port: bool = False,
 ) -> tuple[Resources, bool]:
     """(resources, from the cache?) of one kernel instance."""
     h = hashlib.sha256(SCRIPT_VERSION.encode())
     for src in sources:
         h.update(src.read_bytes())
-    h.update(json.dumps([module, params, in_w, out_w]).encode())
+    h.update(json.dumps([module, params, in_w, out_w, load_port]).encode())
     for mem in mem_files:
         h.update(mem.name.encode())
         h.update(mem.read_bytes())
@@ -159,7 +167,7 @@ def synthesize(
         (work / "mem").mkdir()
         for mem in mem_files:
             shutil.copy(mem, work / "mem" / mem.name)
-        (work / "stage_wrap.sv").write_text(wrapper(module, params, in_w, out_w))
+        (work / "stage_wrap.sv").write_text(wrapper(module, params, in_w, out_w, load_port))
         reads = "; ".join(f"read_verilog -sv -defer {src.name}" for src in sources)
         script = (
             f"{reads}; read_verilog -sv -defer stage_wrap.sv; hierarchy -top stage_wrap; "
@@ -213,7 +221,9 @@ def estimate_rtl(
     library = resource_dir("hw") / "rtl"
     size_hint: list[float] = []
     jobs: list[
-        tuple[str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[Path]]
+        tuple[
+            str, str, str | None, int, list[tuple[str, Any]], list[Path], int, int, list[Path], bool
+        ]
     ] = []
     for st, inst in stage_instances(plan):
         if not st.synthesised:
@@ -234,6 +244,7 @@ def estimate_rtl(
                 st.src.width,
                 st.dst.width,
                 sources,
+                bool(inst["load_port"]),
             )
         )
     depths = plan.fifo_depths()
@@ -250,14 +261,15 @@ def estimate_rtl(
                 s.width,
                 s.width,
                 [library / "bnn_fifo.sv"],
+                False,
             )
         )
 
     def run(job: tuple[Any, ...]) -> StageEstimate:
-        name, module, layer, cycles, params, files, in_w, out_w, sources = job
+        name, module, layer, cycles, params, files, in_w, out_w, sources, load_port = job
         t0 = time.perf_counter()
         # the memory paths inside the parameters point at mem/<file>
-        res, cached = synthesize(module, sources, params, files, in_w, out_w, use_cache)
+        res, cached = synthesize(module, sources, params, files, in_w, out_w, use_cache, load_port)
         return StageEstimate(name, module, layer, cycles, res, cached, time.perf_counter() - t0)
 
     workers = max(1, jobs_limit or available_cores())

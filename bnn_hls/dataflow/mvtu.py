@@ -40,7 +40,7 @@ class MvtuStage(LinearStage):
     rom: str  # where the weights live: "lut" or "block" (RAM)
     in_bits: int  # bits per input element
     thresholds: np.ndarray | None  # (O, LEVELS) on the accumulator; None: scores out
-    rtl_library: ClassVar[tuple[str, ...]] = ("bnn_popcount.sv",)
+    rtl_library: ClassVar[tuple[str, ...]] = ("bnn_popcount.sv", "bnn_thr_table.sv")
     out_lo: int  # the lowest output code (0 for bits)
     border: BorderTables | None
     writable: bool = False  # the thresholds are loaded at run time

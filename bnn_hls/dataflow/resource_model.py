@@ -50,7 +50,8 @@ def lut_rom_size(width: int, depth: int) -> int:
 def threshold_features(width: int, depth: int, writable: bool) -> dict[str, float]:
     """A threshold table of `depth` words of `width` bits: a ROM in logic when constant, a
     distributed RAM (64 words per LUT, like the ROM) with a write port when the thresholds
-    are loaded at run time; each has its own coefficients."""
+    are loaded at run time; each has its own coefficients (resource_model.json: the writable
+    table's were fitted on writable-vs-const Yosys runs, threshold_ram_note)."""
     key = "threshold_ram" if writable else "threshold_rom"
     return {key: float(lut_rom_size(width, depth))}
 

@@ -57,6 +57,7 @@ class SharedStage(LinearStage):
         "bnn_share_ctrl.sv",
         "bnn_share_lane.sv",
         "bnn_popcount.sv",
+        "bnn_thr_table.sv",
     )
     cost_kind: ClassVar[str] = "shared"
     title: ClassVar[str] = "result-sharing kernel"

@@ -83,12 +83,12 @@ class RtlSim:
             from . import native
 
             return native.simulate(self.rtl_dir, words, expected, seed, backpressure, load=load)
+        build_s = self.build()
         load_file = self.build_dir / "tb_load.npy"
         if load is not None:
             np.save(load_file, np.ascontiguousarray(load))
         elif load_file.exists():
             load_file.unlink()
-        build_s = self.build()
         data = self.build_dir / "tb_data.npz"
         result = self.build_dir / "tb_result.json"
         np.savez(data, words=np.ascontiguousarray(words), expected=expected.astype(np.int64))
