@@ -169,6 +169,10 @@ class Linear(Layer):
     input_kind: str = "bit"  # "bit" or "int"
     input_range: tuple[int, int] = (0, 1)
     weight_levels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    # the seed of the fixed-sign generator (packing.fsb_signs, docs/fsb.md) whose signs the
+    # weights are, up to a sign per output channel (BatchShift negates a channel whose
+    # BatchNorm scale is negative); -1: none
+    sign_seed: int = -1
 
     kind: ClassVar[str] = "linear"
     out_type: ClassVar[str] = "int"

@@ -10,6 +10,8 @@ Input words: an image's elements in stream order (NHWC, channel fastest), `elems
 per word, element j of a word at bits [j * bits, (j + 1) * bits) in two's complement (binary
 inputs: 1 bit, 1 = +1). Each word is `word_bytes` little-endian bytes.
 Output words: one 32-bit little-endian signed score per class.
+Fixed signs from a seed (docs/fsb.md): the sign generator fsb_signs, bit-exact with the
+hardware's (the generator MVTU, HLS and RTL).
 Threshold load words (docs/thresholds.md): each value a 32-bit little-endian two's-complement
 integer; input words of 4 bytes or more carry one value each in their low 4 bytes, narrower
 words carry a value's 4 bytes in consecutive words, lowest byte first.
@@ -134,6 +136,47 @@ def pack_words(values: np.ndarray, elems_per_word: int, bits: int, word_bytes: i
     padded = np.zeros((len(words), total_bits), np.uint8)
     padded[:, : bit_rows.shape[1]] = bit_rows
     return np.packbits(padded, axis=1, bitorder="little")
+
+
+FSB_GENERATOR = "lfsr32"  # the name in a model's metadata (docs/fsb.md)
+LFSR_MASK = 0x80200003  # Galois form of taps 32, 22, 2, 1 (a maximal-length 32-bit LFSR)
+_M64 = (1 << 64) - 1
+
+
+def fsb_channel_states(seed: int, channels: int) -> np.ndarray:
+    """The generator's starting state of each output channel o: the (o + 1)-th output of
+    splitmix64 from `seed`, its low 32 bits, 1 if they are 0. (channels,) uint64."""
+    states = np.zeros(channels, np.uint64)
+    for o in range(channels):
+        z = (seed + (o + 1) * 0x9E3779B97F4A7C15) & _M64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        z ^= z >> 31
+        states[o] = (z & 0xFFFFFFFF) or 1
+    return states
+
+
+def lfsr_bits(states: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` bits of 32-bit Galois LFSRs from `states`: each step emits the low bit, shifts
+    right and, when the bit was 1, XORs LFSR_MASK. ((n, count) uint8 bits, the n states
+    after them)."""
+    st = np.asarray(states, np.uint64).copy()
+    bits = np.zeros((st.size, count), np.uint8)
+    mask = np.uint64(LFSR_MASK)
+    one = np.uint64(1)
+    for k in range(count):
+        b = st & one
+        bits[:, k] = b
+        st = (st >> one) ^ (b * mask)
+    return bits, st
+
+
+def fsb_signs(seed: int, channels: int, fan_in: int) -> np.ndarray:
+    """The fixed signs of a layer, (channels, fan_in) bits (1 = +1): weight (o, k) is bit k
+    of channel o's LFSR stream, k in the hardware's fan-in order (a conv: k = (kh * KW + kw)
+    * C + c, channels fastest; a dense layer: its input in stream order)."""
+    bits, _ = lfsr_bits(fsb_channel_states(seed, channels), fan_in)
+    return bits
 
 
 LOAD_VALUE_BYTES = 4

@@ -10,22 +10,28 @@ from bnn_hls import golden, ir
 from bnn_hls.backends.hls import write_hls_project
 from bnn_hls.csim import CSim
 from bnn_hls.dataflow.folding import Fold, Folding, compatible, divisors, refusals, simd_domain
+from bnn_hls.dataflow.signgen import generator_refusal
 
 
 def random_folding(model: ir.Model, rng: np.random.Generator, shared: float = 0.5) -> Folding:
-    """Any legal folding, PE and SIMD from 1 to full, weights in LUTs or block RAM; a layer
-    that can take the result-sharing kernel gets it with probability `shared`."""
+    """Any legal folding, PE and SIMD from 1 to full, weights in LUTs or block RAM (or from
+    the fixed-sign generator, for a layer that has one), thresholds writable or constant; a
+    layer that can take the result-sharing kernel gets it with probability `shared`."""
     folding: Folding = {}
     prev: int | None = None
     shared_refusals = refusals(model, "shared")
     for layer in model.linear_layers():
         pe = int(rng.choice(divisors(layer.out_channels)))
         options = [d for d in divisors(simd_domain(layer)) if prev is None or compatible(d, prev)]
-        rom = str(rng.choice(["lut", "block"]))
         kernel = (
             "shared" if shared_refusals[layer.name] is None and rng.random() < shared else "mvtu"
         )
-        folding[layer.name] = Fold(pe, int(rng.choice(options)), rom, kernel)
+        roms = ["lut", "block"]
+        if kernel == "mvtu" and generator_refusal(layer) is None:
+            roms.append("gen")
+        rom = str(rng.choice(roms))
+        thresholds = str(rng.choice(["writable", "const"]))
+        folding[layer.name] = Fold(pe, int(rng.choice(options)), rom, kernel, thresholds)
         prev = pe
     return folding
 

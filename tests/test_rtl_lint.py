@@ -75,6 +75,8 @@ def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Pat
         ("bnn_mvtu", {"THR_WRITABLE": 1, "LEVELS": 3, "OUT_BITS": 2, "OUT_W": 8}),
         ("bnn_mvtu", {"THR_WRITABLE": 1, "SCORES": 1, "OUT_W": 128}),
         ("bnn_share_ctrl", {"THR_WRITABLE": 1}),
+        # weights from the fixed-sign generator (docs/fsb.md)
+        ("bnn_mvtu", {"WGEN": 1, "K": 36, "SIMD": 4, "PE": 2, "O": 8, "OUT_W": 2, "IN_W": 4}),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 3, "LANES": 5, "LANE_BITS": 11}),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 1, "LANES": 1, "LANE_BITS": 32}),
         ("bnn_thr_loader", {"AXI_W": 64, "TOTAL": 5}),

@@ -45,17 +45,26 @@ def _border(p: dict[str, int]) -> bool:
     return bool(p["BORDER"])
 
 
+def _generated(p: dict[str, int]) -> bool:
+    return bool(p["WGEN"])
+
+
 _MVTU_ARRAYS = {
-    "weights": Access(1, parallel="PE"),
+    "weights": Access(1, parallel="PE", when=lambda p: not p["WGEN"]),
+    "seeds": Access(1, parallel="PE", when=_generated),  # the fixed-sign generator
+    "invert": Access(1, parallel="PE", when=_generated),
     "thresholds": Access(1, parallel="PE*LEVELS"),
     "row_class": Access(1, when=_border),
     "col_class": Access(1, when=_border),
     "correction": Access(1, parallel="PE", when=_border),
     "vec": Access(1, 1, when=lambda p: p["O"] // p["PE"] > 1),  # for output folds after the first
 }
-_MVTU_ARGS = ("in", "out", "weights", "thresholds", "row_class", "col_class", "correction", "vec")
+_MVTU_ARGS = (
+    "in", "out", "weights", "seeds", "invert", "thresholds", "row_class", "col_class",
+    "correction", "vec",
+)  # fmt: skip
 _MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS")
-_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC")
+_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC", "WGEN")
 
 KERNELS: dict[str, KernelRule] = {
     "mvtu_threshold": KernelRule(

@@ -22,13 +22,14 @@ from .. import ir
 from ..errors import InputFileError, ModelError, quote_name
 from .kernels import KERNELS
 from .pairing import linear_steps
+from .signgen import generator_refusal
 
 DEFAULT_MAX_PE = 16
 DEFAULT_MAX_SIMD_BIT = 64
 DEFAULT_MAX_SIMD_INT = 8
 
 
-ROM_STYLES = ("lut", "block")
+ROM_STYLES = ("lut", "block", "gen")  # "gen": the fixed-sign generator (docs/fsb.md)
 THRESHOLD_STYLES = ("writable", "const")
 
 
@@ -132,6 +133,14 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
                 f"layer {layer.name}: unknown ROM style {quote_name(str(fold.rom))}",
                 hint=f"use one of {', '.join(ROM_STYLES)}",
             )
+        if fold.rom == "gen":
+            reason = generator_refusal(layer) if fold.kernel == "mvtu" else "not an MVTU"
+            if reason is not None:
+                raise ModelError(
+                    f'layer {layer.name}: rom "gen" (weights from the fixed-sign generator) '
+                    f"cannot compute it: {reason}",
+                    hint='give it "rom": "lut" or "block"',
+                )
         if fold.thresholds not in THRESHOLD_STYLES:
             raise ModelError(
                 f"layer {layer.name}: unknown threshold style {quote_name(str(fold.thresholds))}",

@@ -16,6 +16,7 @@ from .. import ir
 from . import resource_model as rm
 from .border import BorderTables, border_tables
 from .memory import Buffer, Memory
+from .signgen import STATE_BITS, sign_generator
 from .stage import LinearStage
 from .streams import MAX_FIFO_DEPTH, SCORE_BITS, Stream
 
@@ -37,7 +38,7 @@ class MvtuStage(LinearStage):
     layer: ir.Linear
     pe: int
     simd: int
-    rom: str  # where the weights live: "lut" or "block" (RAM)
+    rom: str  # where the weights come from: "lut", "block" (RAM) or "gen" (the generator)
     in_bits: int  # bits per input element
     thresholds: np.ndarray | None  # (O, LEVELS) on the accumulator; None: scores out
     rtl_library: ClassVar[tuple[str, ...]] = ("bnn_popcount.sv", "bnn_thr_table.sv")
@@ -49,12 +50,12 @@ class MvtuStage(LinearStage):
     hls_template: ClassVar[str] = "mvtu.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "PE", "SIMD", "NF", "SF", "ACC_BITS", "IN_BITS", "W_BITS", "LEVELS",
-        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC",
+        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN",
     )  # fmt: skip
     rtl_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS", "SCORES",
         "SCORE_BITS", "LEVELS", "OUT_BITS", "OUT_LO", "OH", "OW", "BORDER", "RC", "CC", "IN_W",
-        "OUT_W", "ROM_BLOCK", "THR_WRITABLE",
+        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN",
     )  # fmt: skip
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
@@ -96,6 +97,11 @@ class MvtuStage(LinearStage):
     @property
     def rtl_module(self) -> str:
         return "bnn_mvtu"
+
+    @property
+    def generated(self) -> bool:
+        """The weights come from the fixed-sign generator (signgen.py), not a ROM."""
+        return self.rom == "gen"
 
     @property
     def scores(self) -> bool:
@@ -171,6 +177,7 @@ class MvtuStage(LinearStage):
             "OUT_W": self.dst.width,
             "ROM_BLOCK": int(self.rom == "block"),
             "THR_WRITABLE": int(self.writable),
+            "WGEN": int(self.generated),
         }
 
     def cycles(self) -> int:
@@ -195,8 +202,22 @@ class MvtuStage(LinearStage):
             return np.zeros((self.nf, self.pe), np.int64)
         return self.thresholds.astype(np.int64).reshape(self.nf, self.pe * self.levels)
 
-    def memories(self) -> list[Memory]:
-        mems = [
+    def _generator_lanes(self, field: str) -> np.ndarray:
+        """(NF, PE): a generator table (each channel's starting state, or its invert bit)."""
+        gen = sign_generator(self.layer)
+        assert gen is not None, "the folding checks that the layer has a generator"
+        return np.asarray(getattr(gen, field), np.int64).reshape(self.nf, self.pe)
+
+    def weight_memories(self) -> list[Memory]:
+        """The weights ROM, or the generator's per-channel tables (docs/fsb.md)."""
+        if self.generated:
+            return [
+                Memory(
+                    "seeds", self.nf, self.pe, STATE_BITS, lambda: self._generator_lanes("states")
+                ),
+                Memory("invert", self.nf, self.pe, 1, lambda: self._generator_lanes("invert")),
+            ]
+        return [
             Memory(
                 "weights",
                 self.nf * self.sf,
@@ -205,7 +226,12 @@ class MvtuStage(LinearStage):
                 self._weight_bits,
                 "bits",
                 storage=self.rom,
-            ),
+            )
+        ]
+
+    def memories(self) -> list[Memory]:
+        mems = [
+            *self.weight_memories(),
             Memory(
                 "thresholds",
                 self.nf,
@@ -241,6 +267,12 @@ class MvtuStage(LinearStage):
             else 0.0,
             "weight_rom": float(rm.lut_rom_size(weight_width, depth)) if self.rom == "lut" else 0.0,
             "weight_register": float(weight_width) if self.rom == "lut" else 0.0,
+            # the generator: per lane a 32-bit state stepped SIMD times per cycle, and the
+            # per-channel table of starting states and invert bits
+            "generator_lanes": float(self.pe * (STATE_BITS + self.simd)) if self.generated else 0.0,
+            "generator_seeds": float(rm.lut_rom_size(self.pe * (STATE_BITS + 1), self.nf))
+            if self.generated
+            else 0.0,
             **(
                 {}
                 if self.scores

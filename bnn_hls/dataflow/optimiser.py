@@ -41,6 +41,7 @@ from .kernels import KERNELS
 from .lowering import build_plan, linear_layer_stages
 from .pairing import linear_steps
 from .resource_model import XC7Z020
+from .signgen import generator_refusal
 from .streams import MAX_WORD_BITS, Stream
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,9 @@ def layer_candidates(
             if first and simd * in_bits > MAX_INPUT_BITS_PER_CYCLE and simd > 1:
                 continue
             for kernel in kernels:
-                roms = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
+                roms: tuple[str, ...] = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
+                if generator_refusal(layer) is not None or kernel != "mvtu":
+                    roms = tuple(r for r in roms if r != "gen")
                 for rom in roms:
                     found = _candidate(
                         model, layer, threshold, Fold(pe, simd, rom, kernel, thresholds)

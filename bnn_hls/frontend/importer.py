@@ -30,6 +30,7 @@ from .. import ir
 from ..errors import ModelError, quote_name
 from .attrs import constant_of
 from .constfold import fold_node
+from .fsb import attach_sign_seeds, read_spec
 from .layout import LayoutOps
 from .linear import LinearOps
 from .loader import graph_io, static_input_shape
@@ -247,4 +248,6 @@ QONNX_HANDLERS: dict[str, Handler] = {
 
 
 def import_model(model: onnx.ModelProto, source_file: str = "") -> tuple[ir.Model, SourceInfo]:
-    return Importer(model, source_file).run()
+    seeds = read_spec(model)  # fixed-sign layers (docs/fsb.md): checked once the walk is done
+    imported, info = Importer(model, source_file).run()
+    return attach_sign_seeds(imported, seeds), info

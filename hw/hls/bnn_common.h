@@ -22,6 +22,10 @@
 
 namespace bnn {
 
+// the fixed-sign generator's LFSR (docs/fsb.md, packing.LFSR_MASK): Galois form of taps
+// 32, 22, 2, 1; a step emits the low bit, shifts right and XORs this mask after a 1
+constexpr unsigned FSB_LFSR_MASK = 0x80200003u;
+
 constexpr int cmin(int a, int b) { return a < b ? a : b; }
 constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }
 

@@ -22,6 +22,13 @@
 // partitioned arrays (registers, any number of reads). hls_check checks the tables passed in;
 // these local arrays are not among them: their complete partition pragmas are what makes them
 // registers.
+//
+// WGEN = 1: the weights come from the fixed-sign generator (docs/fsb.md) instead of a ROM:
+// lane p keeps the LFSR state of its current output channel, starts it from seeds[p][nf] at
+// the first input fold and steps it SIMD times per iteration (an XOR network; the state is a
+// register updated once per iteration, a recurrence of distance 1 that keeps II = 1), and
+// inverts the bits where invert[p][nf] (a channel BatchShift negated). seeds and invert are
+// banked per lane like the thresholds: one read each per bank per iteration.
 #ifndef BNN_MVTU_H
 #define BNN_MVTU_H
 
@@ -42,13 +49,16 @@ namespace bnn {
 // OUT_BITS  bits per output code (two's complement); OUT_LO the lowest code
 // OUT_W     bits of an output word (PE x OUT_BITS or PE x score bits)
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
+// WGEN      weights from the fixed-sign generator (seeds, invert) instead of `weights`
 // BORDER    add the zero-padding correction of the pixel's row and column class
 // RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           bool SCORES, int LEVELS, int OUT_BITS, int OUT_LO, int OUT_W, int OH, int OW,
-          bool BORDER, int RC, int CC>
+          bool BORDER, int RC, int CC, bool WGEN>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
-               const typename rom_u<SIMD * W_BITS>::type weights[PE][(O / PE) * (K / SIMD)],
+               const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
+               const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
+               const typename rom_u<1>::type invert[PE][WGEN ? O / PE : 1],
                const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
                const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
@@ -63,6 +73,8 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
   acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
   for (int p = 0; p < PE; p++) acc[p] = 0;
+  ap_uint<32> lfsr[PE];  // WGEN: each lane's generator state
+#pragma HLS ARRAY_PARTITION variable = lfsr complete
   // counters: input fold, output fold, weight address, output pixel
   int sf = 0, nf = 0, waddr = 0, ox = 0, oy = 0;
   const unsigned total = reps * OH * OW * NF * SF;
@@ -93,7 +105,19 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
     ap_uint<OUT_W> word = 0;
     for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-      const ap_uint<SIMD * W_BITS> w = weights[p][waddr];
+      ap_uint<SIMD * W_BITS> w;
+      if (WGEN) {
+        ap_uint<32> st = sf == 0 ? ap_uint<32>(seeds[p][nf]) : lfsr[p];
+        for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+          w[s] = st[0];
+          st = (st >> 1) ^ (st[0] ? ap_uint<32>(FSB_LFSR_MASK) : ap_uint<32>(0));
+        }
+        lfsr[p] = st;
+        if (invert[p][nf]) w = ~w;
+      } else {
+        w = weights[p][waddr];
+      }
       acc_t partial = 0;
       if (W_BITS > 1) {  // multi-bit weights: one small product per input
         for (int s = 0; s < SIMD; s++) {
@@ -154,34 +178,39 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 // Threshold outputs: element p of word nf = the code of acc(nf * PE + p) (a bit acc >= T
 // with one threshold).
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
-          int LEVELS, int OUT_BITS, int OUT_LO, int OH, int OW, bool BORDER, int RC, int CC>
+          int LEVELS, int OUT_BITS, int OUT_LO, int OH, int OW, bool BORDER, int RC, int CC,
+          bool WGEN>
 void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     hls::stream<ap_uint<PE * OUT_BITS> >& out,
-                    const typename rom_u<SIMD * W_BITS>::type weights[PE][(O / PE) * (K / SIMD)],
+                    const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
+                    const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
+                    const typename rom_u<1>::type invert[PE][WGEN ? O / PE : 1],
                     const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
                     const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                     const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                     ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, false, LEVELS, OUT_BITS, OUT_LO,
-            PE * OUT_BITS, OH, OW, BORDER, RC, CC>(in, out, weights, thresholds, row_class,
-                                                  col_class, correction, vec, reps);
+            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN>(in, out, weights, seeds, invert, thresholds,
+                                                        row_class, col_class, correction, vec, reps);
 }
 
 // Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
-          int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC>
+          int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC, bool WGEN>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
-                 const typename rom_u<SIMD * W_BITS>::type weights[PE][(O / PE) * (K / SIMD)],
+                 const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
+                 const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
+                 const typename rom_u<1>::type invert[PE][WGEN ? O / PE : 1],
                  const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
                  const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                  const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
                  ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, true, 1, 1, 0, PE * SCORE_BITS, OH,
-            OW, BORDER, RC, CC>(in, out, weights, thresholds, row_class, col_class, correction,
-                                vec, reps);
+            OW, BORDER, RC, CC, WGEN>(in, out, weights, seeds, invert, thresholds, row_class,
+                                      col_class, correction, vec, reps);
 }
 
 }  // namespace bnn

@@ -37,7 +37,10 @@ module bnn_mvtu #(
     parameter int OUT_W = PE,
     parameter int ROM_BLOCK = 0,
     parameter int THR_WRITABLE = 0,  // the thresholds take the load port (bnn_thr_table.sv)
+    parameter int WGEN = 0,  // weights from the fixed-sign generator (docs/fsb.md), not a ROM
     parameter WEIGHTS_FILE = "",
+    parameter SEEDS_FILE = "",
+    parameter INVERT_FILE = "",
     parameter THRESHOLDS_FILE = "",
     parameter CORRECTION_FILE = "",
     parameter ROW_CLASS_FILE = "",
@@ -153,7 +156,37 @@ module bnn_mvtu #(
   // the weights ROM, read with the same enable as the stage-A registers
   wire [WAW-1:0] w_addr = WAW'(nf) * WAW'(SF) + WAW'(sf);
   generate
-    if (ROM_BLOCK != 0) begin : g_wrom_block
+    if (WGEN != 0) begin : g_wgen
+      // the fixed-sign generator (docs/fsb.md, packing.fsb_signs): lane p's LFSR starts from
+      // its output channel's state at the first input fold and steps SIMD times per fetch;
+      // invert flips the signs of a channel BatchShift negated
+      if (W_BITS != 1) begin : g_check_wgen
+        $fatal(1, "bnn_mvtu: WGEN needs binary weights (W_BITS = 1)");
+      end
+      logic [PE*32-1:0] smem[NF];
+      logic [PE-1:0] imem[NF];
+      initial begin
+        $readmemh(SEEDS_FILE, smem);
+        $readmemh(INVERT_FILE, imem);
+      end
+      logic [31:0] lfsr[PE];
+      logic [31:0] st;
+      logic [SIMD-1:0] bits;
+      always_ff @(posedge clk) begin
+        if (en && take) begin
+          for (int p = 0; p < PE; p++) begin
+            st = (sf == '0) ? smem[nf][p*32+:32] : lfsr[p];
+            for (int s = 0; s < SIMD; s++) begin
+              bits[s] = st[0];
+              st = (st >> 1) ^ (st[0] ? 32'h80200003 : 32'h0);
+            end
+            lfsr[p] <= st;
+            a_w[p*WW+:WW] <= WW'(bits ^ {SIMD{imem[nf][p]}});
+          end
+        end
+      end
+      wire unused_waddr = &{1'b0, w_addr};
+    end else if (ROM_BLOCK != 0) begin : g_wrom_block
       (* rom_style = "block", ram_style = "block" *) logic [PE*WW-1:0] wmem[NF*SF];
       initial $readmemh(WEIGHTS_FILE, wmem);
       always_ff @(posedge clk) if (en && take) a_w <= wmem[w_addr];
