@@ -11,12 +11,15 @@ the random models of the test suite. Three graph styles:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from .packing import FSB_GENERATOR, fsb_signs
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 
@@ -389,3 +392,35 @@ def reference_topology(name: str, seed: int = 0) -> onnx.ModelProto:
 
 
 REFERENCE_TOPOLOGIES = ("tfc", "sfc", "lfc", "cnv")
+
+
+def with_fixed_signs(model: onnx.ModelProto, seeds: dict[int, int]) -> onnx.ModelProto:
+    """A copy whose linear layers `seeds` names (index among Conv/MatMul/Gemm in graph order)
+    have the fixed-sign generator's signs (packing.fsb_signs, docs/fsb.md) and the metadata
+    that says so. Handles the weight forms bnn_hls.modelgen writes: a Conv's (O, C, KH, KW)
+    initializer, a MatMul's (O, K) initializer behind a Transpose; a dense layer must take a
+    1-D input (after a conv the flatten would reorder its fan-in)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    producers = {o: n for n in out.graph.node for o in n.output}
+    inits = {t.name: t for t in out.graph.initializer}
+    linear = [n for n in out.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")]
+    for index, seed in seeds.items():
+        node = linear[index]
+        name = node.input[1]
+        while name not in inits:  # through the weight quantiser and transposes
+            name = producers[name].input[0]
+        w = numpy_helper.to_array(inits[name])
+        if node.op_type == "Conv":
+            o, c, kh, kw = w.shape
+            bits = fsb_signs(seed, o, kh * kw * c).reshape(o, kh, kw, c).transpose(0, 3, 1, 2)
+        else:
+            o, k = w.shape
+            bits = fsb_signs(seed, o, k)
+        signs = np.where(bits == 1, 1.0, -1.0) * np.abs(w).mean()
+        inits[name].CopyFrom(numpy_helper.from_array(signs.astype(np.float32), name))
+    entry = out.metadata_props.add()
+    entry.key = "bnn_hls.fsb"
+    layers = [{"index": i, "seed": s} for i, s in sorted(seeds.items())]
+    entry.value = json.dumps({"generator": FSB_GENERATOR, "version": 1, "layers": layers})
+    return out

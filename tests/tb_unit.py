@@ -29,6 +29,9 @@ async def unit(dut) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(int(os.environ.get("BNN_TB_SEED", "0")))
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())  # type: ignore[arg-type]
     dut.rst_n.value = 0
+    if hasattr(dut, "tw_valid"):  # a threshold table's load port (docs/thresholds.md): unused
+        dut.tw_valid.value = 0
+        dut.tw_data.value = 0
     dut.s_valid.value = 0
     dut.m_ready.value = 0
     await ClockCycles(dut.clk, 4)

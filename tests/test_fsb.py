@@ -20,14 +20,13 @@ from bnn_hls.dataflow.lowering import build_plan
 from bnn_hls.dataflow.optimiser import layer_candidates
 from bnn_hls.dataflow.pairing import linear_steps
 from bnn_hls.dataflow.signgen import generator_refusal, sign_generator
-from bnn_hls.modelgen import ConvSpec, DenseSpec, build_bnn
+from bnn_hls.modelgen import ConvSpec, DenseSpec, build_bnn, with_fixed_signs
 from bnn_hls.packing import LFSR_MASK, fsb_signs
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 
-from .conftest import run_cli, save
+from .conftest import DIGITS, EXAMPLES, run_cli, save
 from .hls_helpers import csim_scores, random_folding
-from .model_edit import with_fixed_signs
 
 
 def spec_bits(seed: int, channel: int, count: int) -> list[int]:
@@ -162,3 +161,33 @@ def test_rom_gen_needs_a_generator(tmp_path: Path, capsys: pytest.CaptureFixture
     folding.write_text(json.dumps({"layers": {"l1_dense": {"pe": 4, "simd": 8, "rom": "gen"}}}))
     code, _, err = run_cli(["inspect", model, "--folding", folding], capsys)
     assert code == 2 and 'rom "gen"' in err and "fixed-sign generator" in err
+
+
+FSB_EXAMPLES = sorted((EXAMPLES / "fsb").glob("*.onnx"))
+
+
+@pytest.mark.parametrize("path", FSB_EXAMPLES, ids=lambda p: p.name)
+def test_shipped_fsb_models_on_the_generator(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/fsb/train_fsb.py's exports: their generator layers pass the compiler's check,
+    and with every one of them on the generator the whole digits test set is bit-exact in
+    C-sim and RTL-sim."""
+    c = compile_file(path)
+    generated = [layer for layer in c.model.linear_layers() if generator_refusal(layer) is None]
+    assert generated, "no layer with fixed signs"
+    folding = {
+        layer.name: {"pe": 2, "simd": 1 if layer.input_kind == "int" else 8, "rom": "gen"}
+        for layer in generated
+    }
+    (tmp_path / "f.json").write_text(json.dumps({"layers": folding}))
+    for level in ("csim", "rtlsim"):
+        code, out, err = run_cli(
+            [
+                "verify", path, "--level", level, "--folding", tmp_path / "f.json",
+                "--inputs", DIGITS / "digits_test_x.npy", "--labels", DIGITS / "digits_test_y.npy",
+            ],
+            capsys,
+        )  # fmt: skip
+        assert code == 0, err
+        assert "450/450" in out

@@ -170,7 +170,7 @@ def test_mvtu_unit(
         "THRESHOLDS_FILE": '"t.mem"',
     }
     inputs, expected = d.words.inputs, d.words.expected
-    files = [RTL / "bnn_mvtu.sv", RTL / "bnn_popcount.sv"]
+    files = [RTL / "bnn_mvtu.sv", RTL / "bnn_popcount.sv", RTL / "bnn_thr_table.sv"]
     assert run_unit("bnn_mvtu", files, params, inputs, expected, tmp_path), (
         tmp_path / "sim.log"
     ).read_text()[-3000:]

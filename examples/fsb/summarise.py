@@ -6,9 +6,10 @@ one markdown row per model, then one row per variant (model, mode, last, codeboo
 mean, min and max test accuracy over its seeds.
 
     python examples/fsb/summarise.py /tmp/fsb_runs/*.onnx > /tmp/fsb_table.md
-Columns: threshold values (one per output channel of each thresholded layer and level) and
-their load size at 4 bytes each (docs/thresholds.md); the binary weights a retraining changes
-(layers whose signs were trained); all binary weights (bits / 8); channels BatchShift negated
+Columns: threshold values (one per output channel of each thresholded layer and level); the
+update bytes: those values at 4 bytes each (the load stream, docs/thresholds.md) plus the
+binary weights a retraining changes (bits / 8 of the layers whose signs were trained); all
+binary weights (bits / 8); channels BatchShift negated
 in fixed-sign layers; conv XNORs per image as inspect counts them without and with exact
 result sharing. Needs bnn-hls (the runtime venv) on PATH or beside this Python.
 """
@@ -44,6 +45,7 @@ def inspect(model: Path, *extra: str) -> dict[str, Any]:
 
 
 def measure(model: Path) -> dict[str, Any]:
+    log.info("inspecting %s", model)
     record = json.loads(Path(str(model) + ".json").read_text())
     plain = inspect(model)
     shared = inspect(model, "--sharing", "exact")
@@ -100,19 +102,30 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     out = sys.stdout
     out.write(
-        "| model | variant | seed | test acc. | thresholds | update: thresholds x 4 B "
-        "| + trained weights | all binary weights | negated fixed ch. | conv XNOR/img "
-        "| with --sharing exact | device top-1 |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| model | variant | seed | test acc. | threshold values | update bytes "
+        "(thresholds x 4 + trained weights) | all binary weights | negated ch. in fixed layers "
+        "| conv XNOR/img | with --sharing exact | device top-1 |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     for r in rows:
-        out.write(
-            f"| {r['model']} | {r['variant']} | {r['seed']} | {r['accuracy']:.4f} "
-            f"| {r['threshold_values']} | {r['threshold_bytes']} B | {r['trained_weight_bytes']} B "
-            f"| {r['weight_bytes']} B | {r['negated_fixed_channels']} | {r['conv_xnor']:,} "
-            f"| {r['conv_xnor_exact']:,} | {'yes' if r['device_top1'] else 'no'} |\n"
-        )
-    out.write("\n| model | variant | seeds | test acc. mean | min | max |\n|---|---|---|---|---|---|\n")
+        update = r["threshold_bytes"] + r["trained_weight_bytes"]
+        cells = [
+            r["model"],
+            r["variant"],
+            str(r["seed"]),
+            f"{r['accuracy']:.4f}",
+            str(r["threshold_values"]),
+            f"{update:,} B ({r['threshold_bytes']} + {r['trained_weight_bytes']:,})",
+            f"{r['weight_bytes']:,} B",
+            str(r["negated_fixed_channels"]),
+            f"{r['conv_xnor']:,}",
+            f"{r['conv_xnor_exact']:,}",
+            "yes" if r["device_top1"] else "no",
+        ]
+        out.write("| " + " | ".join(cells) + " |\n")
+    out.write(
+        "\n| model | variant | seeds | test acc. mean | min | max |\n|---|---|---|---|---|---|\n"
+    )
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["model"], r["variant"]), []).append(r)

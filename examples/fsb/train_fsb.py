@@ -31,8 +31,9 @@ Usage (needs the training extra: torch, brevitas, onnxoptimizer, scikit-learn, m
         --out /tmp/digits_cnn_cb4.onnx
     python examples/fsb/train_fsb.py --model tfc --mode bnn --out /tmp/tfc_bnn.onnx
 Options: --seed, --epochs (default 40 for cnn, 30 for tfc, as the scripts they copy),
---exporter torchscript|dynamo, --check (only the sign-layout self-check). Writes <out> and
-<out>.json with the recorded test accuracy and the layer seeds.
+--exporter torchscript|dynamo, --dropout (TFC, default 0.2 as bnn_pynq's FC), --check (only
+the sign-layout self-check). Writes <out> and <out>.json with the recorded test accuracy and
+the layer seeds.
 """
 
 from __future__ import annotations
@@ -284,13 +285,13 @@ class FsbTFC(nn.Module):
     """bnn_pynq's TFC (784-64-64-64-10, binary input, dropout 0.2), each fixed-sign layer
     followed by its ChannelScale."""
 
-    def __init__(self, sources: list[SignSource]) -> None:
+    def __init__(self, sources: list[SignSource], dropout: float = 0.2) -> None:
         super().__init__()
-        layers: list[nn.Module] = [input_quant(1), nn.Dropout(0.2)]
+        layers: list[nn.Module] = [input_quant(1), nn.Dropout(dropout)]
         for spec, src in zip(TFC_SPECS[:-1], sources):
             layers += make_linear(spec, src)
-            layers += [nn.BatchNorm1d(spec.c_out), sign_act(), nn.Dropout(0.2)]
-        layers += make_linear(TFC_SPECS[-1], sources[-1]) + [TensorNorm()]
+            layers += [nn.BatchNorm1d(spec.c_out), sign_act(), nn.Dropout(dropout)]
+        layers += [*make_linear(TFC_SPECS[-1], sources[-1]), TensorNorm()]
         self.features = nn.Sequential(*layers)
         for m in self.modules():  # bnn_pynq's FC initialises the trained weights so
             if isinstance(m, QuantLinear) and m.weight.requires_grad:
@@ -464,6 +465,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
+    ap.add_argument("--dropout", type=float, default=0.2, help="TFC's dropout (bnn_pynq's FC: 0.2)")
     ap.add_argument("--check", action="store_true", help="only run the sign-layout self-check")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -477,6 +479,8 @@ def main() -> None:
         ap.error("--codebook needs --mode fsb and --model cnn (conv layers only)")
     if args.codebook < 0 or args.codebook == 1:
         ap.error("--codebook K needs K >= 2")
+    if not 0 <= args.seed * 1000 + len(CNN_SPECS) < 2**64:
+        ap.error("--seed must be from 0 to (2**64 - 1) // 1000 - 1 (layer seeds are 64-bit)")
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -490,13 +494,15 @@ def main() -> None:
     else:
         epochs, lr, batch = args.epochs or 30, 0.005, 100
         x_tr, x_te, y_tr, y_te = mnist_split()
-        model = FsbTFC(sources)
+        model = FsbTFC(sources, args.dropout)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info(
         "%s %s: layers %s, %d trainable parameters",
         args.model,
         args.mode,
-        ", ".join(f"{i}:{s.how}" + (f"({s.seed})" if s.seed >= 0 else "") for i, s in enumerate(sources)),
+        ", ".join(
+            f"{i}:{s.how}" + (f"({s.seed})" if s.seed >= 0 else "") for i, s in enumerate(sources)
+        ),
         trainable,
     )
     t0 = time.time()
@@ -519,6 +525,7 @@ def main() -> None:
         f"python examples/fsb/train_fsb.py --model {args.model} --mode {args.mode} "
         + (f"--last {args.last} " if args.mode == "fsb" else "")
         + (f"--codebook {args.codebook} " if args.codebook else "")
+        + (f"--dropout {args.dropout} " if args.model == "tfc" and args.dropout != 0.2 else "")
         + f"--seed {args.seed} --epochs {epochs} --exporter {args.exporter} --out {args.out}"
     )
     record = {
@@ -529,6 +536,7 @@ def main() -> None:
         "seed": args.seed,
         "epochs": epochs,
         "exporter": args.exporter,
+        **({"dropout": args.dropout} if args.model == "tfc" else {}),
         "train_images": len(y_tr),
         "test_images": len(y_te),
         "test_accuracy_float_model": acc,
