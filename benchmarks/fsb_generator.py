@@ -82,7 +82,7 @@ def main() -> None:
         "Command: `.venv/bin/python benchmarks/fsb_generator.py`. One MVTU stage per row, the",
         "same PE and SIMD (so the same cycles) for the three weight sources; thresholds writable.",
         "",
-        "| layer | PE x SIMD | cycles/input | weights | LUT | FF | RAMB36 |",
+        "| layer | PE x SIMD | cycles per image | weights | LUT | FF | RAMB36 |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
