@@ -30,6 +30,7 @@ from bnn_hls.dataflow.optimiser import (
     limits_for,
     optimise,
 )
+from bnn_hls.dataflow.signgen import generator_refusal
 from bnn_hls.errors import ModelError
 from bnn_hls.modelgen import build_bnn
 
@@ -65,6 +66,8 @@ def check_result(model: ir.Model, folding: Folding, budget: float, ii: int) -> N
                 if next_simd is not None and not compatible(next_simd, pe):
                     continue
                 for rom in ROM_STYLES:
+                    if rom == "gen" and generator_refusal(layer) is not None:
+                        continue  # weights from the generator need a fixed-sign layer
                     alt = candidate(model, layer, Fold(pe, simd, rom))
                     assert not (
                         alt.cycles <= ii

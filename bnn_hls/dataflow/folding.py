@@ -134,7 +134,12 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
                 hint=f"use one of {', '.join(ROM_STYLES)}",
             )
         if fold.rom == "gen":
-            reason = generator_refusal(layer) if fold.kernel == "mvtu" else "not an MVTU"
+            kernel = KERNELS.get(fold.kernel)
+            reason = (
+                generator_refusal(layer)
+                if kernel is not None and kernel.uses_rom
+                else "its kernel keeps no weight memory to replace"
+            )
             if reason is not None:
                 raise ModelError(
                     f'layer {layer.name}: rom "gen" (weights from the fixed-sign generator) '

@@ -122,7 +122,7 @@ def layer_candidates(
                 continue
             for kernel in kernels:
                 roms: tuple[str, ...] = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
-                if generator_refusal(layer) is not None or kernel != "mvtu":
+                if generator_refusal(layer) is not None:
                     roms = tuple(r for r in roms if r != "gen")
                 for rom in roms:
                     found = _candidate(
