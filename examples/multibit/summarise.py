@@ -89,7 +89,7 @@ def measure(model: Path, csim_dir: Path) -> dict[str, Any]:
         "bytes": model.stat().st_size,
         "command": record["command"],
     }
-    if record["variant"] == "float":
+    if record["format"] != "qonnx":
         proc = run("-q", "inspect", str(model))
         row["inspect"] = "accepted" if proc.returncode == 0 else refusal(proc)
         return row
@@ -102,7 +102,8 @@ def measure(model: Path, csim_dir: Path) -> dict[str, Any]:
     row["inspect"] = "accepted"
     row["bits_per_weight"] = [la.get("bits_per_weight", 1) for la in linear]
     row["weight_bits"] = info["totals"]["weight_bits"]
-    row["act_bits"] = [la["out_bits"] for la in info["layers"] if la["kind"] == "multithreshold"]
+    acts = [la for la in info["layers"] if la["kind"] in ("threshold", "multithreshold")]
+    row["act_bits"] = [la.get("out_bits", 1) for la in acts]  # threshold: a sign, 1 bit
     row["cycles_per_image"] = info["folding"]["cycles_per_image"]
     row["lut_estimate"] = info["folding"]["model_estimate"]["lut"]
     row["bram36_estimate"] = info["folding"]["model_estimate"]["bram36"]
@@ -136,7 +137,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(m, Path(tmp)) for m in args.models]
     order = {"float": 0, "w1a1": 1, "w1a2": 2, "w2a2": 3}
-    rows.sort(key=lambda r: (r["model"], r["init"] != "uniform", order[r["variant"]], r["seed"]))
+    rows.sort(
+        key=lambda r: (
+            r["model"],
+            r["init"] != "uniform",
+            " " in r["variant"],  # the --input-bits diagnostics last
+            order[r["variant"].split()[0]],
+            r["variant"],
+            r["seed"],
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     out = sys.stdout

@@ -42,7 +42,8 @@ bnn_hls importable, e.g. PYTHONPATH=.):
         --out examples/multibit/digits_cnn_w2a2.onnx
     python examples/multibit/train_multibit.py --model tfc --float --out /tmp/tfc_float.onnx
 Options: --seed, --epochs (default 40 for cnn, 30 for tfc), --init uniform|default,
---exporter torchscript|dynamo.
+--exporter torchscript|dynamo, --input-bits 1|2|8 (TFC, a diagnostic: the input quantiser's
+bit width; with --float, a float model behind that input quantiser, exported as QONNX).
 Writes <out> and <out>.json with the test accuracy (of the PyTorch model, on the held-out
 split), the bit widths and the exact command.
 """
@@ -154,11 +155,13 @@ class DigitsCNN(nn.Module):
 class FloatTFC(nn.Module):
     """bnn_pynq's FC (784-64-64-64-10, dropout 0.2, TensorNorm) in full precision: Linear
     layers initialised U(-1, 1) as FC does, Hardtanh for the activation quantisers, no input
-    quantiser."""
+    quantiser (or, as a diagnostic, FC's input quantiser of `input_bits` bits)."""
 
-    def __init__(self, dropout: float = 0.2) -> None:
+    def __init__(self, input_bits: int | None = None, dropout: float = 0.2) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Dropout(dropout)]
+        if input_bits is not None:
+            layers.insert(0, QuantIdentity(act_quant=CommonActQuant, bit_width=input_bits))
         n_in = 28 * 28
         for n_out in (64, 64, 64):
             layers += [linear(n_in, n_out, None), nn.BatchNorm1d(n_out), act(None)]
@@ -176,7 +179,9 @@ class FloatTFC(nn.Module):
         return self.features(x)
 
 
-def build(model: str, weights: int | None, acts: int | None, init: str) -> nn.Module:
+def build(
+    model: str, weights: int | None, acts: int | None, init: str, input_bits: int | None
+) -> nn.Module:
     if model == "cnn":
         cnn = DigitsCNN(weights, acts)
         if init == "uniform":  # as bnn_pynq's CNV: every Conv/Linear weight U(-1, 1)
@@ -185,13 +190,13 @@ def build(model: str, weights: int | None, acts: int | None, init: str) -> nn.Mo
                     nn.init.uniform_(m.weight.data, -1, 1)
         return cnn
     if weights is None:
-        return FloatTFC()
-    # bnn_pynq's FC itself, with train_tfc.py's binary input
+        return FloatTFC(input_bits)
+    # bnn_pynq's FC itself, with train_tfc.py's binary input unless --input-bits says otherwise
     return FC(
         num_classes=10,
         weight_bit_width=weights,
         act_bit_width=acts,
-        in_bit_width=1,
+        in_bit_width=input_bits,
         in_channels=1,
         in_features=(28, 28),
         out_features=[64, 64, 64],
@@ -304,6 +309,15 @@ def main() -> None:
         "for 2-bit weights: the quantiser rounds |w| < 0.5 to 0); default = PyTorch's, as "
         "train_digits.py (W1A1 then reproduces it). TFC is always U(-1, 1), as FC",
     )
+    ap.add_argument(
+        "--input-bits",
+        type=int,
+        choices=[1, 2, 8],
+        default=None,
+        help="TFC only, a diagnostic: the input quantiser's bit width (bnn_pynq FC's "
+        "CommonActQuant; default 1 as train_tfc.py, none with --float; bnn_pynq's own 1w2a/2w2a "
+        "TFC use 2). With --float it puts that quantiser in front of the float model",
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
@@ -312,16 +326,25 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.model == "tfc" and args.init != "uniform":
         ap.error("--init default is for --model cnn (bnn_pynq's FC initialises U(-1, 1))")
+    if args.model == "cnn" and args.input_bits is not None:
+        ap.error("--input-bits is for --model tfc (the CNN keeps its 8-bit Q1.7 input)")
     torch.set_num_threads(1)  # two threads are many times slower on small nets here
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
 
     weights, acts = (None, None) if args.float else (args.weights, args.acts)
     variant = "float" if args.float else f"w{weights}a{acts}"
+    if args.model == "cnn":
+        input_bits: int | None = None if args.float else 8
+    else:
+        input_bits = args.input_bits if args.float or args.input_bits else 1
+    if args.input_bits is not None:
+        variant += f" in{args.input_bits}"
+    plain_onnx = args.float and input_bits is None
     default_epochs, lr, batch = DEFAULTS[args.model]
     epochs = args.epochs or default_epochs
     x_tr, x_te, y_tr, y_te = digits_split() if args.model == "cnn" else mnist_split()
-    model = build(args.model, weights, acts, args.init)
+    model = build(args.model, weights, acts, args.init, input_bits)
     t0 = time.time()
     train(model, x_tr, y_tr, epochs, lr, batch, args.seed if args.model == "cnn" else None)
     seconds = time.time() - t0
@@ -339,7 +362,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     example = torch.from_numpy(x_te[:1])
     levels: list[str] = []
-    if args.float:
+    if plain_onnx:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -351,7 +374,7 @@ def main() -> None:
                 output_names=["output"],
             )
     else:
-        levels = weight_levels(model)
+        levels = weight_levels(model)  # empty for the float model with an input quantiser
         export_qonnx(
             model, input_t=example, export_path=str(args.out), dynamo=args.exporter == "dynamo"
         )
@@ -360,6 +383,7 @@ def main() -> None:
         f"python examples/multibit/train_multibit.py --model {args.model} "
         + ("--float " if args.float else f"--weights {weights} --acts {acts} ")
         + (f"--init {args.init} " if args.model == "cnn" else "")
+        + (f"--input-bits {args.input_bits} " if args.input_bits is not None else "")
         + f"--seed {args.seed} --epochs {epochs} --exporter {args.exporter} --out {args.out}"
     )
     record = {
@@ -367,9 +391,9 @@ def main() -> None:
         "variant": variant,
         "weight_bits": weights,
         "hidden_act_bits": acts,
-        "input_bits": None if args.float else (8 if args.model == "cnn" else 1),
+        "input_bits": input_bits,
         "init": args.init,
-        "format": "onnx (float, for the record)" if args.float else "qonnx",
+        "format": "onnx (float, for the record)" if plain_onnx else "qonnx",
         "seed": args.seed,
         "epochs": epochs,
         "lr": lr,

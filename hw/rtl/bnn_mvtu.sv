@@ -169,22 +169,22 @@ module bnn_mvtu #(
         $readmemh(SEEDS_FILE, smem);
         $readmemh(INVERT_FILE, imem);
       end
-      logic [31:0] lfsr[PE];
-      logic [31:0] st;
-      logic [SIMD-1:0] bits;
-      always_ff @(posedge clk) begin
-        if (en && take) begin
-          for (int p = 0; p < PE; p++) begin
-            st = (sf == '0) ? smem[nf][p*32+:32] : lfsr[p];
-            for (int s = 0; s < SIMD; s++) begin
-              bits[s] = st[0];
-              st = (st >> 1) ^ (st[0] ? 32'h80200003 : 32'h0);
-            end
-            lfsr[p] <= st;
-            a_w[p*WW+:WW] <= WW'(bits ^ {SIMD{imem[nf][p]}});
+      logic [PE*WW-1:0] gen_w;  // this fetch's weights, every lane
+      for (genvar p = 0; p < PE; p++) begin : g_lane
+        logic [31:0] state, start, next;
+        logic [SIMD-1:0] bits;
+        assign start = (sf == '0) ? smem[nf][p*32+:32] : state;
+        always_comb begin  // SIMD LFSR steps: a fixed XOR network
+          next = start;
+          for (int s = 0; s < SIMD; s++) begin
+            bits[s] = next[0];
+            next = (next >> 1) ^ (next[0] ? 32'h80200003 : 32'h0);
           end
         end
+        assign gen_w[p*WW+:WW] = WW'(bits ^ {SIMD{imem[nf][p]}});
+        always_ff @(posedge clk) if (en && take) state <= next;
       end
+      always_ff @(posedge clk) if (en && take) a_w <= gen_w;
       wire unused_waddr = &{1'b0, w_addr};
     end else if (ROM_BLOCK != 0) begin : g_wrom_block
       (* rom_style = "block", ram_style = "block" *) logic [PE*WW-1:0] wmem[NF*SF];
