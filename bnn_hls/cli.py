@@ -412,7 +412,8 @@ def folding_options(sp: argparse.ArgumentParser) -> None:
         "--folding",
         metavar="FILE.json",
         help='PE/SIMD/ROM per layer: {"layers": {"l1_conv": {"pe": 4, "simd": 3, "rom": '
-        '"lut"}}} ("rom": lut or block); layers not named keep a moderate default. '
+        '"lut"}}} ("rom": lut, block, or gen for fixed-sign layers); layers not named keep a '
+        "moderate default. "
         "Without it the folding optimiser chooses",
     )
     sp.add_argument(
