@@ -56,3 +56,26 @@ def test_rtlsim(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(out)
     assert doc["passed"] and doc["device_vs_golden"] == 6
     assert doc["rtl"]["cycles_per_image_measured"] == doc["rtl"]["cycles_per_image_model"]
+
+
+TRAINED = sorted((EXAMPLES / "multibit").glob("*.onnx"))
+
+
+@pytest.mark.parametrize("path", TRAINED, ids=lambda p: p.stem)
+def test_trained_multibit_examples(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/multibit/train_multibit.py's W1A2 / W2A2 exports (digits CNN, TFC on MNIST):
+    the whole shipped test set at golden level (the accuracy their .json records on it is not
+    asserted: it was measured on the training script's own split), 50 images in C-sim."""
+    data = EXAMPLES / ("digits" if path.name.startswith("digits") else "mnist_tfc")
+    prefix = "digits_test" if path.name.startswith("digits") else "mnist_test"
+    x, y = data / f"{prefix}_x.npy", data / f"{prefix}_y.npy"
+    code, out, err = run_cli(["verify", path, "--inputs", x, "--labels", y], capsys)
+    assert code == 0, err
+    n = len(np.load(y))
+    assert f"{n}/{n}" in out
+    head = tmp_path / "head.npy"
+    np.save(head, np.load(x)[:50])
+    code, out, err = run_cli(["verify", path, "--level", "csim", "--inputs", head], capsys)
+    assert code == 0, err

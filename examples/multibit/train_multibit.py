@@ -1,5 +1,6 @@
-"""Train the digits CNN and TFC with 1- or 2-bit weights and hidden activations (Brevitas) and
-export them to QONNX, or train their full-precision reference.
+"""Train the digits CNN or TFC with 1- or 2-bit weights and activations and export to QONNX.
+
+Brevitas quantisation as bnn_pynq's; --float trains the full-precision reference instead.
 
 Models: --model cnn is the digits CNN of examples/digits/train_digits.py on scikit-learn's 8x8
 digits (same split: 25 % test, stratified, seed 0; 450 test images); --model tfc is TFC
