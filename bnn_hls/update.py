@@ -105,6 +105,18 @@ def read_deployed(folder: Path) -> Deployed:
 
 
 def deployed_folding(c: Compiled, deployed: Deployed) -> Folding:
+    """The deployed design's folding, for the new model: its layers must be the deployed
+    model's (the compiler names them by position and kind)."""
+    layers = deployed.spec["folding"].get("layers")
+    deployed_names = sorted(str(n) for n in layers) if isinstance(layers, dict) else []
+    new_names = sorted(layer.name for layer in c.model.linear_layers())
+    if deployed_names != new_names:
+        shown = ", ".join(quote_name(n, 24) for n in deployed_names[:6])
+        raise ModelError(
+            f"the new model's structure differs from the deployed design's: its linear layers "
+            f"are {', '.join(new_names[:6])}, the deployed design's {shown}",
+            hint="update changes thresholds only; rebuild with `bnn-hls build`",
+        )
     try:
         return parse_folding(deployed.spec["folding"], c.model, "of the deployed design")
     except (InputFileError, ModelError) as exc:
