@@ -18,6 +18,7 @@ from . import __version__, progress
 from .compiler import DEFAULT_BUDGET, Compiled, FoldingRequest, choose_folding, compile_file
 from .dataflow.folding import THRESHOLD_STYLES
 from .errors import ModelError, ToolFailure, printable
+from .frontend.fixedpoint import DEFAULT_COEFF_BITS, MAX_COEFF_BITS, MIN_COEFF_BITS
 
 if TYPE_CHECKING:
     from .verify import VerifySummary
@@ -34,11 +35,13 @@ def _print_json(data: Any) -> None:
 
 
 def compile_for(args: argparse.Namespace) -> Compiled:
-    """Compile args.model with the passes' options (--sharing)."""
+    """Compile args.model with the passes' options (--sharing, --coeff-bits)."""
     from .passes import PassOptions, parse_sharing
 
     sharing = parse_sharing(getattr(args, "sharing", None) or "off")
-    return compile_file(args.model, PassOptions(sharing=sharing))
+    bits = getattr(args, "coeff_bits", None) or DEFAULT_COEFF_BITS
+    options = PassOptions(sharing=sharing, coeff_bits=bits)
+    return compile_file(args.model, options)
 
 
 def given_files(args: argparse.Namespace) -> list[Path]:
@@ -115,6 +118,11 @@ def print_verify(summary: VerifySummary) -> None:
             f"{rep.device_vs_golden}/{rep.images}"
         )
     print(f"  top-1 agreement with the source model: {rep.label_agreement}/{rep.images}")
+    if rep.coeff_bits is not None:
+        print(
+            f"  fixed point: approximated values rounded to {rep.coeff_bits} bits "
+            "(--coeff-bits, docs/pa.md); scores differ by that rounding, the top-1 must agree"
+        )
     print(
         f"  score agreement (float tolerance):     {rep.score_agreement}/{rep.images} "
         f"(max |error| {rep.max_score_error:.3g})"
@@ -405,6 +413,26 @@ def sharing_option(sp: argparse.ArgumentParser) -> None:
         "optimiser picks the result-sharing unit or the MVTU per layer, whichever the "
         "resource model finds cheaper)",
     )
+
+    sp.add_argument(
+        "--coeff-bits",
+        type=coeff_bits_type,
+        default=DEFAULT_COEFF_BITS,
+        metavar="B",
+        help="fixed-point precision of a piecewise approximation's real weight levels and "
+        f"activation values (docs/pa.md), {MIN_COEFF_BITS}..{MAX_COEFF_BITS} bits per "
+        f"tensor, default {DEFAULT_COEFF_BITS}; exactly representable models ignore it",
+    )
+
+
+def coeff_bits_type(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{printable(text)[:40]!r} is not an integer") from None
+    if not MIN_COEFF_BITS <= value <= MAX_COEFF_BITS:
+        raise argparse.ArgumentTypeError(f"{value} is not in {MIN_COEFF_BITS}..{MAX_COEFF_BITS}")
+    return value
 
 
 def folding_options(sp: argparse.ArgumentParser) -> None:

@@ -44,7 +44,9 @@ def compile_file(path: str | Path, options: PassOptions | None = None) -> Compil
     options = options or PassOptions()
     t0 = time.perf_counter()
     onnx_model = load_onnx(path)
-    unfused, info = import_model(onnx_model, source_file=ir.sanitize(Path(path).name, 80))
+    unfused, info = import_model(
+        onnx_model, ir.sanitize(Path(path).name, 80), coeff_bits=options.coeff_bits
+    )
     log.info("imported %d layers from %s", len(unfused.layers), ir.sanitize(Path(path).name, 80))
     model = unfused
     reports: dict[str, dict[str, Any] | None] = {}

@@ -81,7 +81,7 @@ def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
     dtype = np.float32 if max(-lo, hi) < EXACT_F32 else np.float64
     if layer.input_kind == "bit":
         return v.astype(dtype) * 2 - 1
-    return v.astype(dtype)
+    return layer.input_values(v).astype(dtype)
 
 
 def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
@@ -262,6 +262,10 @@ def quantise(layer: ir.Quantise, v: np.ndarray, method: str = "") -> np.ndarray:
     )
 
 
+def staircase(layer: ir.Staircase, v: np.ndarray, method: str = "") -> np.ndarray:
+    return layer.codes(v.astype(np.float32))
+
+
 def affine(layer: ir.Affine, v: np.ndarray, method: str = "") -> np.ndarray:
     return apply_ops(v.astype(np.float32), layer.ops)
 
@@ -286,6 +290,7 @@ _RUNNERS: dict[type, Callable[..., np.ndarray]] = {
     ir.Threshold: threshold,
     ir.MultiThreshold: multithreshold,
     ir.Quantise: quantise,
+    ir.Staircase: staircase,
     ir.Affine: affine,
     ir.Sign: sign,
     ir.Flatten: flatten,

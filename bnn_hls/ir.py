@@ -173,10 +173,18 @@ class Linear(Layer):
     # weights are, up to a sign per output channel (BatchShift negates a channel whose
     # BatchNorm scale is negative); -1: none
     sign_seed: int = -1
+    # integer inputs that are codes of a non-uniform activation (a piecewise approximation,
+    # docs/pa.md): input code input_code_lo + i stands for the value input_levels[i]; empty:
+    # the code is the value
+    input_levels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    input_code_lo: int = 0
+    # what the frontend rounded to fixed point (frontend/fixedpoint.py): "weights" and/or
+    # "input" -> coefficient bits, real and integer levels, step, largest relative error
+    fixed_point: dict[str, Any] = field(default_factory=dict)
 
     kind: ClassVar[str] = "linear"
     out_type: ClassVar[str] = "int"
-    array_fields: ClassVar[tuple[str, ...]] = ("weights", "weight_levels")
+    array_fields: ClassVar[tuple[str, ...]] = ("weights", "weight_levels", "input_levels")
 
     @property
     def binary_weights(self) -> bool:
@@ -206,6 +214,17 @@ class Linear(Layer):
 
     def value_in_type(self) -> str:
         return self.input_kind
+
+    @property
+    def mapped_input(self) -> bool:
+        """The input codes stand for the values input_levels (not themselves)."""
+        return self.input_levels.size > 0
+
+    def input_values(self, codes: np.ndarray) -> np.ndarray:
+        """The integer values of input codes (the codes themselves unless mapped)."""
+        if not self.mapped_input:
+            return codes
+        return self.input_levels.astype(np.int64)[codes.astype(np.int64) - self.input_code_lo]
 
     def out_range(self) -> tuple[int, int]:
         if self.input_kind == "bit" and self.binary_weights:
@@ -244,6 +263,10 @@ class Linear(Layer):
             s["popcount_bits"] = self.popcount_bits()
         else:
             s["input_range"] = list(self.input_range)
+        if self.mapped_input:
+            s["input_levels"] = [int(v) for v in self.input_levels]
+        if self.fixed_point:
+            s["fixed_point"] = self.fixed_point
         return s
 
 
@@ -417,6 +440,53 @@ class MultiThreshold(Layer):
         return s
 
 
+@dataclass
+class Staircase(Layer):
+    """Float -> integer codes of a piecewise-approximation activation (docs/pa.md): the source
+    computes offset + sum_n coeffs[n] * s_n(x) with s_n = +1 above thresholds[n], -1 below
+    (at x == thresholds[n]: ONNX Sign gives 0 ("sign"), Where(Greater) -1 ("gt"),
+    Where(GreaterOrEqual) +1 ("ge")). The code is the number of thresholds reached, 0..N
+    (thresholds ascending); the next layer takes values[code] in fixed point. Only in the
+    un-fused IR: BatchShift turns it into a MultiThreshold (refusing an accumulator value on
+    a "sign" tie, whose value is no level)."""
+
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    ties: tuple[str, ...] = ()  # per threshold: "sign", "gt" or "ge"
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # (N + 1,)
+
+    kind: ClassVar[str] = "staircase"
+    in_type: ClassVar[str] = "float"
+    out_type: ClassVar[str] = "int"
+    array_fields: ClassVar[tuple[str, ...]] = ("thresholds", "values")
+
+    def out_range(self) -> tuple[int, int]:
+        return 0, int(self.thresholds.size)
+
+    def codes(self, y: np.ndarray) -> np.ndarray:
+        """The code of float32 pre-activations y (a "sign" tie counts as reached)."""
+        counts = np.zeros(y.shape, np.int64)
+        for t, tie in zip(self.thresholds.astype(np.float32), self.ties):
+            counts += (y > t) if tie == "gt" else (y >= t)
+        return counts
+
+    def ties_at(self, y: np.ndarray) -> np.ndarray:
+        """Where y sits exactly on a "sign" threshold (the source's value is no level)."""
+        hit = np.zeros(y.shape, bool)
+        for t, tie in zip(self.thresholds.astype(np.float32), self.ties):
+            if tie == "sign":
+                hit |= y == t
+        return hit
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(
+            bases=int(self.thresholds.size),
+            thresholds=[float(t) for t in self.thresholds],
+            values=[float(v) for v in self.values],
+        )
+        return s
+
+
 # what BatchShift puts after a linear layer: bits (Threshold) or multi-level codes
 ThresholdLayer = Threshold | MultiThreshold
 
@@ -508,6 +578,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
         Affine,
         Sign,
         Quantise,
+        Staircase,
         Threshold,
         MultiThreshold,
         MaxPool,
@@ -541,9 +612,20 @@ class Model:
     def linear_layers(self) -> list[Linear]:
         return [layer for layer in self.layers if isinstance(layer, Linear)]
 
+    def coeff_bits(self) -> int | None:
+        """The fixed-point bits of a piecewise approximation's rounded values (docs/pa.md);
+        None when the integer model is exact."""
+        bits = [
+            int(part["coeff_bits"])
+            for layer in self.linear_layers()
+            for part in layer.fixed_point.values()
+        ]
+        return min(bits) if bits else None
+
     def is_integer_only(self) -> bool:
         """True when no float op remains between the input quantiser and the scores."""
-        return not any(isinstance(layer, (Affine, Sign, Quantise)) for layer in self.layers)
+        float_layers = (Affine, Sign, Quantise, Staircase)
+        return not any(isinstance(layer, float_layers) for layer in self.layers)
 
     def copy(self) -> Model:
         import copy

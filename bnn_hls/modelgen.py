@@ -75,6 +75,18 @@ class WeightQuant:
 
 
 @dataclass
+class PaSpec:
+    """A piecewise approximation (docs/pa.md): weights sum_m alpha_m * sign(w - u_m) with M
+    bases per layer, hidden activations sum_n beta_n * Sign(x - v_n) (form "sign") or
+    Where(Greater(x, v_n), beta_n, -beta_n) (form "where") with N bases; random positive
+    coefficients, split points spread over the range."""
+
+    weight_bases: int = 2
+    act_bases: int = 2
+    form: str = "sign"
+
+
+@dataclass
 class Builder:
     style: str = "qonnx"
     weight_form: str = "matmul"  # "matmul" (TorchScript exporter) or "gemm" (dynamo exporter)
@@ -84,6 +96,7 @@ class Builder:
     bn: BnStats = field(default_factory=BnStats)
     act: ActQuant | None = None  # a multi-level hidden activation (QONNX Quant), else binary
     weights: WeightQuant | None = None  # multi-bit weights (QONNX Quant), else binary
+    pa: PaSpec | None = None  # piecewise-approximation weights and activations
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     inits: list[onnx.TensorProto] = field(default_factory=list)
     counter: int = 0
@@ -108,7 +121,34 @@ class Builder:
         return out
 
     # --- building blocks -------------------------------------------------------------------
+    def pa_weight(self, shape: tuple[int, ...], bases: int) -> str:
+        latent = self.rng.uniform(-1, 1, shape)
+        split = np.sort(self.rng.uniform(-0.8, 0.8, bases))
+        alpha = self.rng.uniform(0.1, 1.0, bases)
+        w = sum(a * np.where(latent >= u, 1.0, -1.0) for a, u in zip(alpha, split))
+        return self.const(np.asarray(w, np.float32), "w")
+
+    def pa_activation(self, x: str, bases: int, form: str) -> str:
+        split = np.sort(self.rng.uniform(-1.5, 1.5, bases)).astype(np.float32)
+        beta = self.rng.uniform(0.1, 1.0, bases).astype(np.float32)
+        terms = []
+        for v, c in zip(split, beta):
+            if form == "where":
+                gt = self.node("Greater", [x, self.const(np.float32(v), "v")])
+                terms.append(
+                    self.node("Where", [gt, self.const(np.float32(c), "b"), self.const(-c, "nb")])
+                )
+            else:
+                sign = self.node("Sign", [self.node("Sub", [x, self.const(np.float32(v), "v")])])
+                terms.append(self.node("Mul", [sign, self.const(np.float32(c), "b")]))
+        y = terms[0]
+        for t in terms[1:]:
+            y = self.node("Add", [y, t])
+        return y
+
     def binary_weight(self, shape: tuple[int, ...]) -> str:
+        if self.pa is not None:
+            return self.pa_weight(shape, self.pa.weight_bases)
         if self.weights is not None:
             wq = self.weights
             latent = self.rng.uniform(-1.2, 1.2, shape).astype(np.float32)
@@ -139,6 +179,8 @@ class Builder:
         return self.const(np.where(self.rng.random(shape) < 0.5, -1, 1).astype(np.float32), "w")
 
     def activation(self, x: str) -> str:
+        if self.pa is not None:
+            return self.pa_activation(x, self.pa.act_bases, self.pa.form)
         if self.act is not None:
             return self.node(
                 "Quant",
@@ -261,6 +303,7 @@ def build_bnn(
     channels_last: bool = False,
     act: ActQuant | None = None,
     weights: WeightQuant | None = None,
+    pa: PaSpec | None = None,
 ) -> onnx.ModelProto:
     """A binarized network: input stage, the given layers (binary activations after each),
     a final dense layer to `classes` scores, optional TensorNorm.
@@ -286,6 +329,7 @@ def build_bnn(
         bn=bn or BnStats(),
         act=act,
         weights=weights,
+        pa=pa,
     )
     batch: int | str = "N" if dynamic_batch else 1
     x = "x"
@@ -317,9 +361,9 @@ def build_bnn(
         )
         in_spread = 0.6
     else:  # the input is binary, whatever the hidden activations are
-        b.act = None
+        b.act, b.pa = None, None
         y = b.activation(y)
-        b.act = act
+        b.act, b.pa = act, pa
         in_spread = 1.0
     first = True
     for spec in layers:

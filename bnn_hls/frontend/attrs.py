@@ -41,6 +41,18 @@ def attr_ints(node: onnx.NodeProto, name: str, default: Sequence[int]) -> list[i
     return [int(v) for v in value]  # type: ignore[attr-defined]
 
 
+def attr_floats(node: onnx.NodeProto, name: str) -> list[float]:
+    value = _get(node, name)
+    return [] if value is None else [float(v) for v in value]  # type: ignore[attr-defined]
+
+
+def attr_strs(node: onnx.NodeProto, name: str) -> list[str]:
+    value = _get(node, name)
+    if value is None:
+        return []
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in value]  # type: ignore[attr-defined]
+
+
 def has_attr(node: onnx.NodeProto, name: str) -> bool:
     return any(a.name == name for a in node.attribute)
 

@@ -8,6 +8,7 @@ chain from the input to the output; each is handled by its op family's module (H
   Conv/MatMul/Gemm with +-s weights                                     (linear.py) => Dense/Conv
   BatchNormalization, Add/Sub/Mul/Div by per-channel constants   (normalisation.py) => Affine
   Sign | BipolarQuant | Where(GreaterOrEqual(x, c), a, -a)          (quantisers.py) => Sign
+  sum of beta_n * Sign(x - v_n) or its Where form (staircase.py, quantisers.py) => Staircase
   MaxPool                                                        (normalisation.py) => MaxPool
   Flatten / Reshape to (N, -1), Transpose, Pad                          (layout.py) => Flatten
   what follows the last linear layer                                                => Scores
@@ -30,6 +31,7 @@ from .. import ir
 from ..errors import ModelError, quote_name
 from .attrs import constant_of
 from .constfold import fold_node
+from .fixedpoint import DEFAULT_COEFF_BITS
 from .fsb import attach_sign_seeds, read_spec
 from .layout import LayoutOps
 from .linear import LinearOps
@@ -38,6 +40,8 @@ from .normalisation import NormalisationOps
 from .qonnx_ops import QONNX_DOMAINS
 from .quantisers import QuantiserOps
 from .refuse import refuse
+from .staircase import DOMAIN as STAIRCASE_DOMAIN
+from .staircase import rewrite_staircases
 from .values import SourceInfo, Value
 from .values import ValueKind as K
 
@@ -176,6 +180,8 @@ class Importer(QuantiserOps, LinearOps, NormalisationOps, LayoutOps):
         return model, self.info
 
     def dispatch(self, node: onnx.NodeProto, v: Value) -> Value:
+        if node.domain == STAIRCASE_DOMAIN:
+            return self.staircase(node, v)
         table = QONNX_HANDLERS if node.domain in QONNX_DOMAINS else HANDLERS
         handler = table.get(node.op_type)
         if handler is not None:
@@ -247,7 +253,11 @@ QONNX_HANDLERS: dict[str, Handler] = {
 }
 
 
-def import_model(model: onnx.ModelProto, source_file: str = "") -> tuple[ir.Model, SourceInfo]:
+def import_model(
+    model: onnx.ModelProto, source_file: str = "", coeff_bits: int = DEFAULT_COEFF_BITS
+) -> tuple[ir.Model, SourceInfo]:
+    """The un-fused IR of a checked model. coeff_bits: the fixed-point precision of
+    piecewise-approximation weights and activation values (docs/pa.md)."""
     seeds = read_spec(model)  # fixed-sign layers (docs/fsb.md): checked once the walk is done
-    imported, info = Importer(model, source_file).run()
+    imported, info = Importer(rewrite_staircases(model), source_file, coeff_bits).run()
     return attach_sign_seeds(imported, seeds), info

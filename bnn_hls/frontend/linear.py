@@ -11,6 +11,7 @@ from .. import ir
 from ..floatops import FloatOp, compose_affine64
 from ..packing import host_preprocess
 from .attrs import attr_float, attr_int, attr_ints, attr_str
+from .fixedpoint import MAX_STAIRCASE_LEVELS, rounding_report, to_fixed_point
 from .refuse import refuse
 from .state import ImportState
 from .values import Value
@@ -35,6 +36,11 @@ class LinearOps(ImportState):
         in_scale, in_range = self.linear_input(node, v)
         in_scale *= host_scale
         input_kind = "bit" if v.kind is K.BITS else "int"
+        input_levels, in_step = self.mapped_input(node, v)
+        in_scale *= in_step
+        if input_levels.size:
+            in_range = (int(input_levels.min()), int(input_levels.max()))
+        self.pending_fixed_point.clear()
         bias: np.ndarray | None = None
         alpha = 1.0
         layer_w: ir.Linear
@@ -83,6 +89,16 @@ class LinearOps(ImportState):
                 weight_levels=levels,
             )
             out = Value(K.ACC, (1, n_out), (n_out,))
+        if input_levels.size:
+            layer_w = replace(
+                layer_w,
+                input_levels=input_levels,
+                input_code_lo=v.code_range[0],
+                input_range=in_range,
+            )
+        if self.pending_fixed_point:
+            layer_w = replace(layer_w, fixed_point=dict(self.pending_fixed_point))
+            self.pending_fixed_point.clear()
         self.emit(layer_w)
         mul = in_scale * alpha * scale
         chain: list[FloatOp] = []
@@ -147,6 +163,23 @@ class LinearOps(ImportState):
             )
         return float(a[0]), self.input_range(v)
 
+    def mapped_input(self, node: onnx.NodeProto, v: Value) -> tuple[np.ndarray, float]:
+        """A staircase activation's values in fixed point (the integer of each code, and the
+        step); (empty, 1.0) for every other input."""
+        if v.kind is not K.LEVELS or v.level_values is None:
+            return np.zeros(0, np.int64), 1.0
+        values = np.asarray(v.level_values, np.float64)
+        ints, step = to_fixed_point(values, self.coeff_bits)
+        if np.any(np.diff(ints) <= 0):
+            refuse(
+                node,
+                f"the input activation's levels {', '.join(f'{x:.6g}' for x in values)} are "
+                f"not distinct at {self.coeff_bits} coefficient bits",
+                "raise --coeff-bits",
+            )
+        self.pending_fixed_point["input"] = rounding_report(values, ints, step, self.coeff_bits)
+        return ints, step
+
     def input_range(self, v: Value) -> tuple[int, int]:
         """The integer range of a linear layer's input values."""
         if v.kind is K.LEVELS:
@@ -170,6 +203,8 @@ class LinearOps(ImportState):
             bits = (levels >= 0).astype(np.uint8).reshape(w.shape)
             return bits, levels.astype(np.int16).reshape(w.shape), step
         values = np.unique(flat)
+        if np.all(np.isfinite(flat)) and 2 <= values.size <= MAX_STAIRCASE_LEVELS:
+            return self.staircase_weights(node, w, values)
         # full precision: a weight one ulp off +-1 must not print as "1"
         shown = ", ".join(f"{x:.9g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
         refuse(
@@ -180,6 +215,24 @@ class LinearOps(ImportState):
             "binarise the weights (BipolarQuant, or sign() before export), or quantise "
             "them (a QONNX Quant of 2..8 bits)",
         )
+
+    def staircase_weights(
+        self, node: onnx.NodeProto, w: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights with a few real levels (a piecewise approximation, docs/pa.md): integers
+        in fixed point with one step for the tensor (fixedpoint.py)."""
+        ints, step = to_fixed_point(w, self.coeff_bits)
+        if np.unique(ints).size != values.size:
+            refuse(
+                node,
+                f"the weights' {values.size} levels are not distinct at {self.coeff_bits} "
+                "coefficient bits",
+                "raise --coeff-bits",
+            )
+        levels = np.rint(values / step).astype(np.int64)
+        self.pending_fixed_point["weights"] = rounding_report(values, levels, step, self.coeff_bits)
+        bits = (ints >= 0).astype(np.uint8)
+        return bits, ints.astype(np.int16), np.full(w.shape[0], step)
 
     def emit_flatten_for_dense(self, v: Value, input_kind: str) -> tuple[Value, np.ndarray | None]:
         """Emit a pending Flatten; return the column permutation for the dense weights."""

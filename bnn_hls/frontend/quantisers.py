@@ -10,7 +10,7 @@ import onnx
 
 from .. import ir
 from ..floatops import FloatOp, compose_affine64
-from .attrs import attr_int, attr_str
+from .attrs import attr_float, attr_floats, attr_int, attr_str, attr_strs
 from .qonnx_ops import ROUNDING_MODES
 from .refuse import refuse
 from .state import ImportState
@@ -129,6 +129,49 @@ class QuantiserOps(ImportState):
             pending_flatten=v.pending_flatten,
             nhwc=v.nhwc,
             code_range=(lo, hi),
+        )
+        return self.emit_flatten(out, "int")
+
+    def staircase(self, node: onnx.NodeProto, v: Value) -> Value:
+        """A piecewise-approximation activation (staircase.py found it and made it one node):
+        its float ops and the staircase become thresholds in BatchShift; the next layer takes
+        the codes and maps them to the staircase's values in fixed point (linear.py)."""
+        thresholds = np.asarray(attr_floats(node, "thresholds"), np.float32)
+        coeffs = np.asarray(attr_floats(node, "coeffs"), np.float64)
+        ties = tuple(attr_strs(node, "ties"))
+        offset = attr_float(node, "offset", 0.0)
+        if v.kind not in (K.ACC, K.ACC_FLOAT):
+            refuse(
+                node,
+                "a piecewise-approximation activation must follow a linear layer (and its "
+                "BatchNorm)",
+                "the first layer's input takes an 8-bit or binary quantiser",
+            )
+        v = self.flush_chain(v, "activation")
+        n = thresholds.size
+        # the value with k thresholds reached: the first k terms at +beta, the others at -beta
+        values = np.array(
+            [offset + coeffs[:k].sum() - coeffs[k:].sum() for k in range(n + 1)], np.float64
+        )
+        self.emit(
+            ir.Staircase(
+                self.name("staircase"),
+                v.ir_shape,
+                v.ir_shape,
+                "staircase",
+                thresholds=thresholds,
+                ties=ties,
+                values=values,
+            )
+        )
+        out = Value(
+            K.LEVELS,
+            v.onnx_shape,
+            v.ir_shape,
+            pending_flatten=v.pending_flatten,
+            nhwc=v.nhwc,
+            code_range=(0, n),
+            level_values=tuple(float(x) for x in values),
         )
         return self.emit_flatten(out, "int")
 

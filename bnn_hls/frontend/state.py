@@ -17,9 +17,12 @@ from .values import ValueKind as K
 
 
 class ImportState:
-    def __init__(self, model: onnx.ModelProto, source_file: str = "") -> None:
+    def __init__(self, model: onnx.ModelProto, source_file: str = "", coeff_bits: int = 8) -> None:
         self.model = model
         self.source_file = source_file
+        self.coeff_bits = coeff_bits  # fixed-point precision of approximated values
+        # what the linear layer being read rounds to fixed point (fixedpoint.py)
+        self.pending_fixed_point: dict[str, object] = {}
         self.opset = max(
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13
         )

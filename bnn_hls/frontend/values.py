@@ -38,6 +38,9 @@ class Value:
     # and 2) shows that the model (a tf2onnx export) quantised its NHWC input
     layout_open: bool = False
     code_range: tuple[int, int] = (0, 1)  # LEVELS: the codes' range (value = scale * code)
+    # LEVELS of a staircase activation (docs/pa.md): the real value of each code, from the
+    # lowest; the next linear layer takes them in fixed point. None: value = scale * code
+    level_values: tuple[float, ...] | None = None
     cmp: bool = False  # the boolean x >= cmp_offset of a GreaterOrEqual (Where comes next)
     cmp_offset: float = 0.0
     cmp_source: str = ""  # the compared tensor (a pre-activation)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from .. import ir
 from ..errors import ModelError
+from ..frontend.fixedpoint import DEFAULT_COEFF_BITS
 
 SHARING_HELP = "exact | similar:D (D = 1, 2, ...) | off | auto"
 
@@ -42,6 +43,9 @@ class PassOptions:
     """What the user asked of the passes."""
 
     sharing: SharingMode = field(default_factory=lambda: SharingMode("off"))
+    # fixed-point bits of a piecewise approximation's real values (frontend/fixedpoint.py);
+    # read by the frontend, which runs before the passes
+    coeff_bits: int = DEFAULT_COEFF_BITS
 
 
 @dataclass

@@ -22,6 +22,7 @@ on every grid value, and any difference stops the compiler.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -116,18 +117,49 @@ def fuse_channels(
     return t, negate, f1_dec, constant
 
 
+# above this many accumulator values, fuse_levels finds thresholds by bisection instead of
+# evaluating every value (fixed-point layers of a piecewise approximation reach millions)
+MAX_EXHAUSTIVE_GRID = 1 << 20
+SAMPLED_PROOF_POINTS = 4096
+
+
+def _codes_function(act: ir.Quantise | ir.Staircase) -> Callable[[np.ndarray], np.ndarray]:
+    from ..golden import quantise  # the golden model's quantiser: one definition
+
+    if isinstance(act, ir.Quantise):
+        return lambda y: quantise(act, y)
+    return act.codes
+
+
+def _refuse_ties(layer: ir.Linear, act: ir.Quantise | ir.Staircase, y: np.ndarray) -> None:
+    """A staircase's Sign term at exactly 0 gives a value between two levels: no code."""
+    if not isinstance(act, ir.Staircase):
+        return
+    hit = act.ties_at(y)
+    if np.any(hit):
+        channel = int(np.nonzero(hit)[-1][0])
+        raise ModelError(
+            f"layer {layer.name}: an accumulator value puts channel {channel}'s pre-activation "
+            "exactly on a Sign threshold, where the source's value is between two levels",
+            hint="export the activation as Where(Greater(x, v), b, -b) (or GreaterOrEqual)",
+        )
+
+
 def fuse_levels(
-    layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp], quant: ir.Quantise
+    layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp], act: ir.Quantise | ir.Staircase
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The multi-level case: per channel, the thresholds (C, levels - 1) of the code on the
     possibly negated accumulator, negate?, f1 decreasing?, constant?. The code of the float
     chain must be monotone in the accumulator; a non-increasing channel is negated (its
-    weights), which makes it non-decreasing. Proved on every grid value like the binary case."""
-    from ..golden import quantise  # the golden model's quantiser: one definition
-
+    weights), which makes it non-decreasing. Proved on every grid value like the binary case;
+    on a grid of more than MAX_EXHAUSTIVE_GRID values, found by bisection and checked on
+    SAMPLED_PROOF_POINTS values per channel and on both sides of every threshold."""
     grid = accumulator_grid(layer)
+    if grid.size > MAX_EXHAUSTIVE_GRID:
+        return _fuse_levels_bisect(layer, f1, f2, act, grid)
+    codes_of = _codes_function(act)
     n_ch = layer.out_channels
-    code_lo, code_hi = quant.out_range()
+    code_lo, code_hi = act.out_range()
     levels = code_hi - code_lo
     t = np.zeros((n_ch, levels), np.int64)
     negate = np.zeros(n_ch, bool)
@@ -137,7 +169,8 @@ def fuse_levels(
     for start in range(0, n_ch, step):
         ch = np.arange(start, min(n_ch, start + step))
         y, f1_dec[ch] = _evaluate(layer, f1, f2, grid, ch, "quantiser")
-        codes = quantise(quant, y)  # (grid, channels)
+        _refuse_ties(layer, act, y)
+        codes = codes_of(y)  # (grid, channels)
         d = np.diff(codes, axis=0)
         rising, falling = np.all(d >= 0, axis=0), np.all(d <= 0, axis=0)
         if not np.all(rising | falling):
@@ -163,6 +196,73 @@ def fuse_levels(
     return t, negate, f1_dec, constant
 
 
+def _fuse_levels_bisect(
+    layer: ir.Linear,
+    f1: list[FloatOp],
+    f2: list[FloatOp],
+    act: ir.Quantise | ir.Staircase,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """fuse_levels on a large grid: the float chain is evaluated at O(levels x log(range))
+    values per channel. Its float32 ops are per-channel affine maps, which IEEE rounding keeps
+    monotone; the sampled check below still compares the count with the float evaluation."""
+    codes_of = _codes_function(act)
+    n_ch = layer.out_channels
+    ch = np.arange(n_ch)
+    code_lo, code_hi = act.out_range()
+    levels = code_hi - code_lo
+    lo, hi = int(grid[0]), int(grid[-1])
+
+    def evaluate(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(pre-activations, codes) at acc (rows of one value per channel)."""
+        x = acc.astype(np.float32)
+        y = _eval_ops(f2, _eval_ops(f1, x, ch), ch)
+        if not np.all(np.isfinite(y)):
+            bad = int(np.nonzero(~np.all(np.isfinite(y), axis=0))[0][0])
+            raise ModelError(
+                f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its quantiser"
+            )
+        return y, codes_of(y)
+
+    ends = np.array([[lo] * n_ch, [hi] * n_ch], np.int64)
+    _, c_ends = evaluate(ends)
+    y1_ends = _eval_ops(f1, ends.astype(np.float32), ch)
+    f1_dec = y1_ends[1] < y1_ends[0]
+    neg = c_ends[1] < c_ends[0]
+    constant = c_ends[1] == c_ends[0]
+    sgn = np.where(neg, -1, 1)
+    # on the possibly negated accumulator a' = sgn * acc, every channel is non-decreasing
+    a_lo = np.where(neg, -hi, lo).astype(np.int64)
+    t = np.zeros((n_ch, levels), np.int64)
+    for k in range(levels):
+        # the smallest a' in [a_lo, a_lo + (hi - lo) + 1] whose code reaches code_lo + k + 1
+        left = a_lo.copy()
+        right = a_lo + (hi - lo) + 1  # "never reached"
+        while np.any(left < right):
+            mid = (left + right) // 2
+            _, c = evaluate((sgn * mid)[None, :])
+            reached = c[0] >= code_lo + k + 1
+            active = left < right
+            right = np.where(active & reached, mid, right)
+            left = np.where(active & ~reached, mid + 1, left)
+        t[:, k] = left
+    # the check: counts equal the float evaluation at both sides of every threshold and on
+    # evenly spaced values of the whole range
+    span = np.linspace(0, hi - lo, SAMPLED_PROOF_POINTS).astype(np.int64)
+    points = np.concatenate([a_lo[None, :] + span[:, None], t.T, t.T - 1], axis=0)
+    points = np.clip(points, a_lo[None, :], (a_lo + hi - lo)[None, :])
+    y, c = evaluate(sgn[None, :] * points)
+    _refuse_ties(layer, act, y)
+    counted = code_lo + (points[:, :, None] >= t[None, :, :]).sum(axis=2)
+    if not np.array_equal(counted, c):
+        bad = int(np.nonzero(np.any(counted != c, axis=0))[0][0])
+        raise ModelError(
+            f"layer {layer.name}: channel {bad}'s quantised activation is not monotone in "
+            "the accumulator; it cannot become thresholds"
+        )
+    return t, neg, f1_dec, constant
+
+
 def batchshift(model: ir.Model) -> ir.Model:
     """Fuse Linear -> (Affine | MaxPool)* -> Sign runs into Linear -> Threshold (-> MaxPool)."""
     layers = model.layers
@@ -180,7 +280,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         while j < len(layers) and isinstance(layers[j], (ir.Affine, ir.MaxPool)):
             run.append(layers[j])
             j += 1
-        if j >= len(layers) or not isinstance(layers[j], (ir.Sign, ir.Quantise)):
+        if j >= len(layers) or not isinstance(layers[j], (ir.Sign, ir.Quantise, ir.Staircase)):
             if run:
                 raise ModelError(
                     f"layer {layer.name}: float ops after it do not end in a binary activation"
@@ -196,7 +296,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         f1 = [op for r in run[:cut] if isinstance(r, ir.Affine) for op in r.ops]
         f2 = [op for r in run[cut:] if isinstance(r, ir.Affine) for op in r.ops]
         quant = layers[j]
-        if isinstance(quant, ir.Quantise):
+        if isinstance(quant, (ir.Quantise, ir.Staircase)):
             t, negate, f1_dec, constant = fuse_levels(layer, f1, f2, quant)
         else:
             t, negate, f1_dec, constant = fuse_channels(layer, f1, f2)
@@ -212,7 +312,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         entry_index = len(out)
         out.append(fused)
         th: ir.ThresholdLayer
-        if isinstance(quant, ir.Quantise):
+        if isinstance(quant, (ir.Quantise, ir.Staircase)):
             th = ir.MultiThreshold(
                 f"{layer.name}_th",
                 layer.out_shape,
@@ -249,7 +349,12 @@ def batchshift(model: ir.Model) -> ir.Model:
             "negated_channels": int(negate.sum()),
             "constant_channels": int(constant.sum()),
             "and_pool_channels": int(((f1_dec ^ negate) & ~constant).sum()) if pool else 0,
-            "grid_values_checked": int(accumulator_grid(layer).size * layer.out_channels),
+            "grid_values_checked": int(
+                min(accumulator_grid(layer).size, SAMPLED_PROOF_POINTS + 2 * int(t.size))
+                if accumulator_grid(layer).size > MAX_EXHAUSTIVE_GRID and t.ndim == 2
+                else accumulator_grid(layer).size
+            )
+            * layer.out_channels,
         }
         binary = isinstance(th, ir.Threshold)
         if (
