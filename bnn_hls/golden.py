@@ -203,10 +203,12 @@ def xnor_popcount_acc(a_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
     return out
 
 
-def border_correction(layer: ir.Conv) -> np.ndarray:
-    """(OH, OW, O) int64: what to add to the all-taps XNOR accumulator of a zero-padded binary
-    conv whose padded taps were fed as bit 0 (-1). A padded tap then contributed -w instead of
-    nothing, so the correction is the sum of the weights (+-1) over the padded taps."""
+def border_correction(layer: ir.Conv, pad_input: int = -1) -> np.ndarray:
+    """(OH, OW, O) int64: what to add to the all-taps accumulator of a zero-padded conv whose
+    padded taps were fed as an input of value pad_input (a binary conv: bit 0, -1; a staircase
+    activation: code 0, its value). A padded tap then contributed pad_input * w instead of
+    nothing, so the correction is -pad_input times the sum of the weights over the padded
+    taps."""
     h, w, _ = layer.in_shape
     padded = np.ones((1, h, w, 1), np.float64)
     mask = 1.0 - _pad(padded, layer.pads, 0.0)  # 1 where a tap reads padding
@@ -214,7 +216,7 @@ def border_correction(layer: ir.Conv) -> np.ndarray:
     wsum = (
         _weights_pm1(layer, np.float64).reshape(layer.out_channels, -1, layer.in_shape[-1]).sum(-1)
     )  # (O, kh*kw)
-    return np.rint(cols @ wsum.T).astype(np.int64)
+    return -pad_input * np.rint(cols @ wsum.T).astype(np.int64)
 
 
 def conv_xnor(layer: ir.Conv, v: np.ndarray) -> np.ndarray:

@@ -61,10 +61,11 @@ _MVTU_ARRAYS = {
 }
 _MVTU_ARGS = (
     "in", "out", "weights", "seeds", "invert", "thresholds", "row_class", "col_class",
-    "correction", "vec",
+    "correction", "coeffs", "vec",
 )  # fmt: skip
 _MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS")
-_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC", "WGEN")
+_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO")
+# coeffs (the MVTU over bases) is read at constant indices only (unrolled loops): no rule
 
 KERNELS: dict[str, KernelRule] = {
     "mvtu_threshold": KernelRule(

@@ -1,9 +1,11 @@
-"""The zero-padding correction of a binary conv, compressed into row and column classes.
+"""The zero-padding correction of a conv, compressed into row and column classes.
 
-A binary conv's sliding window feeds padded taps as bit 0 (-1); the MVTU (and the result-
-sharing unit) then add, per output pixel and channel, the sum of the weights over the padded
-taps (golden.border_correction). Output rows (columns) whose windows cover the same padded taps
-form one class, so the table is (row classes, column classes, O) instead of (OH, OW, O)."""
+A binary conv's sliding window feeds padded taps as bit 0 (-1), a conv on a staircase
+activation's codes as code 0 (its lowest value); the MVTU (and the result-sharing unit) then
+add, per output pixel and channel, minus that value times the sum of the weights over the
+padded taps (golden.border_correction). Output rows (columns) whose windows cover the same
+padded taps form one class, so the table is (row classes, column classes, O) instead of
+(OH, OW, O)."""
 
 from __future__ import annotations
 
@@ -33,10 +35,23 @@ def _classes(n_out: int, stride: int, pad: int, k: int, size: int) -> np.ndarray
     return np.array([unique[key] for key in keys], np.uint8)
 
 
+def pad_input(layer: ir.Conv) -> int:
+    """The value of what the window feeds for a padded tap (an all-zero element): -1 for bits,
+    0 for integer codes, the value of code 0 for a staircase activation's codes."""
+    if layer.input_kind == "bit":
+        return -1
+    if not layer.mapped_input:
+        return 0
+    lo, n = layer.input_code_lo, layer.input_levels.size
+    assert lo <= 0 < lo + n, "a staircase's codes include 0"
+    return int(layer.input_values(np.zeros(1, np.int64))[0])
+
+
 def _border_tables(layer: ir.Conv) -> BorderTables | None:
-    if layer.input_kind != "bit" or layer.pad_value != 0 or not any(layer.pads):
+    value = pad_input(layer)
+    if value == 0 or layer.pad_value != 0 or not any(layer.pads):
         return None
-    full = golden.border_correction(layer)  # (OH, OW, O)
+    full = golden.border_correction(layer, value)  # (OH, OW, O)
     oh, ow, _ = layer.out_shape
     h, w, _ = layer.in_shape
     kh, kw = layer.kernel

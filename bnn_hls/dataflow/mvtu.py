@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import ir
 from . import resource_model as rm
+from .bases import Bases, bases_for
 from .border import BorderTables, border_tables
 from .memory import Buffer, Memory
 from .signgen import STATE_BITS, sign_generator
@@ -45,17 +46,18 @@ class MvtuStage(LinearStage):
     out_lo: int  # the lowest output code (0 for bits)
     border: BorderTables | None
     writable: bool = False  # the thresholds are loaded at run time
+    bases: Bases | None = None  # the MVTU over binary bases (bases.py), else today's kernels
 
     kind: ClassVar[str] = "mvtu"
     hls_template: ClassVar[str] = "mvtu.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "PE", "SIMD", "NF", "SF", "ACC_BITS", "IN_BITS", "W_BITS", "LEVELS",
-        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN",
+        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO",
     )  # fmt: skip
     rtl_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS", "SCORES",
         "SCORE_BITS", "LEVELS", "OUT_BITS", "OUT_LO", "OH", "OW", "BORDER", "RC", "CC", "IN_W",
-        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN",
+        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO",
     )  # fmt: skip
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
@@ -88,6 +90,7 @@ class MvtuStage(LinearStage):
             out_lo,
             border_tables(layer),
             writable,
+            bases_for(layer, in_bits),
         )
 
     @property
@@ -113,7 +116,23 @@ class MvtuStage(LinearStage):
 
     @property
     def w_bits(self) -> int:
+        """Bits per stored weight element: its base bits over bases, else the weight's."""
+        if self.bases is not None:
+            return self.bases.weight_bases
         return self.layer.weight_bits()
+
+    def coeff_rows(self) -> list[list[int]]:
+        """The base pairs' coefficients, (WB + 1) x (XB + 1) (2 x 2 zeros without bases)."""
+        if self.bases is None:
+            return [[0, 0], [0, 0]]
+        return self.bases.pair_coeffs().tolist()
+
+    def rtl_parameters(self) -> list[tuple[str, int | str]]:
+        """The RTL parameters, and the coefficients as one packed vector of 64-bit lanes
+        (lane m * (XB + 1) + n is C[m][n])."""
+        flat = [c & ((1 << 64) - 1) for row in self.coeff_rows() for c in row]
+        packed = sum(c << (64 * i) for i, c in enumerate(flat))
+        return [*super().rtl_parameters(), ("COEFFS", f"{64 * len(flat)}'h{packed:x}")]
 
     @property
     def levels(self) -> int:
@@ -178,6 +197,11 @@ class MvtuStage(LinearStage):
             "ROM_BLOCK": int(self.rom == "block"),
             "THR_WRITABLE": int(self.writable),
             "WGEN": int(self.generated),
+            "BASES": int(self.bases is not None),
+            "WB": 1 if self.bases is None else self.bases.weight_bases,
+            "XB": 1 if self.bases is None else self.bases.input_bases,
+            "XFORM": 0 if self.bases is None else self.bases.input_form,
+            "XLO": 0 if self.bases is None else self.bases.input_lo,
         }
 
     def cycles(self) -> int:
@@ -189,6 +213,14 @@ class MvtuStage(LinearStage):
     def _weight_bits(self) -> np.ndarray:
         """(NF * SF, PE, SIMD * W_BITS) bits: element s of a lane at bits [s * W_BITS, ...)."""
         layer, wb = self.layer, self.w_bits
+        if self.bases is not None:
+            base_bits = self.bases.weight_bits(layer.int_weights())
+            planes = base_bits.reshape(self.nf, self.pe, self.sf, self.simd * wb)
+            return (
+                planes.transpose(0, 2, 1, 3)
+                .reshape(self.nf * self.sf, self.pe, self.simd * wb)
+                .astype(np.uint8)
+            )
         if wb == 1:
             values = layer.weights.reshape(layer.out_channels, layer.fan_in).astype(np.int64)
         else:

@@ -74,7 +74,7 @@ class Stage(ABC):
         p = self.params()
         return {k: p[k] for k in self.hls_params}
 
-    def rtl_parameters(self) -> list[tuple[str, int]]:
+    def rtl_parameters(self) -> list[tuple[str, int | str]]:
         p = self.params()
         return [(k, p[k]) for k in self.rtl_params]
 

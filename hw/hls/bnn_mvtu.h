@@ -23,6 +23,14 @@
 // these local arrays are not among them: their complete partition pragmas are what makes them
 // registers.
 //
+// BASES = 1: the MVTU over binary bases (docs/pa.md, dataflow/bases.py): a weight element is
+// WB base bits (W_BITS = WB), an input element gives XB base bits (its bits, XFORM = 0, or
+// the steps code >= XLO + n for n = 1..XB, XFORM = 1); per PE the sum over base pairs
+// (m, n), base 0 the constant 1, of coeffs[m][n] * popcount(w_m & x_n). The input bases are
+// computed once for all PEs; coeffs are constants read at unrolled indices (no table port).
+// Sums wrap in ACC_BITS + 2 bits like every accumulator here; the exact result fits, so the
+// wrapped sum is exact.
+//
 // WGEN = 1: the weights come from the fixed-sign generator (docs/fsb.md) instead of a ROM:
 // lane p keeps the LFSR state of its current output channel, starts it from seeds[p][nf] at
 // the first input fold and steps it SIMD times per iteration (an XOR network; the state is a
@@ -50,11 +58,13 @@ namespace bnn {
 // OUT_W     bits of an output word (PE x OUT_BITS or PE x score bits)
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
 // WGEN      weights from the fixed-sign generator (seeds, invert) instead of `weights`
+// BASES     the MVTU over binary bases (coeffs): WB weight bases, XB input bases
+// XFORM     input bases: 0 the element's bits, 1 its steps code >= XLO + n (n = 1..XB)
 // BORDER    add the zero-padding correction of the pixel's row and column class
 // RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           bool SCORES, int LEVELS, int OUT_BITS, int OUT_LO, int OUT_W, int OH, int OW,
-          bool BORDER, int RC, int CC, bool WGEN>
+          bool BORDER, int RC, int CC, bool WGEN, bool BASES, int WB, int XB, int XFORM, int XLO>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
                const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
                const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
@@ -62,9 +72,11 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
                const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
                const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
-               ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
+               const long long coeffs[WB + 1][XB + 1], ap_uint<SIMD * IN_BITS> vec[K / SIMD],
+               unsigned reps) {
 #pragma HLS INLINE
   static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
+  static_assert(!BASES || W_BITS == WB, "a weight element holds its WB base bits");
   static_assert(O % PE == 0, "PE must divide the output channels");
   constexpr int NF = O / PE;
   constexpr int SF = K / SIMD;
@@ -102,6 +114,20 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
       }
     }
     const ap_uint<SIMD> x_bits = x;  // binary inputs
+    // BASES: the input bases, base 0 the constant 1 (wiring and comparators, once for all PEs)
+    ap_uint<SIMD> xb[XB + 1];
+#pragma HLS ARRAY_PARTITION variable = xb complete
+    if (BASES) {
+      xb[0] = ~ap_uint<SIMD>(0);
+      for (int n = 0; n < XB; n++) {
+#pragma HLS UNROLL
+        for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+          const ap_int<IN_BITS> e = ap_int<IN_BITS>(x.range(s * IN_BITS + IN_BITS - 1, s * IN_BITS));
+          xb[n + 1][s] = XFORM == 1 ? (e >= XLO + n + 1) : bool(x[s * IN_BITS + n]);
+        }
+      }
+    }
     ap_uint<OUT_W> word = 0;
     for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
@@ -119,7 +145,25 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
         w = weights[p][waddr];
       }
       acc_t partial = 0;
-      if (W_BITS > 1) {  // multi-bit weights: one small product per input
+      if (BASES) {  // a popcount per base pair, times its constant coefficient
+        ap_uint<SIMD> wb[WB + 1];
+#pragma HLS ARRAY_PARTITION variable = wb complete
+        wb[0] = ~ap_uint<SIMD>(0);
+        for (int m = 0; m < WB; m++) {
+#pragma HLS UNROLL
+          for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            wb[m + 1][s] = w[s * WB + m];
+          }
+        }
+        for (int m = 0; m <= WB; m++) {
+#pragma HLS UNROLL
+          for (int n = 0; n <= XB; n++) {
+#pragma HLS UNROLL
+            if (coeffs[m][n] != 0) partial += acc_t(coeffs[m][n]) * acc_t(popcount<SIMD>(wb[m] & xb[n]));
+          }
+        }
+      } else if (W_BITS > 1) {  // multi-bit weights: one small product per input
         for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
           const ap_int<W_BITS> ws = ap_int<W_BITS>(w.range(s * W_BITS + W_BITS - 1, s * W_BITS));
@@ -136,7 +180,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
       const acc_t sum = (sf == 0 ? acc_t(0) : acc[p]) + partial;
       acc[p] = sum;
       // 2 * popcount - K for bits, written as an addition (no multiplier, and none in C-sim)
-      acc_t value = (INT_IN || W_BITS > 1) ? sum : acc_t(sum + sum - K);
+      acc_t value = (BASES || INT_IN || W_BITS > 1) ? sum : acc_t(sum + sum - K);
       if (BORDER) value += correction[p][cls * NF + nf];
       if (SCORES) {  // shift lanes in from the top: lane p ends at bits [p * SB, (p + 1) * SB)
         word = (word >> SCORE_BITS) |
@@ -179,7 +223,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 // with one threshold).
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           int LEVELS, int OUT_BITS, int OUT_LO, int OH, int OW, bool BORDER, int RC, int CC,
-          bool WGEN>
+          bool WGEN, bool BASES, int WB, int XB, int XFORM, int XLO>
 void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     hls::stream<ap_uint<PE * OUT_BITS> >& out,
                     const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
@@ -188,16 +232,19 @@ void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
                     const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                     const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
-                    ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
+                    const long long coeffs[WB + 1][XB + 1], ap_uint<SIMD * IN_BITS> vec[K / SIMD],
+                    unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, false, LEVELS, OUT_BITS, OUT_LO,
-            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN>(in, out, weights, seeds, invert, thresholds,
-                                                        row_class, col_class, correction, vec, reps);
+            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN, BASES, WB, XB, XFORM, XLO>(
+      in, out, weights, seeds, invert, thresholds, row_class, col_class, correction, coeffs, vec,
+      reps);
 }
 
 // Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
-          int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC, bool WGEN>
+          int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC, bool WGEN, bool BASES,
+          int WB, int XB, int XFORM, int XLO>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
                  const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
@@ -206,11 +253,13 @@ void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
                  const typename rom_u<8>::type row_class[OH], const typename rom_u<8>::type col_class[OW],
                  const typename rom_s<ACC_BITS + 2>::type correction[PE][RC * CC * (O / PE)],
-                 ap_uint<SIMD * IN_BITS> vec[K / SIMD], unsigned reps) {
+                 const long long coeffs[WB + 1][XB + 1], ap_uint<SIMD * IN_BITS> vec[K / SIMD],
+                 unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, true, 1, 1, 0, PE * SCORE_BITS, OH,
-            OW, BORDER, RC, CC, WGEN>(in, out, weights, seeds, invert, thresholds, row_class,
-                                      col_class, correction, vec, reps);
+            OW, BORDER, RC, CC, WGEN, BASES, WB, XB, XFORM, XLO>(
+      in, out, weights, seeds, invert, thresholds, row_class, col_class, correction, coeffs, vec,
+      reps);
 }
 
 }  // namespace bnn

@@ -38,6 +38,16 @@ module bnn_mvtu #(
     parameter int ROM_BLOCK = 0,
     parameter int THR_WRITABLE = 0,  // the thresholds take the load port (bnn_thr_table.sv)
     parameter int WGEN = 0,  // weights from the fixed-sign generator (docs/fsb.md), not a ROM
+    // the MVTU over binary bases (docs/pa.md): WB weight bases per element (W_BITS = WB), XB
+    // input bases (XFORM 0: the element's bits; 1: its steps code >= XLO + n, n = 1..XB),
+    // COEFFS: (WB + 1) x (XB + 1) signed 64-bit lanes, lane m * (XB + 1) + n the coefficient
+    // of base pair (m, n), base 0 the constant 1
+    parameter int BASES = 0,
+    parameter int WB = 1,
+    parameter int XB = 1,
+    parameter int XFORM = 0,
+    parameter int XLO = 0,
+    parameter logic [(WB+1)*(XB+1)*64-1:0] COEFFS = '0,
     parameter WEIGHTS_FILE = "",
     parameter SEEDS_FILE = "",
     parameter INVERT_FILE = "",
@@ -72,6 +82,9 @@ module bnn_mvtu #(
   end
   if (W_BITS < 1 || LEVELS < 1 || OUT_BITS < 1) begin : g_check_bits
     $fatal(1, "bnn_mvtu: W_BITS, LEVELS and OUT_BITS must be at least 1");
+  end
+  if (BASES != 0 && W_BITS != WB) begin : g_check_bases
+    $fatal(1, "bnn_mvtu: over bases a weight element holds its WB (%0d) base bits", WB);
   end
   localparam int NF = O / PE;
   localparam int SF = K / SIMD;
@@ -285,10 +298,41 @@ module bnn_mvtu #(
     product_sum = terms[0];
   endfunction
 
+  // Binary bases: per base pair (m, n) the coefficient times the popcount of w_m & x_n, base 0
+  // the constant 1 (sums wrap in A_W bits; the exact result fits, so it is exact)
+  function automatic logic signed [A_W-1:0] bases_sum(input logic [IN_W-1:0] x,
+                                                     input logic [WW-1:0] w);
+    logic [SIMD-1:0] xb[XB+1];
+    logic [SIMD-1:0] wb[WB+1];
+    logic signed [A_W-1:0] total;
+    logic [CW-1:0] count;
+    xb[0] = '1;
+    wb[0] = '1;
+    for (int n = 0; n < XB; n++) begin
+      for (int s = 0; s < SIMD; s++) begin
+        if (XFORM != 0) xb[n+1][s] = $signed(x[s*IN_BITS+:IN_BITS]) >= IN_BITS'(XLO + n + 1);
+        else xb[n+1][s] = x[s*IN_BITS+(n%IN_BITS)];
+      end
+    end
+    for (int m = 0; m < WB; m++) begin
+      for (int s = 0; s < SIMD; s++) wb[m+1][s] = w[s*WB+m];
+    end
+    total = '0;
+    for (int m = 0; m <= WB; m++) begin
+      for (int n = 0; n <= XB; n++) begin
+        count = '0;
+        for (int s = 0; s < SIMD; s++) count = count + CW'(wb[m][s] & xb[n][s]);
+        total = total + A_W'($signed(COEFFS[(m*(XB+1)+n)*64+:64])) * A_W'(count);
+      end
+    end
+    bases_sum = total;
+  endfunction
+
   function automatic logic signed [A_W-1:0] contribution(input logic [IN_W-1:0] x,
                                                         input logic [WW-1:0] w,
                                                         input logic [CW-1:0] xnor_pop);
-    if (W_BITS > 1) contribution = product_sum(x, w);
+    if (BASES != 0) contribution = bases_sum(x, w);
+    else if (W_BITS > 1) contribution = product_sum(x, w);
     else if (INT_IN != 0) contribution = masked_sum(x, w[SIMD-1:0]);
     else contribution = A_W'(xnor_pop);
   endfunction
@@ -333,7 +377,7 @@ module bnn_mvtu #(
   function automatic logic signed [A_W-1:0] final_value(input logic signed [A_W-1:0] a,
                                                        input logic [CORR_BITS-1:0] corr);
     logic signed [A_W-1:0] v;
-    if (W_BITS > 1) v = a;
+    if (BASES != 0 || W_BITS > 1) v = a;
     else if (INT_IN != 0) v = (a <<< 1) - b_total;
     else v = (a <<< 1) - A_W'(K);
     if (BORDER != 0) v = v + A_W'($signed(corr));
