@@ -154,7 +154,10 @@ def print_verify(summary: VerifySummary) -> None:
             f"{build}, simulation {rtl.simulation_s} s ({rtl.simulated_images_per_s:,.0f} "
             f"images/s simulated, {rtl.harness} testbench)"
         )
-    if rep.first_mismatches:
+    if rep.coeff_bits is not None:  # approximate scores: only the top-1 is compared
+        if rep.first_label_mismatches:
+            print(f"  first inputs whose top-1 differs: {rep.first_label_mismatches}")
+    elif rep.first_mismatches:
         print(f"  first mismatching inputs: {rep.first_mismatches}")
     print("PASS" if summary.passed else "FAIL")
 

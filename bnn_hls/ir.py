@@ -447,8 +447,9 @@ class Staircase(Layer):
     (at x == thresholds[n]: ONNX Sign gives 0 ("sign"), Where(Greater) -1 ("gt"),
     Where(GreaterOrEqual) +1 ("ge")). The code is the number of thresholds reached, 0..N
     (thresholds ascending); the next layer takes values[code] in fixed point. Only in the
-    un-fused IR: BatchShift turns it into a MultiThreshold (refusing an accumulator value on
-    a "sign" tie, whose value is no level)."""
+    un-fused IR: BatchShift turns it into a MultiThreshold. A "sign" tie counts as reached
+    (the source's value there lies between two levels; verify counts such inputs as ties,
+    as for a binary Sign's 0)."""
 
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     ties: tuple[str, ...] = ()  # per threshold: "sign", "gt" or "ge"
@@ -468,14 +469,6 @@ class Staircase(Layer):
         for t, tie in zip(self.thresholds.astype(np.float32), self.ties):
             counts += (y > t) if tie == "gt" else (y >= t)
         return counts
-
-    def ties_at(self, y: np.ndarray) -> np.ndarray:
-        """Where y sits exactly on a "sign" threshold (the source's value is no level)."""
-        hit = np.zeros(y.shape, bool)
-        for t, tie in zip(self.thresholds.astype(np.float32), self.ties):
-            if tie == "sign":
-                hit |= y == t
-        return hit
 
     def summary(self) -> dict[str, Any]:
         s = super().summary()

@@ -68,7 +68,64 @@ def build_report(c: Compiled) -> dict[str, Any]:
             "device_label_ok": model.scores.device_label_ok(),
         },
         "integer_only": model.is_integer_only(),
+        "approximation": approximation_rows(model),
     }
+
+
+def approximation_rows(model: ir.Model) -> list[dict[str, Any]]:
+    """Per layer on the MVTU over bases (docs/pa.md): its bases and their coefficients, and
+    what the frontend rounded to fixed point (precision, step, largest relative error)."""
+    from .dataflow.bases import X_STEPS, bases_for
+
+    rows = []
+    for layer in model.linear_layers():
+        in_bits = 1 if layer.input_kind == "bit" else ir.signed_bits(*layer.input_range)
+        bases = bases_for(layer, in_bits)
+        if bases is None:
+            continue
+        rows.append(
+            {
+                "layer": layer.name,
+                "weight_bases": bases.weight_bases,
+                "weight_form": "steps" if bases.weight_steps else "bit-planes",
+                "weight_coeffs": list(bases.weight_coeffs),
+                "input_bases": bases.input_bases,
+                "input_form": "steps" if bases.input_form == X_STEPS else "bits",
+                "input_coeffs": list(bases.input_coeffs),
+                "fixed_point": layer.fixed_point,
+            }
+        )
+    return rows
+
+
+def _combination(coeffs: list[int], base: str) -> str:
+    """c0 + c1*b1 + ... as text."""
+    text = str(coeffs[0])
+    for i, c in enumerate(coeffs[1:], 1):
+        text += f" {'-' if c < 0 else '+'} {abs(c)}*{base}{i}"
+    return text
+
+
+def format_approximation(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "binary bases (docs/pa.md): w = cw + sum dw_m*b_m, x = cx + sum dx_n*h_n"]
+    for r in rows:
+        lines.append(
+            f"  {r['layer']}: {r['weight_bases']} weight bases ({r['weight_form']}), "
+            f"{r['input_bases']} input bases ({r['input_form']}), "
+            f"{(r['weight_bases'] + 1) * (r['input_bases'] + 1)} popcounts per PE and cycle"
+        )
+        lines.append(f"    w = {_combination(r['weight_coeffs'], 'b')}")
+        lines.append(f"    x = {_combination(r['input_coeffs'], 'h')}")
+        for part, fp in r["fixed_point"].items():
+            real = fp["real_levels"]
+            lines.append(
+                f"    {part}: {len(real)} real levels {real[0]:.4g} .. {real[-1]:.4g} at "
+                f"{fp['coeff_bits']} coefficient bits (step {fp['step']:.4g}, largest "
+                f"error {100 * fp['max_relative_error']:.2f} % of the largest level)"
+            )
+    return lines
 
 
 def _shape(s: list[int]) -> str:
@@ -100,6 +157,8 @@ def format_report(rep: dict[str, Any]) -> str:
         elif kind == "threshold":
             bits = f"acc >= T ({row['threshold_bits']}-bit T)"
             params = f"{row['threshold_bytes']:,} B"
+        elif kind == "staircase":
+            bits = f"{row['bases']} bases -> int codes"
         elif kind == "multithreshold":
             bits = f"{row['levels']} levels -> int{row['out_bits']} ({row['threshold_bits']}-bit T)"
             params = f"{row['threshold_bytes']:,} B"
@@ -132,6 +191,7 @@ def format_report(rep: dict[str, Any]) -> str:
         f"score ops; device top-1 possible: "
         f"{'yes' if rep['host_side']['device_label_ok'] else 'no'}",
     ]
+    lines += format_approximation(rep.get("approximation", []))
     return "\n".join(lines)
 
 

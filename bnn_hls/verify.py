@@ -45,6 +45,8 @@ class VerifyReport:
     # a piecewise approximation rounded to fixed point at this many bits (docs/pa.md): its
     # scores differ from the source's by the rounding; the top-1 must still agree
     coeff_bits: int | None = None
+    label_disagreements_off_ties: int = 0  # top-1 disagreements on inputs without a near tie
+    first_label_mismatches: list[int] = field(default_factory=list)
 
     @property
     def all_agree(self) -> bool:
@@ -59,6 +61,8 @@ class VerifyReport:
         if self.device_vs_golden is not None and self.device_vs_golden != self.images:
             return False  # a backend must equal the golden model exactly, ties or not
         if self.coeff_bits is not None:
+            if allow_ties:
+                return self.label_disagreements_off_ties == 0
             return self.label_agreement == self.images
         if allow_ties:
             return self.images - self.score_agreement <= self.disagreements_at_ties
@@ -222,6 +226,8 @@ def compare(
         max_score_error=float(np.abs(scores_dev - src).max()) if len(src) else 0.0,
         first_mismatches=[int(i) for i in np.nonzero(bad)[0][:10]],
         level=level,
+        label_disagreements_off_ties=int((~label_ok & ~near).sum()),
+        first_label_mismatches=[int(i) for i in np.nonzero(~label_ok)[0][:10]],
     )
     if labels is not None:
         report.accuracy_golden = float((labels_dev == labels).mean())

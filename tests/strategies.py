@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, WeightQuant
+from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, PaSpec, WeightQuant
 
 
 @dataclass
@@ -24,11 +24,13 @@ class ModelSpec:
     channels_last: bool = False
     act: ActQuant | None = None  # multi-level hidden activations
     weights: WeightQuant | None = None  # multi-bit weights
+    pa: PaSpec | None = None  # piecewise-approximation weights and activations
 
     def kwargs(self) -> dict[str, object]:
         return dict(
             act=self.act,
             weights=self.weights,
+            pa=self.pa,
             style=self.style,
             input_mode=self.input_mode,
             weight_form=self.weight_form,
@@ -126,4 +128,14 @@ def multilevel_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
         spec.weights = WeightQuant(
             draw(st.integers(2, 4)), draw(st.booleans()), draw(st.booleans())
         )
+    return spec
+
+
+@st.composite
+def pa_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
+    """A random piecewise-approximation model: M = 1..4 weight bases, N = 2..5 activation
+    bases, in the Sign or the Where form (docs/pa.md)."""
+    spec = draw(model_specs(conv=conv))
+    form = "where" if spec.style == "plain_where" else draw(st.sampled_from(["sign", "where"]))
+    spec.pa = PaSpec(draw(st.integers(1, 4)), draw(st.integers(2, 5)), form)
     return spec

@@ -77,6 +77,25 @@ def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Pat
         ("bnn_share_ctrl", {"THR_WRITABLE": 1}),
         # weights from the fixed-sign generator (docs/fsb.md)
         ("bnn_mvtu", {"WGEN": 1, "K": 36, "SIMD": 4, "PE": 2, "O": 8, "OUT_W": 2, "IN_W": 4}),
+        # the MVTU over binary bases (docs/pa.md): staircase codes, bit inputs
+        (
+            "bnn_mvtu",
+            {
+                "BASES": 1,
+                "WB": 3,
+                "W_BITS": 3,
+                "XB": 4,
+                "XFORM": 1,
+                "XLO": 0,
+                "INT_IN": 1,
+                "IN_BITS": 3,
+                "IN_W": 24,
+                "LEVELS": 3,
+                "OUT_BITS": 3,
+                "OUT_W": 12,
+            },
+        ),
+        ("bnn_mvtu", {"BASES": 1, "WB": 2, "W_BITS": 2, "XB": 1, "SCORES": 1, "OUT_W": 128}),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 3, "LANES": 5, "LANE_BITS": 11}),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 1, "LANES": 1, "LANE_BITS": 32}),
         ("bnn_thr_loader", {"AXI_W": 64, "TOTAL": 5}),

@@ -84,8 +84,8 @@ def _planes(bits: int) -> tuple[int, ...]:
 
 
 def _weight_decomposition(layer: ir.Linear) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    if layer.binary_weights:
-        return (-1, 2), (), 1
+    if layer.binary_weights:  # +-1: one step at 1
+        return (-1, 2), (1,), 0
     levels = np.unique(layer.int_weights())
     plane_bits = layer.weight_bits()
     if levels.size - 1 < plane_bits:  # steps: fewer bases

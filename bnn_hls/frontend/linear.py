@@ -23,6 +23,7 @@ class LinearOps(ImportState):
 
     def linear(self, node: onnx.NodeProto, v: Value) -> Value:
         op = node.op_type
+        self.pending_fixed_point.clear()
         if node.input[0] not in self.values:
             refuse(node, "the weights must be the second operand")
         host_scale = 1.0
@@ -40,7 +41,6 @@ class LinearOps(ImportState):
         in_scale *= in_step
         if input_levels.size:
             in_range = (int(input_levels.min()), int(input_levels.max()))
-        self.pending_fixed_point.clear()
         bias: np.ndarray | None = None
         alpha = 1.0
         layer_w: ir.Linear

@@ -147,6 +147,8 @@ class QuantiserOps(ImportState):
                 "BatchNorm)",
                 "the first layer's input takes an 8-bit or binary quantiser",
             )
+        for name in attr_strs(node, "sign_inputs"):
+            self.info.pre_activations.append((name, "sign", None))
         v = self.flush_chain(v, "activation")
         n = thresholds.size
         # the value with k thresholds reached: the first k terms at +beta, the others at -beta

@@ -36,6 +36,7 @@ class Term:
     tie: str  # "sign" | "gt" | "ge"
     nodes: tuple[onnx.NodeProto, ...]
     output: str
+    sign_input: str = ""  # a Sign term's input (its 0 is a tie of the source)
 
 
 class _Graph:
@@ -120,7 +121,7 @@ def _term(g: _Graph, x: str, first: onnx.NodeProto) -> Term | None:
             nodes.append(mul)
     if not coeff > 0:
         return None
-    return Term(v, coeff, 0.0, "sign", tuple(nodes), out)
+    return Term(v, coeff, 0.0, "sign", tuple(nodes), out, node.input[0])
 
 
 def _sum(g: _Graph, outputs: list[str]) -> tuple[str, list[onnx.NodeProto]] | None:
@@ -181,6 +182,10 @@ def rewrite_staircases(model: onnx.ModelProto) -> onnx.ModelProto:
             ties=[t.tie for t in ts],
             offset=float(sum(t.offset for t in ts)),
         )
+        # the Sign terms' inputs: where the source decides between two values (verify)
+        signs = [t.sign_input for t in ts if t.sign_input]
+        if signs:
+            node.attribute.append(onnx.helper.make_attribute("sign_inputs", signs))
         members = [n for t in ts for n in t.nodes] + adds
         idx = [by_output[id(n)] for n in members]
         drop.update(idx)

@@ -38,12 +38,25 @@ log = logging.getLogger(__name__)
 GRID_CHUNK_BYTES = 32 << 20
 
 
+def _binary_parity_grid(layer: ir.Linear) -> bool:
+    """A binary unpadded layer's accumulators are K, K - 2, ..., -K: every other integer."""
+    unpadded = not (isinstance(layer, ir.Conv) and any(layer.pads))
+    return layer.input_kind == "bit" and layer.binary_weights and unpadded
+
+
+def grid_size(layer: ir.Linear) -> int:
+    """How many values accumulator_grid holds (without making it)."""
+    if _binary_parity_grid(layer):
+        return layer.fan_in + 1
+    lo, hi = layer.out_range()
+    return hi - lo + 1
+
+
 def accumulator_grid(layer: ir.Linear) -> np.ndarray:
     """Every accumulator value the layer can produce (a superset is fine)."""
-    lo, hi = layer.out_range()
-    unpadded = not (isinstance(layer, ir.Conv) and any(layer.pads))
-    if layer.input_kind == "bit" and layer.binary_weights and unpadded:
+    if _binary_parity_grid(layer):
         return np.arange(-layer.fan_in, layer.fan_in + 1, 2, dtype=np.int64)
+    lo, hi = layer.out_range()
     return np.arange(lo, hi + 1, dtype=np.int64)
 
 
@@ -78,7 +91,11 @@ def fuse_channels(
     layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per channel: (threshold on the possibly negated accumulator, negate?, f1 decreasing?,
-    constant?)."""
+    constant?). On a grid too large to evaluate, the bisection of fuse_levels with the sign
+    as a two-level code."""
+    if grid_size(layer) > MAX_EXHAUSTIVE_GRID:
+        t2, negate, f1_dec, constant = _fuse_levels_bisect(layer, f1, f2, None)
+        return t2[:, 0], negate, f1_dec, constant
     grid = accumulator_grid(layer)
     n_ch = layer.out_channels
     t = np.zeros(n_ch, np.int64)
@@ -123,26 +140,17 @@ MAX_EXHAUSTIVE_GRID = 1 << 20
 SAMPLED_PROOF_POINTS = 4096
 
 
-def _codes_function(act: ir.Quantise | ir.Staircase) -> Callable[[np.ndarray], np.ndarray]:
+def _codes_function(
+    act: ir.Quantise | ir.Staircase | None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The activation's code of float32 pre-activations (None: the sign, 0 or 1)."""
     from ..golden import quantise  # the golden model's quantiser: one definition
 
+    if act is None:
+        return lambda y: (y >= 0).astype(np.int64)
     if isinstance(act, ir.Quantise):
         return lambda y: quantise(act, y)
     return act.codes
-
-
-def _refuse_ties(layer: ir.Linear, act: ir.Quantise | ir.Staircase, y: np.ndarray) -> None:
-    """A staircase's Sign term at exactly 0 gives a value between two levels: no code."""
-    if not isinstance(act, ir.Staircase):
-        return
-    hit = act.ties_at(y)
-    if np.any(hit):
-        channel = int(np.nonzero(hit)[-1][0])
-        raise ModelError(
-            f"layer {layer.name}: an accumulator value puts channel {channel}'s pre-activation "
-            "exactly on a Sign threshold, where the source's value is between two levels",
-            hint="export the activation as Where(Greater(x, v), b, -b) (or GreaterOrEqual)",
-        )
 
 
 def fuse_levels(
@@ -154,9 +162,9 @@ def fuse_levels(
     weights), which makes it non-decreasing. Proved on every grid value like the binary case;
     on a grid of more than MAX_EXHAUSTIVE_GRID values, found by bisection and checked on
     SAMPLED_PROOF_POINTS values per channel and on both sides of every threshold."""
+    if grid_size(layer) > MAX_EXHAUSTIVE_GRID:
+        return _fuse_levels_bisect(layer, f1, f2, act)
     grid = accumulator_grid(layer)
-    if grid.size > MAX_EXHAUSTIVE_GRID:
-        return _fuse_levels_bisect(layer, f1, f2, act, grid)
     codes_of = _codes_function(act)
     n_ch = layer.out_channels
     code_lo, code_hi = act.out_range()
@@ -169,7 +177,6 @@ def fuse_levels(
     for start in range(0, n_ch, step):
         ch = np.arange(start, min(n_ch, start + step))
         y, f1_dec[ch] = _evaluate(layer, f1, f2, grid, ch, "quantiser")
-        _refuse_ties(layer, act, y)
         codes = codes_of(y)  # (grid, channels)
         d = np.diff(codes, axis=0)
         rising, falling = np.all(d >= 0, axis=0), np.all(d <= 0, axis=0)
@@ -200,18 +207,18 @@ def _fuse_levels_bisect(
     layer: ir.Linear,
     f1: list[FloatOp],
     f2: list[FloatOp],
-    act: ir.Quantise | ir.Staircase,
-    grid: np.ndarray,
+    act: ir.Quantise | ir.Staircase | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """fuse_levels on a large grid: the float chain is evaluated at O(levels x log(range))
-    values per channel. Its float32 ops are per-channel affine maps, which IEEE rounding keeps
-    monotone; the sampled check below still compares the count with the float evaluation."""
+    """fuse_levels on a large grid (act None: a sign, codes 0 and 1): the float chain is
+    evaluated at O(levels x log(range)) values per channel. Its float32 ops are per-channel
+    affine maps, which IEEE rounding keeps monotone; the sampled check below still compares
+    the count with the float evaluation."""
     codes_of = _codes_function(act)
     n_ch = layer.out_channels
     ch = np.arange(n_ch)
-    code_lo, code_hi = act.out_range()
+    code_lo, code_hi = (0, 1) if act is None else act.out_range()
     levels = code_hi - code_lo
-    lo, hi = int(grid[0]), int(grid[-1])
+    lo, hi = layer.out_range()
 
     def evaluate(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(pre-activations, codes) at acc (rows of one value per channel)."""
@@ -251,8 +258,7 @@ def _fuse_levels_bisect(
     span = np.linspace(0, hi - lo, SAMPLED_PROOF_POINTS).astype(np.int64)
     points = np.concatenate([a_lo[None, :] + span[:, None], t.T, t.T - 1], axis=0)
     points = np.clip(points, a_lo[None, :], (a_lo + hi - lo)[None, :])
-    y, c = evaluate(sgn[None, :] * points)
-    _refuse_ties(layer, act, y)
+    _, c = evaluate(sgn[None, :] * points)
     counted = code_lo + (points[:, :, None] >= t[None, :, :]).sum(axis=2)
     if not np.array_equal(counted, c):
         bad = int(np.nonzero(np.any(counted != c, axis=0))[0][0])
@@ -349,12 +355,7 @@ def batchshift(model: ir.Model) -> ir.Model:
             "negated_channels": int(negate.sum()),
             "constant_channels": int(constant.sum()),
             "and_pool_channels": int(((f1_dec ^ negate) & ~constant).sum()) if pool else 0,
-            "grid_values_checked": int(
-                min(accumulator_grid(layer).size, SAMPLED_PROOF_POINTS + 2 * int(t.size))
-                if accumulator_grid(layer).size > MAX_EXHAUSTIVE_GRID and t.ndim == 2
-                else accumulator_grid(layer).size
-            )
-            * layer.out_channels,
+            "grid_values_checked": checked_values(layer),
         }
         binary = isinstance(th, ir.Threshold)
         if (
@@ -381,6 +382,14 @@ def batchshift(model: ir.Model) -> ir.Model:
     result = ir.Model(out, model.source_file, [*model.passes, "batchshift"], dict(model.notes))
     result.notes["batchshift"] = report
     return result
+
+
+def checked_values(layer: ir.Linear) -> int:
+    """Accumulator values on which the thresholds were compared with the float evaluation."""
+    size = grid_size(layer)
+    if size > MAX_EXHAUSTIVE_GRID:  # the bisection's sampled check
+        size = SAMPLED_PROOF_POINTS + 2 * (size.bit_length() + 1)
+    return size * layer.out_channels
 
 
 def renumber(layers: list[ir.Layer]) -> list[ir.Layer]:
