@@ -220,6 +220,16 @@ class Linear(Layer):
         """The input codes stand for the values input_levels (not themselves)."""
         return self.input_levels.size > 0
 
+    def input_element_bits(self) -> int:
+        """Bits of one input element on the stream: a bit, or a code's two's-complement width
+        (a staircase's codes, not the values they stand for)."""
+        if self.input_kind == "bit":
+            return 1
+        if self.mapped_input:
+            lo = self.input_code_lo
+            return signed_bits(lo, lo + self.input_levels.size - 1)
+        return signed_bits(*self.input_range)
+
     def input_values(self, codes: np.ndarray) -> np.ndarray:
         """The integer values of input codes (the codes themselves unless mapped)."""
         if not self.mapped_input:

@@ -75,14 +75,13 @@ def build_report(c: Compiled) -> dict[str, Any]:
 def approximation_rows(model: ir.Model) -> list[dict[str, Any]]:
     """Per layer on the MVTU over bases (docs/pa.md): its bases and their coefficients, and
     what the frontend rounded to fixed point (precision, step, largest relative error)."""
-    from .dataflow.bases import X_STEPS, bases_for
+    from .dataflow.bases import X_STEPS, decompose
 
     rows = []
     for layer in model.linear_layers():
-        in_bits = 1 if layer.input_kind == "bit" else ir.signed_bits(*layer.input_range)
-        bases = bases_for(layer, in_bits)
-        if bases is None:
+        if not (layer.mapped_input or layer.fixed_point):
             continue
+        bases = decompose(layer, layer.input_element_bits())
         rows.append(
             {
                 "layer": layer.name,

@@ -17,7 +17,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
-from bnn_hls.dataflow.bases import X_STEPS, bases_for
+from bnn_hls.dataflow.bases import X_STEPS, decompose
+from bnn_hls.frontend.fixedpoint import DEFAULT_COEFF_BITS
 from bnn_hls.frontend.staircase import rewrite_staircases
 from bnn_hls.modelgen import BnStats, ConvSpec, DenseSpec, PaSpec, build_bnn
 from bnn_hls.passes import PassOptions
@@ -62,8 +63,8 @@ def test_random_pa_models(spec: ModelSpec, tmp_path: Path) -> None:
     assert rep.label_disagreements_off_ties == 0, rep
     # the MVTU's base decomposition reproduces every weight and input value
     for layer in c.model.linear_layers():
-        bases = bases_for(layer, 8)
-        if bases is not None and bases.input_form == X_STEPS:
+        bases = decompose(layer, layer.input_element_bits())
+        if bases.input_form == X_STEPS:
             lo = layer.input_code_lo
             bases.check(layer, np.arange(lo, lo + layer.input_levels.size))
 
@@ -228,7 +229,7 @@ def test_ir_round_trip(tmp_path: Path) -> None:
     loaded = ir.Model.load(tmp_path / "ir")
     x = random_inputs(fused.input, 50, seed=4)
     assert np.array_equal(golden.run(loaded, x).acc, golden.run(fused, x).acc)
-    assert loaded.coeff_bits() == 8
+    assert loaded.coeff_bits() == DEFAULT_COEFF_BITS
 
 
 def test_generated_top_lint_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -103,12 +103,8 @@ def _input_decomposition(layer: ir.Linear, in_bits: int) -> tuple[int, tuple[int
     return X_BITS, (0, *_planes(in_bits)), 0
 
 
-def bases_for(layer: ir.Linear, in_bits: int) -> Bases | None:
-    """The decomposition of a layer that needs the MVTU over bases: one whose input codes
-    stand for other values (a staircase activation), or whose weights are a rounded piecewise
-    approximation. None for every other layer (today's kernels)."""
-    if not (layer.mapped_input or "weights" in layer.fixed_point):
-        return None
+def decompose(layer: ir.Linear, in_bits: int) -> Bases:
+    """The layer's weights and inputs (elements of in_bits bits) as binary bases."""
     weight_coeffs, steps, plane_bits = _weight_decomposition(layer)
     form, input_coeffs, lo = _input_decomposition(layer, in_bits)
     return Bases(weight_coeffs, steps, plane_bits, form, input_coeffs, lo)

@@ -4,9 +4,10 @@ Legal when PE divides the layer's outputs, SIMD divides its inputs (the input ch
 conv: a window is read one pixel's SIMD channels at a time), and neighbouring streams can be
 converted: a producer's word (PE) and its consumer's SIMD must divide one another. Each layer
 also says where its weights live: "lut" (distributed ROM) or "block" (block RAM), and which
-kernel computes it: "mvtu" (the matrix-vector-threshold unit) or "shared" (the result-sharing
-conv unit, for a binary conv with a sharing plan: PE outputs per step, SIMD the channels of a
-window word; its weights are logic, so "rom" does not apply). A layer's thresholds are
+kernel computes it: "mvtu" (the matrix-vector-threshold unit), "bases" (the same unit over
+binary bases: docs/pa.md) or "shared" (the result-sharing conv unit, for a binary conv with a
+sharing plan: PE outputs per step, SIMD the channels of a window word; its weights are logic,
+so "rom" does not apply). A layer's thresholds are
 "writable" (loaded at run time: docs/thresholds.md) or "const" (fixed in the design, the
 smallest form).
 """
@@ -38,7 +39,7 @@ class Fold:
     pe: int
     simd: int
     rom: str = "lut"  # where the weights live: "lut" or "block" (RAM)
-    kernel: str = "mvtu"  # "mvtu" or "shared" (result sharing)
+    kernel: str = "mvtu"  # "mvtu", "bases" (over binary bases) or "shared" (result sharing)
     thresholds: str = "writable"  # "writable" (loaded at run time) or "const"
 
     @property
@@ -86,6 +87,7 @@ def default_folding(model: ir.Model) -> Folding:
     folding: Folding = {}
     prev_pe: int | None = None
     shared_refusals = refusals(model, "shared")
+    mvtu_refusals = refusals(model, "mvtu")
     for layer in model.linear_layers():
         cap = DEFAULT_MAX_SIMD_INT if layer.input_kind == "int" else DEFAULT_MAX_SIMD_BIT
         options = [d for d in divisors(simd_domain(layer)) if d <= cap]
@@ -93,7 +95,12 @@ def default_folding(model: ir.Model) -> Folding:
             options = [d for d in options if compatible(d, prev_pe)]
         simd = max(options)
         pe = max(d for d in divisors(layer.out_channels) if d <= DEFAULT_MAX_PE)
-        kernel = "shared" if shared_refusals[layer.name] is None else "mvtu"
+        if shared_refusals[layer.name] is None:
+            kernel = "shared"
+        elif mvtu_refusals[layer.name] is None:
+            kernel = "mvtu"
+        else:  # a staircase activation's codes: only the MVTU over bases reads them
+            kernel = "bases"
         folding[layer.name] = Fold(pe, simd, kernel=kernel)
         prev_pe = pe
     return folding
@@ -137,8 +144,8 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
             kernel = KERNELS.get(fold.kernel)
             reason = (
                 generator_refusal(layer)
-                if kernel is not None and kernel.uses_rom
-                else "its kernel keeps no weight memory to replace"
+                if kernel is not None and kernel.generates_weights
+                else "its kernel takes no weights from the generator"
             )
             if reason is not None:
                 raise ModelError(
@@ -158,9 +165,14 @@ def check_folding(model: ir.Model, folding: Folding) -> None:
             )
         reason = KERNELS[fold.kernel].refusal(layer, thresholds[layer.name])
         if reason is not None:
+            able = [
+                k
+                for k, cls in KERNELS.items()
+                if cls.refusal(layer, thresholds[layer.name]) is None
+            ]
             raise ModelError(
                 f"layer {layer.name}: the {KERNELS[fold.kernel].title} cannot compute it: {reason}",
-                hint='give it "kernel": "mvtu"',
+                hint=f'give it "kernel": {" or ".join(repr(k) for k in able)}'.replace("'", '"'),
             )
         if prev_pe is not None and not compatible(fold.simd, prev_pe):
             raise ModelError(

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
-from .mvtu import MvtuStage
+from .mvtu import BasesStage, MvtuStage
 from .shared import SharedStage
 from .stage import LinearStage
 
-KERNELS: dict[str, type[LinearStage]] = {"mvtu": MvtuStage, "shared": SharedStage}
+KERNELS: dict[str, type[LinearStage]] = {
+    "mvtu": MvtuStage,
+    "shared": SharedStage,
+    "bases": BasesStage,
+}

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from .. import ir
+from ..packing import LOAD_VALUE_BYTES
 from . import resource_model as rm
-from .bases import Bases, bases_for
+from .bases import X_STEPS, Bases, decompose
 from .border import BorderTables, border_tables
 from .memory import Buffer, Memory
 from .signgen import STATE_BITS, sign_generator
@@ -46,7 +47,7 @@ class MvtuStage(LinearStage):
     out_lo: int  # the lowest output code (0 for bits)
     border: BorderTables | None
     writable: bool = False  # the thresholds are loaded at run time
-    bases: Bases | None = None  # the MVTU over binary bases (bases.py), else today's kernels
+    bases: Bases | None = None  # the MVTU over binary bases (BasesStage), else None
 
     kind: ClassVar[str] = "mvtu"
     hls_template: ClassVar[str] = "mvtu.h.j2"
@@ -62,6 +63,8 @@ class MvtuStage(LinearStage):
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
     title: ClassVar[str] = "MVTU"
+    over_bases: ClassVar[bool] = False  # BasesStage: weights and inputs as binary bases
+    generates_weights: ClassVar[bool] = True
 
     @classmethod
     def build(
@@ -77,7 +80,10 @@ class MvtuStage(LinearStage):
         if threshold is not None:
             thresholds = threshold.thresholds.reshape(layer.out_channels, -1)
             out_lo = threshold.out_range()[0] if isinstance(threshold, ir.MultiThreshold) else 0
-        writable = fold.writable and thresholds is not None
+        # the load stream carries 32-bit values: wider thresholds (fixed-point layers of a
+        # piecewise approximation) stay constant
+        fits = ir.signed_bits(*layer.out_range()) + 2 <= 8 * LOAD_VALUE_BYTES
+        writable = fold.writable and thresholds is not None and fits
         return cls(
             src,
             dst,
@@ -90,8 +96,17 @@ class MvtuStage(LinearStage):
             out_lo,
             border_tables(layer),
             writable,
-            bases_for(layer, in_bits),
+            decompose(layer, in_bits) if cls.over_bases else None,
         )
+
+    @classmethod
+    def refusal(cls, layer: ir.Linear, threshold: ir.ThresholdLayer | None) -> str | None:
+        if layer.mapped_input:
+            return (
+                "its inputs are a staircase activation's codes, which only the MVTU over "
+                'binary bases reads (give it "kernel": "bases")'
+            )
+        return None
 
     @property
     def name(self) -> str:
@@ -288,11 +303,13 @@ class MvtuStage(LinearStage):
         weight_width = self.pe * self.simd * self.w_bits
         border_classes = 0 if self.border is None else self.border.classes
         binary = not self.int_in and self.w_bits == 1
+        products = self.bases is None
         return {
             "const": 1.0,
-            "binary_macs": float(weight_width) if binary else 0.0,
+            "binary_macs": float(weight_width) if binary and products else 0.0,
             # integer inputs or multi-bit weights: adders (and small products) of these bits
-            "int_mac_bits": 0.0 if binary else float(weight_width * self.in_bits),
+            "int_mac_bits": float(weight_width * self.in_bits) if products and not binary else 0.0,
+            **self._bases_features(a_w),
             "accumulators": float(self.pe * a_w),
             "input_buffer": float(self.simd * self.in_bits * math.ceil(self.sf / 32))
             if self.nf > 1
@@ -314,6 +331,22 @@ class MvtuStage(LinearStage):
             if border_classes
             else 0.0,
             "score_outputs": float(self.pe * SCORE_BITS) if self.scores else 0.0,
+        }
+
+    def _bases_features(self, acc_bits: int) -> dict[str, float]:
+        """Over binary bases: per PE an AND-popcount of SIMD bits for every base pair with a
+        coefficient, and a constant multiply-add of its count into the accumulator; once,
+        the input bases (comparators for staircase steps, wiring for bits)."""
+        if self.bases is None:
+            return {}
+        pairs = int(np.count_nonzero(self.bases.pair_coeffs())) - 1  # (0, 0) counts SIMD
+        steps = self.bases.input_form == X_STEPS
+        return {
+            "base_pair_bits": float(self.pe * self.simd * pairs),
+            "base_coeff_adders": float(self.pe * pairs * acc_bits),
+            "input_base_bits": float(self.simd * self.bases.input_bases * self.in_bits)
+            if steps
+            else 0.0,
         }
 
     def block_ram(self) -> float:
@@ -372,3 +405,27 @@ def border_memories(border: BorderTables | None, pe: int, bits: int) -> list[Mem
         Memory("row_class", oh, 1, max(1, (rc - 1).bit_length()), rows, hls_width=8, banked=False),
         Memory("col_class", ow, 1, max(1, (cc - 1).bit_length()), cols, hls_width=8, banked=False),
     ]
+
+
+@dataclass(eq=False)
+class BasesStage(MvtuStage):
+    """The MVTU over binary bases (docs/pa.md, bases.py): the same unit, folding, streams and
+    tables, with each weight element stored as its base bits and the dot product summed per
+    base pair as coefficient x popcount(w_m & x_n). The only kernel for a layer whose inputs
+    are a staircase activation's codes; for other multi-bit layers the folding's choice
+    against the MVTU's small products."""
+
+    kind: ClassVar[str] = "bases"
+    title: ClassVar[str] = "MVTU over binary bases"
+    over_bases: ClassVar[bool] = True
+    generates_weights: ClassVar[bool] = False  # its weights are base bits, kept in a ROM
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer.name}_bases"
+
+    @classmethod
+    def refusal(cls, layer: ir.Linear, threshold: ir.ThresholdLayer | None) -> str | None:
+        if layer.input_kind == "bit" and layer.binary_weights:
+            return "its weights and inputs are binary (the MVTU's XNOR-popcount is its one base)"
+        return None

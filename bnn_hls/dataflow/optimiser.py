@@ -88,7 +88,7 @@ def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
 def _candidate(
     model: ir.Model, layer: ir.Linear, threshold: ir.ThresholdLayer | None, fold: Fold
 ) -> Candidate | None:
-    src_bits = 1 if layer.input_kind == "bit" else ir.signed_bits(*layer.input_range)
+    src_bits = layer.input_element_bits()
     src = Stream("", fold.simd, src_bits, int(np.prod(layer.in_shape)) // fold.simd)
     stages = linear_layer_stages(layer, threshold, fold, src)
     if max(st.widest_word() for st in stages) > MAX_WORD_BITS:
@@ -110,11 +110,16 @@ def layer_candidates(
     """Every legal (PE, SIMD, ROM, kernel) of one layer with its cycles and cost, dominated
     ones (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at
     most MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
-    in_bits = 1 if layer.input_kind == "bit" else ir.signed_bits(*layer.input_range)
+    in_bits = layer.input_element_bits()
     shareable = KERNELS["shared"].refusal(layer, threshold) is None and shared_kernel != "never"
     kernels = ["shared"] if shareable else []
     if not shareable or shared_kernel == "choose":
-        kernels.append("mvtu")
+        # every other kernel that can compute the layer (the MVTU, over binary bases)
+        kernels += [
+            k
+            for k, cls in KERNELS.items()
+            if cls is not KERNELS["shared"] and cls.refusal(layer, threshold) is None
+        ]
     out: list[Candidate] = []
     for pe in divisors(layer.out_channels):
         for simd in divisors(simd_domain(layer)):
@@ -122,7 +127,7 @@ def layer_candidates(
                 continue
             for kernel in kernels:
                 roms: tuple[str, ...] = ROM_STYLES if KERNELS[kernel].uses_rom else ("lut",)
-                if generator_refusal(layer) is not None:
+                if generator_refusal(layer) is not None or not KERNELS[kernel].generates_weights:
                     roms = tuple(r for r in roms if r != "gen")
                 for rom in roms:
                     found = _candidate(

@@ -146,6 +146,8 @@ class LinearStage(Stage):
     title: ClassVar[str]
     # the folding's ROM style (weights in LUTs or block RAM) applies to this kernel
     uses_rom: ClassVar[bool] = False
+    # it can take binary weights from the fixed-sign generator instead (rom "gen", docs/fsb.md)
+    generates_weights: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

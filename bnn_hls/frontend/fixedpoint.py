@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_COEFF_BITS = 8
+DEFAULT_COEFF_BITS = 13
 MIN_COEFF_BITS, MAX_COEFF_BITS = 3, 16
 # a weight tensor with more distinct values than this is full precision, not a staircase
 MAX_STAIRCASE_LEVELS = 17

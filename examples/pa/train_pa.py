@@ -47,9 +47,15 @@ the TorchScript exporter:
   --act-form where: t_n = Where(Greater(x, v_n), beta_n, -beta_n)
   v_n and beta_n are float32 scalar initializers. ONNX's Sign(0) is 0 and Greater is strict,
   so an exact tie x == v_n differs from training's sign(0) = +1; the sidecar counts the ties
-  on the test set.
+  on the test set. BatchNorm is computed with different float rounding by onnxruntime and
+  PyTorch, so an x within rounding of v_n can also land on the other side (a near-tie); the
+  sidecar counts the images whose scores differ by more than 1e-4.
+- The float graph has a static batch of 1 (the Reshape's shape is a constant).
 The export is checked for this form (check_export) and run with onnxruntime on the test set
-(the Quant node rewritten to the equivalent Div/Round/Clip/Mul for onnxruntime only).
+(the Quant node rewritten to the equivalent Div/Add/Round/Clip/Sub/Mul for onnxruntime only).
+The export copy is exported with training=TrainingMode.PRESERVE (it is in eval mode): with
+the default EVAL, the TorchScript exporter folds each BatchNorm into the preceding Conv's
+now-plain weights, and the weights would no longer have M + 1 values.
 
 Usage (the training venv, bnn_hls importable, e.g. PYTHONPATH=.):
     python examples/pa/train_pa.py --model cnn --bases 2x2 --out examples/pa/digits_cnn_pa2x2.onnx

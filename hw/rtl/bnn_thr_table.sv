@@ -21,8 +21,9 @@ module bnn_thr_table #(
     input  logic [                31:0] tw_data
     /* verilator lint_on UNUSEDSIGNAL */
 );
-  if (LANE_BITS > 32) begin : g_check_bits
-    $fatal(1, "bnn_thr_table: LANE_BITS (%0d) above the load stream's 32 bits", LANE_BITS);
+  if (WRITABLE != 0 && LANE_BITS > 32) begin : g_check_bits
+    $fatal(1, "bnn_thr_table: writable LANE_BITS (%0d) above the load stream's 32 bits",
+           LANE_BITS);
   end
   localparam int LW = (LANES > 1) ? $clog2(LANES) : 1;
 
