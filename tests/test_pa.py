@@ -25,7 +25,7 @@ from bnn_hls.passes import PassOptions
 from bnn_hls.reference import SourceModel
 from bnn_hls.verify import random_inputs, verify_golden
 
-from .conftest import run_cli
+from .conftest import EXAMPLES, run_cli
 from .hls_helpers import csim_scores, random_folding
 from .strategies import ModelSpec, pa_specs
 from .test_rtl import check_model as check_rtl
@@ -245,3 +245,18 @@ def test_generated_top_lint_clean(tmp_path: Path, capsys: pytest.CaptureFixture[
     rtl = out / "rtl"
     files = [rtl / name for name in (rtl / "files.f").read_text().split()]
     assert lint(files, "bnn_top", rtl) == ""
+
+
+@pytest.mark.parametrize("name", ["digits_cnn_pa2x2", "tfc_pa2x2"])
+def test_trained_pa_examples_csim(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/pa/train_pa.py's exports in C-sim (the whole test sets go through the golden
+    model and the RTL in test_rtlsim_native)."""
+    data = EXAMPLES / ("digits" if name.startswith("digits") else "mnist_tfc")
+    prefix = "digits_test" if name.startswith("digits") else "mnist_test"
+    head = tmp_path / "head.npy"
+    np.save(head, np.load(data / f"{prefix}_x.npy")[:40])
+    path = EXAMPLES / "pa" / f"{name}.onnx"
+    code, out, err = run_cli(["verify", path, "--level", "csim", "--inputs", head], capsys)
+    assert code == 0 and "integer scores equal to the golden model: 40/40" in out, out + err

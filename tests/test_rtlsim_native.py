@@ -18,7 +18,7 @@ from bnn_hls.rtlsim import native
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 
-from .conftest import DIGITS, TFC_MNIST, run_cli
+from .conftest import DIGITS, EXAMPLES, TFC_MNIST, run_cli
 from .test_larq import LARQ
 from .test_larq import test_images as larq_images
 
@@ -36,6 +36,14 @@ TEST_SETS = [
         (p, larq_images(p), DIGITS / "digits_test_y.npy")
         for p in LARQ.glob("*.onnx")
         if "fpfirst" not in p.name  # a float first layer: refused, tested in test_larq
+    ],
+    # trained multi-bit, fixed-sign and piecewise-approximation exports (digits or TFC)
+    *[
+        (p, DIGITS / "digits_test_x.npy", DIGITS / "digits_test_y.npy")
+        if p.name.startswith("digits")
+        else (p, TFC_MNIST / "mnist_test_x.npy", TFC_MNIST / "mnist_test_y.npy")
+        for folder in ("multibit", "fsb", "pa")
+        for p in (EXAMPLES / folder).glob("*.onnx")
     ],
 ]
 

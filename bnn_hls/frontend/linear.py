@@ -211,7 +211,8 @@ class LinearOps(ImportState):
             node,
             f"weights are not binary: {values.size} distinct values ({shown}); "
             "each output channel needs weights +s or -s, or s times integers of at most "
-            f"{MAX_WEIGHT_BITS} bits",
+            f"{MAX_WEIGHT_BITS} bits, or the layer at most {MAX_STAIRCASE_LEVELS} distinct "
+            "values (a piecewise approximation)",
             "binarise the weights (BipolarQuant, or sign() before export), or quantise "
             "them (a QONNX Quant of 2..8 bits)",
         )
