@@ -318,7 +318,8 @@ def cmd_update(args: argparse.Namespace) -> int:
     from .update import deployed_folding, read_deployed, update_deploy
 
     deployed = read_deployed(Path(args.deploy))
-    c = compile_file(args.model, PassOptions(sharing=parse_sharing(deployed.sharing)))
+    options = PassOptions(sharing=parse_sharing(deployed.sharing), coeff_bits=deployed.coeff_bits)
+    c = compile_file(args.model, options)
     plan = build_plan(c.model, deployed_folding(c, deployed))
     target = update_deploy(c, deployed, plan)
     values = sum(t.values for t in load_tables(plan))

@@ -407,14 +407,26 @@ def build_bnn(
 
 
 # --- the field's reference topologies (Brevitas bnn_pynq / FINN) ---------------------------------
-def reference_topology(name: str, seed: int = 0) -> onnx.ModelProto:
+def reference_topology(
+    name: str,
+    seed: int = 0,
+    act: ActQuant | None = None,
+    weights: WeightQuant | None = None,
+) -> onnx.ModelProto:
     """TFC/SFC/LFC: 784 -> 3 x {64, 256, 1024} -> 10, binary input (2x-1, sign).
-    CNV: 3x32x32, 8-bit input, conv 64-64-pool-128-128-pool-256-256, FC 512-512-10."""
+    CNV: 3x32x32, 8-bit input, conv 64-64-pool-128-128-pool-256-256, FC 512-512-10.
+    act / weights: multi-bit hidden activations / weights (bnn_pynq's W1A2, W2A2)."""
     name = name.lower()
     fc = {"tfc": 64, "sfc": 256, "lfc": 1024}
     if name in fc:
         return build_bnn(
-            (1, 28, 28), [DenseSpec(fc[name])] * 3, 10, input_mode="flat_bipolar", seed=seed
+            (1, 28, 28),
+            [DenseSpec(fc[name])] * 3,
+            10,
+            input_mode="flat_bipolar",
+            seed=seed,
+            act=act,
+            weights=weights,
         )
     if name == "cnv":
         convs = [
@@ -431,6 +443,8 @@ def reference_topology(name: str, seed: int = 0) -> onnx.ModelProto:
             10,
             input_mode="quant8",
             seed=seed,
+            act=act,
+            weights=weights,
         )
     raise ValueError(f"unknown reference topology {name!r}; choose tfc, sfc, lfc or cnv")
 

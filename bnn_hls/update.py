@@ -20,6 +20,7 @@ from .dataflow.folding import Folding, parse_folding
 from .dataflow.plan import Plan
 from .dataflow.tables import first_difference, hardware_fingerprint, load_tables, load_values
 from .errors import InputFileError, ModelError, quote_name
+from .frontend.fixedpoint import DEFAULT_COEFF_BITS
 
 if TYPE_CHECKING:
     from .compiler import Compiled
@@ -78,6 +79,12 @@ class Deployed:
     @property
     def sharing(self) -> str:
         return str(self.spec.get("compile", {}).get("sharing", "off"))
+
+    @property
+    def coeff_bits(self) -> int:
+        """The --coeff-bits the accelerator was built with (the default when exact)."""
+        bits = self.spec.get("compile", {}).get("coeff_bits")
+        return int(bits) if isinstance(bits, int) else DEFAULT_COEFF_BITS
 
 
 def read_deployed(folder: Path) -> Deployed:

@@ -260,3 +260,18 @@ def test_trained_pa_examples_csim(
     path = EXAMPLES / "pa" / f"{name}.onnx"
     code, out, err = run_cli(["verify", path, "--level", "csim", "--inputs", head], capsys)
     assert code == 0 and "integer scores equal to the golden model: 40/40" in out, out + err
+
+
+def test_update_keeps_the_built_precision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """model.json records --coeff-bits; `update` compiles the new model at the same precision
+    (at another one the weights would differ and the update be refused)."""
+    model = build_bnn((12,), [DenseSpec(8)], 3, pa=PaSpec(2, 3, "where"), seed=4)
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    out = tmp_path / "build"
+    code, _, err = run_cli(["build", path, "-o", out, "--coeff-bits", "9"], capsys)
+    assert code == 0, err
+    code, out_text, err = run_cli(["update", path, "--deploy", out / "deploy"], capsys)
+    assert code == 0 and "thresholds.json" in out_text, err

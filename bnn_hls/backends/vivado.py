@@ -68,7 +68,8 @@ def model_json(model: ir.Model, plan: Plan, folding: Folding, sharing: str) -> d
         "cycles_per_image_model": initiation_interval(plan),
         # what `bnn-hls update` and the driver's load_thresholds check (docs/thresholds.md)
         "load": describe_load(plan),
-        "compile": {"sharing": sharing},
+        # coeff_bits: the fixed point of a piecewise approximation (docs/pa.md), or null
+        "compile": {"sharing": sharing, "coeff_bits": model.coeff_bits()},
         "folding": folding_to_json(folding),
         "hardware_id": hardware_id(fingerprint),
         "hardware": fingerprint,

@@ -1,0 +1,321 @@
+"""The MVTU over binary bases (kernel "bases", docs/pa.md) against the MVTU's small products
+(kernel "mvtu"): LUT and FF of one stage at equal cycles (the same PE and SIMD), and the fit
+of the resource model's three bases features to them.
+
+    .venv/bin/python benchmarks/bases_mvtu.py [--jobs 1] [--no-update]
+
+Each shape is a two-layer model plus a 10-class classifier (binary input, so the first layer
+reads bits and makes multi-bit codes); the second layer, the one that reads the codes, is the
+layer measured, its stage alone synthesised by Yosys (synth_xilinx -family xc7, the
+`bnn-hls estimate` flow, cached per stage) with its weights in a LUT ROM and constant
+thresholds, so that the figures are the arithmetic and not memories. Shapes: uniform W2A2
+and W1A2 (QONNX Quant weights and activations; both kernels), and piecewise approximations
+PaSpec(M, N, "sign") at the default --coeff-bits (staircase codes in: "bases" only).
+
+The fit: on the "bases" rows, the resource model without the three bases features
+(base_pair_bits, base_coeff_adders, input_base_bits: MvtuStage._bases_features) is the base
+estimate; their non-negative LUT and FF coefficients are the least-squares fit of the Yosys
+figures' residual above it. Writes benchmarks/results/bases_mvtu.{json,md} and (unless
+--no-update) those three coefficients in bnn_hls/dataflow/resource_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info
+
+from bnn_hls.backends.rtl import write_rtl_project
+from bnn_hls.compiler import compile_file
+from bnn_hls.dataflow import resource_model as rm
+from bnn_hls.dataflow.folding import check_folding, default_folding, with_thresholds
+from bnn_hls.modelgen import ActQuant, ConvSpec, DenseSpec, PaSpec, WeightQuant, build_bnn
+from bnn_hls.yosys import estimate_rtl
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COMMAND = ".venv/bin/python benchmarks/bases_mvtu.py --jobs 1"
+NEW_FEATURES = ("base_pair_bits", "base_coeff_adders", "input_base_bits")
+NOTE_KEY = "bases_note"
+W2A2 = {"act": ActQuant(2, True, False, 0.5), "weights": WeightQuant(2, True, True)}
+W1A2 = {"act": ActQuant(2, True, False, 0.5)}
+BOTH = ("mvtu", "bases")
+
+
+@dataclass(frozen=True)
+class Shape:
+    group: str  # "W2A2", "W1A2", "PA 2x2", ...
+    layer: str  # what the measured layer is
+    input_shape: tuple[int, ...]
+    layers: list[ConvSpec | DenseSpec]  # the measured layer is the second
+    quant: dict[str, Any]  # build_bnn's act / weights / pa
+    pe: int
+    simd: int
+    kernels: tuple[str, ...]
+
+
+def conv(channels: int) -> tuple[tuple[int, ...], list[ConvSpec | DenseSpec]]:
+    """A conv channels->channels 3x3 after a first one (5x5 input: 3x3, then 1x1 outputs)."""
+    return (channels, 5, 5), [ConvSpec(channels, 3), ConvSpec(channels, 3)]
+
+
+def dense(n_in: int, n_out: int) -> tuple[tuple[int, ...], list[ConvSpec | DenseSpec]]:
+    """A dense n_in->n_out after a first dense n_in->n_in."""
+    return (n_in,), [DenseSpec(n_in), DenseSpec(n_out)]
+
+
+def shapes() -> list[Shape]:
+    out = [
+        Shape("W2A2", "conv 64->64 3x3", *conv(64), W2A2, 16, 32, BOTH),
+        Shape("W2A2", "conv 64->64 3x3", *conv(64), W2A2, 8, 16, BOTH),
+        Shape("W2A2", "dense 256->256", *dense(256, 256), W2A2, 8, 32, BOTH),
+        Shape("W1A2", "conv 64->64 3x3", *conv(64), W1A2, 16, 32, BOTH),
+    ]
+    for m, n in ((2, 2), (3, 3), (4, 5)):
+        pa = {"pa": PaSpec(m, n, "sign")}
+        out.append(Shape(f"PA {m}x{n}", "conv 32->32 3x3", *conv(32), pa, 8, 16, ("bases",)))
+        out.append(Shape(f"PA {m}x{n}", "dense 128->64", *dense(128, 64), pa, 4, 16, ("bases",)))
+    return out
+
+
+def measure(shape: Shape, tmp: Path, jobs: int) -> list[dict[str, Any]]:
+    """One row per kernel: Yosys' LUT and FF of the measured layer's stage, its features."""
+    model = build_bnn(
+        shape.input_shape, shape.layers, 10, input_mode="bipolar", seed=1, **shape.quant
+    )
+    path = tmp / "m.onnx"
+    onnx.save(model, path)
+    c = compile_file(path)  # default options: --coeff-bits 13
+    layer = c.model.linear_layers()[1]
+    assert layer.input_kind == "int", "the measured layer reads multi-bit codes"
+    rows = []
+    for kernel in shape.kernels:
+        folding = with_thresholds(default_folding(c.model), "const")
+        folding[layer.name] = replace(
+            folding[layer.name], pe=shape.pe, simd=shape.simd, rom="lut", kernel=kernel
+        )
+        check_folding(c.model, folding)
+        rtl = tmp / f"rtl_{kernel}"
+        plan = write_rtl_project(c.model, folding, rtl)
+        st = next(s for s in plan.linear_stages() if s.layer.name == layer.name)
+        t0 = time.perf_counter()
+        (est,) = estimate_rtl(rtl, replace(plan, stages=[st]), fifos=False, jobs_limit=jobs)
+        seconds = time.perf_counter() - t0
+        provisional = st.resource_estimate()
+        rows.append(
+            {
+                "group": shape.group,
+                "layer": shape.layer,
+                "pe": shape.pe,
+                "simd": shape.simd,
+                "kernel": kernel,
+                "stage": st.name,
+                "description": st.description(),
+                "cycles": st.cycles(),
+                "lut": est.resources.lut,
+                "ff": est.resources.ff,
+                "bram36": est.resources.bram36,
+                "synth_seconds": round(seconds, 1),
+                "cached": est.cached,
+                "features": st.resource_features(),
+                "model_bram36": st.block_ram(),
+                "model_provisional": {
+                    "lut": round(provisional.lut),
+                    "ff": round(provisional.ff),
+                },
+            }
+        )
+        logging.info("%s %s %s: %s", shape.group, shape.layer, kernel, rows[-1])
+    return rows
+
+
+def nnls(a: np.ndarray, b: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """min ||a x - b|| subject to x >= 0 (Lawson and Hanson's active set; numpy only)."""
+    n = a.shape[1]
+    x = np.zeros(n)
+    free = np.zeros(n, bool)
+    for _ in range(3 * n + 10):
+        grad = a.T @ (b - a @ x)
+        if free.all() or grad[~free].max(initial=-np.inf) <= tol:
+            break
+        free[int(np.argmax(np.where(free, -np.inf, grad)))] = True
+        while True:
+            z = np.zeros(n)
+            z[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
+            if (z[free] > tol).all():
+                x = z
+                break
+            bad = free & (z <= tol)
+            step = np.min(x[bad] / (x[bad] - z[bad]))
+            x = x + step * (z - x)
+            free &= x > tol
+            x[~free] = 0.0
+    return x
+
+
+def base_estimate(features: dict[str, float], target: str) -> float:
+    """The resource model's figure without the three bases features."""
+    coef = rm.coefficients()["mvtu"][target]
+    return sum(coef.get(f, 0.0) * v for f, v in features.items() if f not in NEW_FEATURES)
+
+
+def fit(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """{"lut": {feature: c}, "ff": {...}}: the three features' coefficients on the bases
+    rows' residual above the base estimate."""
+    sel = [r for r in rows if r["kernel"] == "bases"]
+    a = np.array([[r["features"].get(f, 0.0) for f in NEW_FEATURES] for r in sel])
+    coef: dict[str, dict[str, float]] = {}
+    for target in ("lut", "ff"):
+        resid = np.array([r[target] - base_estimate(r["features"], target) for r in sel])
+        x = nnls(a, resid)
+        coef[target] = {f: round(float(v), 4) for f, v in zip(NEW_FEATURES, x)}
+    return coef
+
+
+def update_coefficients(coef: dict[str, dict[str, float]]) -> None:
+    """Only the three features' coefficients in resource_model.json, and a note."""
+    doc = json.loads(rm.COEFFICIENTS_FILE.read_text())
+    for target in ("lut", "ff"):
+        table = doc["coefficients"]["mvtu"][target]
+        for f in NEW_FEATURES:
+            if coef[target][f] > 0:
+                table[f] = coef[target][f]
+            else:
+                table.pop(f, None)
+    doc[NOTE_KEY] = (
+        "base_pair_bits, base_coeff_adders, input_base_bits (the MVTU over binary bases): "
+        "non-negative least squares of the bases stages' Yosys LUT/FF above the rest of the "
+        "model, W2A2, W1A2 and PA layers, fitted by benchmarks/bases_mvtu.py "
+        "(benchmarks/results/bases_mvtu.md); not yet refitted by make calibrate"
+    )
+    rm.COEFFICIENTS_FILE.write_text(json.dumps(doc, indent=1) + "\n")
+    rm.coefficients.cache_clear()
+
+
+def predict(rows: list[dict[str, Any]]) -> None:
+    """Each row's model figures with the coefficients in resource_model.json now."""
+    for r in rows:
+        e = rm.apply("mvtu", r["features"], r["model_bram36"])
+        r["model"] = {"lut": round(e.lut), "ff": round(e.ff)}
+
+
+def error(model: float, actual: float) -> str:
+    return f"{100 * (model - actual) / actual:+.0f}%" if actual else "-"
+
+
+def markdown(rows: list[dict[str, Any]], coef: dict[str, dict[str, float]], doc: dict) -> str:
+    lines = [
+        "# MVTU over binary bases vs the MVTU's small products (Yosys synth_xilinx -family xc7)",
+        "",
+        f"Command: `{COMMAND}` ({doc['seconds']:.0f} s, Yosys one job at a time). One stage per",
+        "row: the second layer of a two-layer model plus classifier (the layer that reads the",
+        "first layer's multi-bit codes), weights in a LUT ROM, constant thresholds; both kernels",
+        "at the same PE and SIMD, so the same cycles. Model: bnn_hls/dataflow/resource_model.py",
+        "with the fitted coefficients (before: the provisional ones); error = (model - Yosys) /",
+        "Yosys.",
+        "",
+    ]
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    for g in groups:
+        lines += [
+            f"## {g}",
+            "",
+            "| layer | PE x SIMD | cycles | kernel | Yosys LUT | Yosys FF | model LUT | "
+            "model FF | LUT error before -> after | FF error before -> after |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            if r["group"] != g:
+                continue
+            m, p = r["model"], r["model_provisional"]
+            lines.append(
+                f"| {r['layer']} | {r['pe']} x {r['simd']} | {r['cycles']} | {r['kernel']} | "
+                f"{r['lut']} | {r['ff']} | {m['lut']} | {m['ff']} | "
+                f"{error(p['lut'], r['lut'])} -> {error(m['lut'], r['lut'])} | "
+                f"{error(p['ff'], r['ff'])} -> {error(m['ff'], r['ff'])} |"
+            )
+        lines.append("")
+    lines += [
+        "## Fitted coefficients (mvtu, per feature unit)",
+        "",
+        "| feature | LUT before | LUT fitted | FF before | FF fitted |",
+        "|---|---|---|---|---|",
+    ]
+    for f in NEW_FEATURES:
+        before = doc["provisional_coefficients"]
+        lines.append(
+            f"| {f} | {before['lut'].get(f, 0.0)} | {coef['lut'][f]} | "
+            f"{before['ff'].get(f, 0.0)} | {coef['ff'][f]} |"
+        )
+    lines += ["", *doc["conclusions"], ""]
+    return "\n".join(lines)
+
+
+def conclusions(rows: list[dict[str, Any]]) -> list[str]:
+    """Which kernel is cheaper, shape by shape, where both were measured."""
+    out = []
+    for g in ("W2A2", "W1A2"):
+        pairs = {}
+        for r in rows:
+            if r["group"] == g:
+                pairs.setdefault((r["layer"], r["pe"], r["simd"]), {})[r["kernel"]] = r
+        for (layer, pe, simd), k in pairs.items():
+            mv, ba = k["mvtu"], k["bases"]
+            cheaper = "bases" if ba["lut"] < mv["lut"] else "mvtu"
+            out.append(
+                f"- {g} {layer} at PE {pe} x SIMD {simd}: **{cheaper}** is cheaper in LUT "
+                f"(mvtu {mv['lut']} LUT / {mv['ff']} FF, bases {ba['lut']} LUT / {ba['ff']} FF, "
+                f"bases/mvtu LUT {ba['lut'] / mv['lut']:.2f})."
+            )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=1, help="Yosys runs at a time")
+    ap.add_argument("--no-update", action="store_true", help="leave resource_model.json as is")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    t0 = time.perf_counter()
+    provisional = {t: dict(rm.coefficients()["mvtu"][t]) for t in ("lut", "ff")}
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bnn-bases-") as tmp:
+        for shape in shapes():
+            rows += measure(shape, Path(tmp), args.jobs)
+    coef = fit(rows)
+    if args.no_update:  # the fitted coefficients, without writing them
+        for t in ("lut", "ff"):
+            rm.coefficients()["mvtu"][t].update(coef[t])
+    else:
+        update_coefficients(coef)
+    predict(rows)
+    doc = {
+        "command": COMMAND,
+        "machine": machine_info(),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "provisional_coefficients": {
+            t: {f: provisional[t].get(f, 0.0) for f in NEW_FEATURES} for t in ("lut", "ff")
+        },
+        "fitted_coefficients": coef,
+        "conclusions": conclusions(rows),
+        "rows": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bases_mvtu.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (RESULTS / "bases_mvtu.md").write_text(markdown(rows, coef, doc))
+    logging.info("fitted %s in %.0f s", coef, doc["seconds"])
+
+
+if __name__ == "__main__":
+    main()
