@@ -25,6 +25,7 @@ from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import FoldingRequest, choose_folding, compile_file
 from bnn_hls.dataflow.lowering import build_plan
 from bnn_hls.modelgen import ActQuant, WeightQuant, reference_topology
+from bnn_hls.report import folding_report
 from bnn_hls.verify import verify
 from bnn_hls.yosys import estimate_rtl
 
@@ -63,8 +64,7 @@ def run_case(
         chosen = choose_folding(c, FoldingRequest(target_fps=target, budget=budget))
         folding = chosen.folding
         plan = build_plan(c.model, folding)
-        lut = sum(st.resource_estimate().lut for st in plan.stages)
-        bram = sum(st.resource_estimate().bram36 for st in plan.stages)
+        total = folding_report(c.model, folding, "optimiser")["model_estimate"]
         summary = verify(c, level="rtlsim", random=args.images, folding=folding)
         assert summary.passed and summary.rtl is not None, summary.to_json()
         row: dict[str, Any] = {
@@ -74,8 +74,8 @@ def run_case(
             "cycles_model": summary.rtl.cycles_per_image_model,
             "cycles_rtl": summary.rtl.cycles_per_image_measured,
             "images_per_s": 1e8 / summary.rtl.cycles_per_image_model,
-            "model_lut": round(lut),
-            "model_bram36": bram,
+            "model_lut": total["lut"],
+            "model_bram36": total["bram36"],
             "rtl_images_bit_exact": summary.report.device_vs_golden,
             "budget": budget or 0.7,
             "finn": FINN.get(name.split(" @")[0], ""),
@@ -94,7 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--yosys", action="store_true", help="synthesise every stage with Yosys")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--images", type=int, default=3, help="random images through the RTL")
+    ap.add_argument("--images", type=int, default=8, help="random images through the RTL")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = [run_case(*case, args) for case in CASES]
@@ -117,8 +117,8 @@ def main() -> None:
         )
         + ". Not a board measurement.",
         "",
-        "| case | kernels (mvtu / bases) | cycles/image (RTL-sim) | images/s | LUT (model) | "
-        "BRAM36 (model) | "
+        "| case | kernels (mvtu / bases) | cycles/image (RTL-sim / model) | images/s | "
+        "LUT (model) | BRAM36 (model) | "
         + ("LUT (Yosys) | BRAM36 (Yosys) | " if args.yosys else "")
         + "FINN (published) |",
         "|---|---|---|---|---|---|" + ("---|---|" if args.yosys else "") + "---|",
@@ -133,7 +133,8 @@ def main() -> None:
             else ""
         )
         lines.append(
-            f"| {r['case']} | {kernels} | {r['cycles_rtl']:,.0f} | {r['images_per_s']:,.0f} | "
+            f"| {r['case']} | {kernels} | {r['cycles_rtl']:,.0f} / {r['cycles_model']:,} | "
+            f"{r['images_per_s']:,.0f} | "
             f"{r['model_lut']:,} ({100 * r['model_lut'] / XC7Z020_LUT:.0f} %) | "
             f"{r['model_bram36']:.1f} | {yosys}{r['finn']} |"
         )
