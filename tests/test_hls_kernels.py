@@ -76,6 +76,7 @@ def mvtu_case(
         f"static const {rom_type(t_w, True)} CORR[{pe}][{nf}] = {{}};\n"
         f"static const {rom_type(32, False)} SEEDS[{pe}][1] = {{}};\n"  # (weights from W)
         f"static const {rom_type(1, False)} INV[{pe}][1] = {{}};\n"
+        "static const long long COEFFS[2][2] = {};\n"  # (no binary bases)
     )
     fn = "mvtu_scores" if scores else "mvtu_threshold"
     # scores: SCORE_BITS; thresholds: one level, a bit per output (LEVELS, OUT_BITS, OUT_LO)
@@ -83,8 +84,8 @@ def mvtu_case(
     call = (
         f"ap_uint<{d.words.in_width}> vec[{sf}];\n"
         f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {d.in_bits}, 1, "
-        f"{d.acc_bits}, {tail}1, 1, false, 1, 1, false>"
-        "(in, out, W, SEEDS, INV, T, RCLS, CCLS, CORR, vec, reps);"
+        f"{d.acc_bits}, {tail}1, 1, false, 1, 1, false, false, 1, 1, 0, 0>"
+        "(in, out, W, SEEDS, INV, T, RCLS, CCLS, CORR, COEFFS, vec, reps);"
     )
     return (
         Case(decls, call, d.words.in_width, d.words.out_width),

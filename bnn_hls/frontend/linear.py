@@ -203,7 +203,9 @@ class LinearOps(ImportState):
             bits = (levels >= 0).astype(np.uint8).reshape(w.shape)
             return bits, levels.astype(np.int16).reshape(w.shape), step
         values = np.unique(flat)
-        if np.all(np.isfinite(flat)) and 2 <= values.size <= MAX_STAIRCASE_LEVELS:
+        # a piecewise approximation: few real levels, in a model with staircase activations
+        # (in a binary model a stray value is an export mistake, refused below)
+        if self.staircases and np.all(np.isfinite(flat)) and values.size <= MAX_STAIRCASE_LEVELS:
             return self.staircase_weights(node, w, values)
         # full precision: a weight one ulp off +-1 must not print as "1"
         shown = ", ".join(f"{x:.9g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
@@ -211,8 +213,8 @@ class LinearOps(ImportState):
             node,
             f"weights are not binary: {values.size} distinct values ({shown}); "
             "each output channel needs weights +s or -s, or s times integers of at most "
-            f"{MAX_WEIGHT_BITS} bits, or the layer at most {MAX_STAIRCASE_LEVELS} distinct "
-            "values (a piecewise approximation)",
+            f"{MAX_WEIGHT_BITS} bits (or, in a model with piecewise-approximation activations, "
+            f"at most {MAX_STAIRCASE_LEVELS} distinct values)",
             "binarise the weights (BipolarQuant, or sign() before export), or quantise "
             "them (a QONNX Quant of 2..8 bits)",
         )
@@ -224,10 +226,11 @@ class LinearOps(ImportState):
         in fixed point with one step for the tensor (fixedpoint.py)."""
         ints, step = to_fixed_point(w, self.coeff_bits)
         if np.unique(ints).size != values.size:
+            shown = ", ".join(f"{x:.9g}" for x in values[:6]) + (", ..." if values.size > 6 else "")
             refuse(
                 node,
-                f"the weights' {values.size} levels are not distinct at {self.coeff_bits} "
-                "coefficient bits",
+                f"the weights' {values.size} levels ({shown}) are not distinct at "
+                f"{self.coeff_bits} coefficient bits",
                 "raise --coeff-bits",
             )
         levels = np.rint(values / step).astype(np.int64)

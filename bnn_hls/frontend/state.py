@@ -12,6 +12,7 @@ from ..errors import ModelError
 from ..floatops import FloatOp
 from .loader import initializers
 from .refuse import refuse
+from .staircase import DOMAIN as STAIRCASE_DOMAIN
 from .values import SourceInfo, Value
 from .values import ValueKind as K
 
@@ -21,6 +22,9 @@ class ImportState:
         self.model = model
         self.source_file = source_file
         self.coeff_bits = coeff_bits  # fixed-point precision of approximated values
+        # the model has piecewise-approximation activations (staircase.py found some): its
+        # few-level real weights are read as a staircase too
+        self.staircases = any(n.domain == STAIRCASE_DOMAIN for n in model.graph.node)
         # what the linear layer being read rounds to fixed point (fixedpoint.py)
         self.pending_fixed_point: dict[str, object] = {}
         self.opset = max(
