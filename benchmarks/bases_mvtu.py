@@ -8,7 +8,7 @@ Each shape is a two-layer model plus a 10-class classifier (binary input, so the
 reads bits and makes multi-bit codes); the second layer, the one that reads the codes, is the
 layer measured, its stage alone synthesised by Yosys (synth_xilinx -family xc7, the
 `bnn-hls estimate` flow, cached per stage) with its weights in a LUT ROM and constant
-thresholds, so that the figures are the arithmetic and not memories. Shapes: uniform W2A2
+thresholds (no block RAM, no writable table: LUTs and FFs only). Shapes: uniform W2A2
 and W1A2 (QONNX Quant weights and activations; both kernels), and piecewise approximations
 PaSpec(M, N, "sign") at the default --coeff-bits (staircase codes in: "bases" only).
 
@@ -48,6 +48,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = ".venv/bin/python benchmarks/bases_mvtu.py --jobs 1"
 NEW_FEATURES = ("base_pair_bits", "base_coeff_adders", "input_base_bits")
 NOTE_KEY = "bases_note"
+# the coefficients before this fit (commit 0676bc1), for the "before" errors
+PROVISIONAL = {
+    "lut": {"base_pair_bits": 0.6, "base_coeff_adders": 1.0, "input_base_bits": 0.5},
+    "ff": {"base_pair_bits": 0.0, "base_coeff_adders": 0.5, "input_base_bits": 0.0},
+}
+# measured on a 2-core machine, Yosys one job at a time, empty cache
+COLD_RUN = "about 33 min with an empty Yosys cache (the slowest stage 6 min)"
 W2A2 = {"act": ActQuant(2, True, False, 0.5), "weights": WeightQuant(2, True, True)}
 W1A2 = {"act": ActQuant(2, True, False, 0.5)}
 BOTH = ("mvtu", "bases")
@@ -82,9 +89,10 @@ def shapes() -> list[Shape]:
         Shape("W2A2", "dense 256->256", *dense(256, 256), W2A2, 8, 32, BOTH),
         Shape("W1A2", "conv 64->64 3x3", *conv(64), W1A2, 16, 32, BOTH),
     ]
-    for m, n in ((2, 2), (3, 3), (4, 5)):
+    # PA 4x5's conv at PE 8 took 921 s in Yosys (16554 LUT, 1141 FF): PE 4 instead
+    for m, n, conv_pe in ((2, 2, 8), (3, 3, 8), (4, 5, 4)):
         pa = {"pa": PaSpec(m, n, "sign")}
-        out.append(Shape(f"PA {m}x{n}", "conv 32->32 3x3", *conv(32), pa, 8, 16, ("bases",)))
+        out.append(Shape(f"PA {m}x{n}", "conv 32->32 3x3", *conv(32), pa, conv_pe, 16, ("bases",)))
         out.append(Shape(f"PA {m}x{n}", "dense 128->64", *dense(128, 64), pa, 4, 16, ("bases",)))
     return out
 
@@ -112,7 +120,7 @@ def measure(shape: Shape, tmp: Path, jobs: int) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         (est,) = estimate_rtl(rtl, replace(plan, stages=[st]), fifos=False, jobs_limit=jobs)
         seconds = time.perf_counter() - t0
-        provisional = st.resource_estimate()
+        features = st.resource_features()
         rows.append(
             {
                 "group": shape.group,
@@ -128,11 +136,10 @@ def measure(shape: Shape, tmp: Path, jobs: int) -> list[dict[str, Any]]:
                 "bram36": est.resources.bram36,
                 "synth_seconds": round(seconds, 1),
                 "cached": est.cached,
-                "features": st.resource_features(),
+                "features": features,
                 "model_bram36": st.block_ram(),
                 "model_provisional": {
-                    "lut": round(provisional.lut),
-                    "ff": round(provisional.ff),
+                    t: round(model_with(features, t, PROVISIONAL[t])) for t in ("lut", "ff")
                 },
             }
         )
@@ -170,17 +177,34 @@ def base_estimate(features: dict[str, float], target: str) -> float:
     return sum(coef.get(f, 0.0) * v for f, v in features.items() if f not in NEW_FEATURES)
 
 
+def model_with(features: dict[str, float], target: str, new: dict[str, float]) -> float:
+    """The resource model's figure with `new` coefficients for the three bases features."""
+    return base_estimate(features, target) + sum(c * features.get(f, 0.0) for f, c in new.items())
+
+
+def fit_rows(sel: list[dict[str, Any]], target: str) -> dict[str, float]:
+    a = np.array([[r["features"].get(f, 0.0) for f in NEW_FEATURES] for r in sel])
+    resid = np.array([r[target] - base_estimate(r["features"], target) for r in sel])
+    return {f: round(float(v), 4) for f, v in zip(NEW_FEATURES, nnls(a, resid))}
+
+
 def fit(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """{"lut": {feature: c}, "ff": {...}}: the three features' coefficients on the bases
     rows' residual above the base estimate."""
     sel = [r for r in rows if r["kernel"] == "bases"]
-    a = np.array([[r["features"].get(f, 0.0) for f in NEW_FEATURES] for r in sel])
-    coef: dict[str, dict[str, float]] = {}
-    for target in ("lut", "ff"):
-        resid = np.array([r[target] - base_estimate(r["features"], target) for r in sel])
-        x = nnls(a, resid)
-        coef[target] = {f: round(float(v), 4) for f, v in zip(NEW_FEATURES, x)}
-    return coef
+    return {target: fit_rows(sel, target) for target in ("lut", "ff")}
+
+
+def leave_one_out(rows: list[dict[str, Any]]) -> None:
+    """Each bases row's relative error when the fit leaves it out (its "loo" entry): how
+    well the fitted terms predict a layer they have not seen."""
+    sel = [r for r in rows if r["kernel"] == "bases"]
+    for i, r in enumerate(sel):
+        others = sel[:i] + sel[i + 1 :]
+        r["loo"] = {}
+        for t in ("lut", "ff"):
+            m = model_with(r["features"], t, fit_rows(others, t))
+            r["loo"][t] = round((m - r[t]) / r[t], 3)
 
 
 def update_coefficients(coef: dict[str, dict[str, float]]) -> None:
@@ -189,10 +213,7 @@ def update_coefficients(coef: dict[str, dict[str, float]]) -> None:
     for target in ("lut", "ff"):
         table = doc["coefficients"]["mvtu"][target]
         for f in NEW_FEATURES:
-            if coef[target][f] > 0:
-                table[f] = coef[target][f]
-            else:
-                table.pop(f, None)
+            table[f] = coef[target][f]
     doc[NOTE_KEY] = (
         "base_pair_bits, base_coeff_adders, input_base_bits (the MVTU over binary bases): "
         "non-negative least squares of the bases stages' Yosys LUT/FF above the rest of the "
@@ -214,16 +235,24 @@ def error(model: float, actual: float) -> str:
     return f"{100 * (model - actual) / actual:+.0f}%" if actual else "-"
 
 
-def markdown(rows: list[dict[str, Any]], coef: dict[str, dict[str, float]], doc: dict) -> str:
+def mean_abs(values: list[float]) -> float:
+    return float(np.mean(np.abs(values)))
+
+
+def markdown(
+    rows: list[dict[str, Any]], coef: dict[str, dict[str, float]], doc: dict[str, Any]
+) -> str:
     lines = [
         "# MVTU over binary bases vs the MVTU's small products (Yosys synth_xilinx -family xc7)",
         "",
-        f"Command: `{COMMAND}` ({doc['seconds']:.0f} s, Yosys one job at a time). One stage per",
-        "row: the second layer of a two-layer model plus classifier (the layer that reads the",
-        "first layer's multi-bit codes), weights in a LUT ROM, constant thresholds; both kernels",
-        "at the same PE and SIMD, so the same cycles. Model: bnn_hls/dataflow/resource_model.py",
-        "with the fitted coefficients (before: the provisional ones); error = (model - Yosys) /",
-        "Yosys.",
+        f"Command: `{COMMAND}` ({COLD_RUN}; this run {doc['seconds']:.0f} s). One stage",
+        "per row: the second layer of a two-layer model plus classifier (the layer that reads",
+        "the first layer's multi-bit codes), weights in a LUT ROM, constant thresholds; both",
+        "kernels at the same PE and SIMD, so the same cycles. Model: the resource model",
+        "(bnn_hls/dataflow/resource_model.py) with the fitted coefficients; error = (model -",
+        "Yosys) / Yosys, before (the provisional coefficients) -> after the fit; LOO: the error",
+        "when the fit leaves that row out. PA 4x5's conv is at PE 4: at PE 8 its synthesis took",
+        "921 s (16554 LUT, 1141 FF).",
         "",
     ]
     groups = list(dict.fromkeys(r["group"] for r in rows))
@@ -232,18 +261,20 @@ def markdown(rows: list[dict[str, Any]], coef: dict[str, dict[str, float]], doc:
             f"## {g}",
             "",
             "| layer | PE x SIMD | cycles | kernel | Yosys LUT | Yosys FF | model LUT | "
-            "model FF | LUT error before -> after | FF error before -> after |",
+            "model FF | LUT error before -> after (LOO) | FF error before -> after (LOO) |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             if r["group"] != g:
                 continue
             m, p = r["model"], r["model_provisional"]
+            errs = []
+            for t in ("lut", "ff"):
+                loo = f" ({100 * r['loo'][t]:+.0f}%)" if "loo" in r else ""
+                errs.append(f"{error(p[t], r[t])} -> {error(m[t], r[t])}{loo}")
             lines.append(
                 f"| {r['layer']} | {r['pe']} x {r['simd']} | {r['cycles']} | {r['kernel']} | "
-                f"{r['lut']} | {r['ff']} | {m['lut']} | {m['ff']} | "
-                f"{error(p['lut'], r['lut'])} -> {error(m['lut'], r['lut'])} | "
-                f"{error(p['ff'], r['ff'])} -> {error(m['ff'], r['ff'])} |"
+                f"{r['lut']} | {r['ff']} | {m['lut']} | {m['ff']} | {errs[0]} | {errs[1]} |"
             )
         lines.append("")
     lines += [
@@ -253,12 +284,14 @@ def markdown(rows: list[dict[str, Any]], coef: dict[str, dict[str, float]], doc:
         "|---|---|---|---|---|",
     ]
     for f in NEW_FEATURES:
-        before = doc["provisional_coefficients"]
         lines.append(
-            f"| {f} | {before['lut'].get(f, 0.0)} | {coef['lut'][f]} | "
-            f"{before['ff'].get(f, 0.0)} | {coef['ff'][f]} |"
+            f"| {f} | {PROVISIONAL['lut'][f]} | {coef['lut'][f]} | "
+            f"{PROVISIONAL['ff'][f]} | {coef['ff'][f]} |"
         )
-    lines += ["", *doc["conclusions"], ""]
+    lines += ["", "Mean |error| of the bases rows:", ""]
+    for name, value in doc["mean_abs_error"].items():
+        lines.append(f"- {name}: {100 * value:.0f}%")
+    lines += ["", "## Which kernel is cheaper at equal cycles", "", *doc["conclusions"], ""]
     return "\n".join(lines)
 
 
@@ -266,17 +299,19 @@ def conclusions(rows: list[dict[str, Any]]) -> list[str]:
     """Which kernel is cheaper, shape by shape, where both were measured."""
     out = []
     for g in ("W2A2", "W1A2"):
-        pairs = {}
+        pairs: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
         for r in rows:
             if r["group"] == g:
                 pairs.setdefault((r["layer"], r["pe"], r["simd"]), {})[r["kernel"]] = r
         for (layer, pe, simd), k in pairs.items():
             mv, ba = k["mvtu"], k["bases"]
             cheaper = "bases" if ba["lut"] < mv["lut"] else "mvtu"
+            model_diff = ba["model"]["lut"] - mv["model"]["lut"]
             out.append(
                 f"- {g} {layer} at PE {pe} x SIMD {simd}: **{cheaper}** is cheaper in LUT "
                 f"(mvtu {mv['lut']} LUT / {mv['ff']} FF, bases {ba['lut']} LUT / {ba['ff']} FF, "
-                f"bases/mvtu LUT {ba['lut'] / mv['lut']:.2f})."
+                f"bases/mvtu LUT {ba['lut'] / mv['lut']:.2f}); bases - mvtu: Yosys "
+                f"{ba['lut'] - mv['lut']:+d} LUT, model {model_diff:+d}."
             )
     return out
 
@@ -288,7 +323,6 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
-    provisional = {t: dict(rm.coefficients()["mvtu"][t]) for t in ("lut", "ff")}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bnn-bases-") as tmp:
         for shape in shapes():
@@ -300,14 +334,23 @@ def main() -> None:
     else:
         update_coefficients(coef)
     predict(rows)
+    leave_one_out(rows)
+    bases = [r for r in rows if r["kernel"] == "bases"]
     doc = {
         "command": COMMAND,
         "machine": machine_info(),
         "seconds": round(time.perf_counter() - t0, 1),
-        "provisional_coefficients": {
-            t: {f: provisional[t].get(f, 0.0) for f in NEW_FEATURES} for t in ("lut", "ff")
-        },
+        "provisional_coefficients": PROVISIONAL,
         "fitted_coefficients": coef,
+        "mean_abs_error": {
+            f"{t.upper()} {what}": round(mean_abs([key(r, t) for r in bases]), 3)
+            for t in ("lut", "ff")
+            for what, key in (
+                ("before", lambda r, t: (r["model_provisional"][t] - r[t]) / r[t]),
+                ("after", lambda r, t: (r["model"][t] - r[t]) / r[t]),
+                ("leave-one-out", lambda r, t: r["loo"][t]),
+            )
+        },
         "conclusions": conclusions(rows),
         "rows": rows,
     }

@@ -339,7 +339,9 @@ class MvtuStage(LinearStage):
         the input bases (comparators for staircase steps, wiring for bits)."""
         if self.bases is None:
             return {}
-        pairs = int(np.count_nonzero(self.bases.pair_coeffs())) - 1  # (0, 0) counts SIMD
+        coeffs = self.bases.pair_coeffs()
+        # pairs with a popcount: the constant pair (0, 0) counts SIMD and needs none
+        pairs = int(np.count_nonzero(coeffs)) - int(coeffs[0, 0] != 0)
         steps = self.bases.input_form == X_STEPS
         return {
             "base_pair_bits": float(self.pe * self.simd * pairs),
