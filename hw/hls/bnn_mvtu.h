@@ -17,8 +17,8 @@
 // one read per bank); the input
 // vector buffer takes one write (the first output fold) and one read (the others) per
 // iteration and is never read-modified-written; the accumulators are registers; every index
-// comes from a counter (no division of the loop index). The input elements xs / neg_xs are
-// computed fresh each iteration from x (no loop-carried dependence) into completely
+// comes from a counter (no division of the loop index). The input elements xs / neg_xs (and,
+// over bases, the base vectors xb / wb) are computed fresh each iteration from x (no loop-carried dependence) into completely
 // partitioned arrays (registers, any number of reads). hls_check checks the tables passed in;
 // these local arrays are not among them: their complete partition pragmas are what makes them
 // registers.
