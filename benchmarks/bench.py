@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from golden_vs_onnxruntime import best_rate, ort_session
+from golden_vs_onnxruntime import best_rates, ort_session
 from machine import machine_info
 from models import model_path
 
@@ -229,11 +229,15 @@ def run_case(case: Case, work: Path, yosys: bool) -> dict[str, Any]:
             else:
                 sess.run(None, {feed: xg})
 
-        row["golden"] = {
-            "images": case.golden_images,
-            "golden_images_per_s": round(best_rate(lambda: golden.run(c.model, xg), len(xg), 3), 1),
-            "onnxruntime_images_per_s": round(best_rate(run_ort, len(xg), 3), 1),
-        }
+        rates = best_rates(
+            {
+                "golden_images_per_s": lambda: golden.run(c.model, xg),
+                "onnxruntime_images_per_s": run_ort,
+            },
+            len(xg),
+            5,
+        )
+        row["golden"] = {"images": case.golden_images, **rates}
     return row
 
 

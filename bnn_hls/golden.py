@@ -46,8 +46,12 @@ def run(model: ir.Model, x: np.ndarray, method: str = "blas", trace: bool = Fals
         if isinstance(layer, ir.Scores):
             acc = v.astype(np.int64)
         nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if isinstance(layer, ir.Conv) and isinstance(nxt, ir.Threshold) and not trace:
-            v = conv(layer, v, method, nxt.thresholds)  # fused: no accumulator array
+        if isinstance(layer, (ir.Conv, ir.Dense)) and isinstance(nxt, ir.Threshold) and not trace:
+            # fused: no accumulator array
+            if isinstance(layer, ir.Conv):
+                v = conv(layer, v, method, nxt.thresholds)
+            else:
+                v = dense(layer, v, method, nxt.thresholds)
             i += 2
             continue
         v = run_layer(layer, v, method)
@@ -74,19 +78,51 @@ def input_quant(layer: ir.InputQuant, x: np.ndarray, method: str = "") -> np.nda
 
 
 # --- linear layers ---------------------------------------------------------------------------
-def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
-    """Layer input as +-1 (bits) or integers, in a float type that keeps the sums exact:
-    float32 (fast BLAS) while every partial sum stays below 2**24, else float64."""
-    lo, hi = layer.out_range()
-    dtype = np.float32 if max(-lo, hi) < EXACT_F32 else np.float64
-    if layer.input_kind == "bit":
-        return v.astype(dtype) * 2 - 1
-    return layer.input_values(v).astype(dtype)
+class _FloatProducts:
+    """A linear layer's integer products as one float matrix product, exact: float32 (fast
+    BLAS) while every partial sum is exactly representable, else float64. Bits run as their
+    0/1 values (no pass turning them into +-1): a +-1 input x = 2b - 1 gives
+    x . w = 2 (b . w) - sum(w), and a pad value p is the bit value (p + 1) / 2."""
 
+    def __init__(self, layer: ir.Linear, thresholds: np.ndarray | None) -> None:
+        self.layer = layer
+        self.bits = layer.input_kind == "bit"
+        lo, hi = layer.out_range()
+        self.bound = max(-lo, hi)
+        # 0/1 bits padded with 1/2 give halves: one bit less of integer range
+        self.dtype = np.float32 if self.bound < EXACT_F32 >> (2 if self.bits else 0) else np.float64
+        w = layer.int_weights().reshape(layer.out_channels, -1).astype(self.dtype)
+        self.w_t = np.ascontiguousarray(w.T)
+        self.wsum = w.sum(1)  # exact: |sum| <= bound
+        pad_value = layer.pad_value if isinstance(layer, ir.Conv) else 0
+        self.pad = (pad_value + 1) / 2 if self.bits else float(pad_value)
+        self.acc_type = _acc_dtype(layer)
+        self.thresholds = None if thresholds is None else self._on_dot(thresholds)
 
-def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
-    """The integer weights (+-1, or the levels) as (out, fan-in) in a float type."""
-    return layer.int_weights().reshape(layer.out_channels, -1).astype(dtype)
+    def _on_dot(self, thresholds: np.ndarray) -> np.ndarray:
+        """acc >= t as dot >= t': t' = (t + sum(w)) / 2 for bits. Thresholds beyond the
+        reachable +-bound are clipped to just past it (same comparison) so that they convert
+        to the float type exactly."""
+        t = np.clip(thresholds, -self.bound - 1, self.bound + 1).astype(np.float64)
+        return (t if not self.bits else (t + self.wsum) / 2).astype(self.dtype)
+
+    def inputs(self, codes: np.ndarray) -> np.ndarray:
+        """What the product multiplies: bits as they are, integer codes as their values."""
+        return codes if self.bits else self.layer.input_values(codes)
+
+    def dot(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, self.dtype).reshape(-1, self.w_t.shape[0]) @ self.w_t
+
+    def finish(self, dot: np.ndarray, out: np.ndarray) -> None:
+        """Write the accumulators (or with thresholds, the output bits) of dot into out."""
+        dot = dot.reshape(out.shape)
+        if self.thresholds is not None:
+            np.greater_equal(dot, self.thresholds, out=out.view(np.bool_))
+        else:
+            out[...] = np.rint(2 * dot - self.wsum if self.bits else dot).astype(self.acc_type)
+
+    def empty(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.empty(shape, self.acc_type if self.thresholds is None else np.uint8)
 
 
 def _acc_dtype(layer: ir.Linear) -> type:
@@ -94,15 +130,30 @@ def _acc_dtype(layer: ir.Linear) -> type:
     return np.int32 if max(-lo, hi) < (1 << 31) else np.int64
 
 
-def _matmul_exact(a: np.ndarray, w: np.ndarray, dtype: type = np.int64) -> np.ndarray:
-    return np.rint(a @ w.T).astype(dtype)
+def _as_signed(layer: ir.Linear, v: np.ndarray) -> np.ndarray:
+    """Layer input as +-1 (bits) or integer values in float64 (the shared conv's form)."""
+    if layer.input_kind == "bit":
+        return v.astype(np.float64) * 2 - 1
+    return layer.input_values(v).astype(np.float64)
 
 
-def dense(layer: ir.Dense, v: np.ndarray, method: str = "blas") -> np.ndarray:
+def _weights_pm1(layer: ir.Linear, dtype: type) -> np.ndarray:
+    """The integer weights (+-1, or the levels) as (out, fan-in) in a float type."""
+    return layer.int_weights().reshape(layer.out_channels, -1).astype(dtype)
+
+
+def dense(
+    layer: ir.Dense, v: np.ndarray, method: str = "blas", thresholds: np.ndarray | None = None
+) -> np.ndarray:
+    """The layer's accumulators; with thresholds, directly the bits acc >= thresholds."""
+    v = v.reshape(v.shape[0], -1)
     if method == "xnor" and layer.input_kind == "bit" and layer.binary_weights:
-        return xnor_popcount_acc(v.reshape(v.shape[0], -1), layer.weights)
-    a = _as_signed(layer, v.reshape(v.shape[0], -1))
-    return _matmul_exact(a, _weights_pm1(layer, a.dtype.type), _acc_dtype(layer))
+        acc = xnor_popcount_acc(v, layer.weights)
+        return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
+    products = _FloatProducts(layer, thresholds)
+    out = products.empty((v.shape[0], layer.out_channels))
+    products.finish(products.dot(products.inputs(v)), out)
+    return out
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float) -> np.ndarray:
@@ -114,15 +165,18 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> n
     """(N, H, W, C) padded -> (N, OH, OW, kh*kw*C) with taps in (ky, kx, c) order."""
     kh, kw = kernel
     sh, sw = stride
+    x = np.ascontiguousarray(x)
     n, h, w, c = x.shape
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
     cols = np.empty((n, oh, ow, kh * kw * c), x.dtype)
+    s_n, s_h, s_w, s_c = x.strides
+    row = kw * c
     for ky in range(kh):
-        for kx in range(kw):
-            tap = (ky * kw + kx) * c
-            cols[..., tap : tap + c] = x[
-                :, ky : ky + sh * (oh - 1) + 1 : sh, kx : kx + sw * (ow - 1) + 1 : sw
-            ]
+        # one kernel row of a window is kw*c consecutive elements of x: one copy per row
+        taps = np.lib.stride_tricks.as_strided(
+            x[:, ky:], (n, oh, ow, row), (s_n, s_h * sh, s_w * sw, s_c), writeable=False
+        )
+        cols[..., ky * row : (ky + 1) * row] = taps
     return cols
 
 
@@ -142,21 +196,27 @@ def conv(
     if method == "xnor" and layer.input_kind == "bit" and layer.binary_weights:
         acc = conv_xnor(layer, v)
         return acc if thresholds is None else (acc >= thresholds).astype(np.uint8)
-    oh, ow, o = layer.out_shape
-    acc_type = _acc_dtype(layer)
-    out: np.ndarray = np.empty(
-        (v.shape[0], oh, ow, o), acc_type if thresholds is None else np.uint8
-    )
-    w: np.ndarray | None = None
+    products = _FloatProducts(layer, thresholds)
+    out = products.empty((v.shape[0], *layer.out_shape))
     # small chunks: every temporary is reused from the allocator instead of fresh pages
-    for sl in _chunks(v.shape[0], oh * ow * layer.fan_in * 4):
-        a = _as_signed(layer, v[sl])
-        if w is None:
-            w = _weights_pm1(layer, a.dtype.type)
-        cols = im2col(_pad(a, layer.pads, float(layer.pad_value)), layer.kernel, layer.stride)
-        dot = cols.reshape(-1, layer.fan_in) @ w.T  # exact integers held in floats
-        result = np.rint(dot).astype(acc_type) if thresholds is None else dot >= thresholds
-        out[sl] = result.reshape(-1, oh, ow, o)
+    for sl in _chunks(v.shape[0], int(np.prod(layer.out_shape[:2])) * layer.fan_in * 4):
+        x = _pad_as(products.inputs(v[sl]), layer.pads, products.pad, products.dtype)
+        products.finish(products.dot(im2col(x, layer.kernel, layer.stride)), out[sl])
+    return out
+
+
+def _pad_as(
+    x: np.ndarray, pads: tuple[int, int, int, int], value: float, dtype: type
+) -> np.ndarray:
+    """x padded with value, converted to dtype in the same copy."""
+    t, left, b, r = pads
+    n, h, w, c = x.shape
+    out = np.empty((n, t + h + b, left + w + r, c), dtype)
+    out[:, t : t + h, left : left + w] = x
+    for rows in (slice(0, t), slice(t + h, None)):
+        out[:, rows] = value
+    for columns in (slice(0, left), slice(left + w, None)):
+        out[:, t : t + h, columns] = value
     return out
 
 
@@ -177,7 +237,7 @@ def conv_shared(layer: ir.Conv, v: np.ndarray) -> np.ndarray:
     filters = layer.share_filters.astype(np.float64) * 2 - 1  # (D, T)
     out: np.ndarray = np.empty((v.shape[0], oh, ow, o), _acc_dtype(layer))
     for sl in _chunks(v.shape[0], oh * ow * layer.fan_in * 8):
-        a = _as_signed(layer, v[sl]).astype(np.float64)
+        a = _as_signed(layer, v[sl])
         cols = im2col(_pad(a, layer.pads, float(layer.pad_value)), layer.kernel, layer.stride)
         cols = cols.reshape(-1, t, c)
         shared = np.empty((cols.shape[0], distinct))
@@ -233,11 +293,18 @@ def conv_xnor(layer: ir.Conv, v: np.ndarray) -> np.ndarray:
 # --- the rest --------------------------------------------------------------------------------
 def maxpool(layer: ir.MaxPool, v: np.ndarray, method: str = "") -> np.ndarray:
     kh, kw = layer.kernel
-    win = np.lib.stride_tricks.sliding_window_view(v, (kh, kw), axis=(1, 2))
-    win = win[:, :: layer.stride[0], :: layer.stride[1]]  # (N, OH, OW, C, kh, kw)
-    high = win.max(axis=(-2, -1))
+    if layer.overlapping:
+        win = np.lib.stride_tricks.sliding_window_view(v, (kh, kw), axis=(1, 2))
+        win = win[:, :: layer.stride[0], :: layer.stride[1]]  # (N, OH, OW, C, kh, kw)
+        axes: tuple[int, ...] = (-2, -1)
+    else:  # windows side by side: a reshape, no window view
+        n, h, w, c = v.shape
+        oh, ow = h // kh, w // kw
+        win = v[:, : oh * kh, : ow * kw].reshape(n, oh, kh, ow, kw, c)
+        axes = (2, 4)
+    high = win.max(axis=axes)
     if layer.and_channels.size and layer.and_channels.any():
-        low = win.min(axis=(-2, -1))
+        low = win.min(axis=axes)
         return np.where(layer.and_channels, low, high)
     return np.ascontiguousarray(high)
 

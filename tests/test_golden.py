@@ -73,6 +73,43 @@ def test_conv_paths_agree_with_naive_loop(
     )
     assert np.array_equal(golden.conv(layer, bits, "blas"), want)
     assert np.array_equal(golden.conv(layer, bits, "xnor"), want)
+    # fused with a threshold: ties (values the accumulator takes), constant channels far out
+    thresholds = g.choice(want.ravel(), o) + g.integers(-1, 2, o)
+    thresholds[g.random(o) < 0.2] = g.choice([-(2**40), 2**40, -k * k * c - 1, k * k * c + 1])
+    for method in ("blas", "xnor"):
+        bits_out = golden.conv(layer, bits, method, thresholds)
+        assert np.array_equal(bits_out, (want >= thresholds).astype(np.uint8))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    h=st.integers(2, 9),
+    w=st.integers(2, 9),
+    k=st.integers(2, 3),
+    stride=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_maxpool_equals_naive_loop(h: int, w: int, k: int, stride: int, seed: int) -> None:
+    if h < k or w < k:
+        return
+    g = np.random.default_rng(seed)
+    v = g.integers(0, 2, (2, h, w, 5)).astype(np.uint8)
+    and_channels = g.random(5) < 0.5
+    layer = ir.MaxPool(
+        "p",
+        (h, w, 5),
+        ((h - k) // stride + 1, (w - k) // stride + 1, 5),
+        kernel=(k, k),
+        stride=(stride, stride),
+        and_channels=and_channels,
+    )
+    oh, ow, _ = layer.out_shape
+    want = np.empty((2, oh, ow, 5), np.uint8)
+    for y in range(oh):
+        for x in range(ow):
+            win = v[:, y * stride : y * stride + k, x * stride : x * stride + k]
+            want[:, y, x] = np.where(and_channels, win.min((1, 2)), win.max((1, 2)))
+    assert np.array_equal(golden.maxpool(layer, v), want)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -84,6 +121,11 @@ def test_dense_xnor_equals_blas(k: int, o: int, seed: int) -> None:
     want = (bits.astype(np.int64) * 2 - 1) @ (layer.weights.astype(np.int64) * 2 - 1).T
     assert np.array_equal(golden.dense(layer, bits, "blas"), want)
     assert np.array_equal(golden.dense(layer, bits, "xnor"), want)
+    thresholds = g.choice(want.ravel(), o) + g.integers(-1, 2, o)
+    thresholds[g.random(o) < 0.2] = g.choice([-(2**40), 2**40, -k - 1, k + 1])
+    for method in ("blas", "xnor"):
+        bits_out = golden.dense(layer, bits, method, thresholds)
+        assert np.array_equal(bits_out, (want >= thresholds).astype(np.uint8))
 
 
 def test_integer_input_dense_is_exact_at_extremes() -> None:
