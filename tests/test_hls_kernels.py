@@ -3,11 +3,14 @@ padding and stride: compiled with g++ and run."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from bnn_hls.backends.hls import rom_type, wide_literal
+from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
+from bnn_hls.package_data import resource_dir
 
 from .kernel_harness import Case, run_cases
 from .kernel_models import (
@@ -172,11 +175,6 @@ def test_width_converters_and_label(tmp_path: Path) -> None:
 
 def test_strict_stream_names_misuse(tmp_path: Path) -> None:
     """The C-sim stream stops an empty read and reports leftovers, naming the stream."""
-    import subprocess
-
-    from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
-    from bnn_hls.package_data import resource_dir
-
     src = tmp_path / "misuse.cpp"
     src.write_text(
         '#include <ap_int.h>\n#include "hls_stream.h"\n#include <cstring>\n'
@@ -211,3 +209,45 @@ def test_strict_stream_names_misuse(tmp_path: Path) -> None:
     left = subprocess.run([str(exe), "leftover"], capture_output=True, text=True, check=False)
     assert left.returncode == 1
     assert "stream 's7' still holds 2 words" in left.stderr
+
+
+ACC_PROGRAM = r"""
+#include <cstdio>
+#include <cstdlib>
+#include "bnn_common.h"
+int main(int, char** argv) {
+  typedef bnn::acc_int<6>::type acc_t;  // what the MVTU declares: -32 .. 31
+  acc_t acc = 0;
+  const int steps = std::atoi(argv[1]);
+  for (int i = 0; i < steps; i++) acc += argv[2][0] == '+' ? 1 : -1;
+  acc_t value = acc + acc - 1;  // the binary MVTU's 2 * popcount - K, stored again
+  std::printf("%lld %lld\n", (long long)acc, (long long)value);
+  return 0;
+}
+"""
+
+
+def test_csim_accumulator_stops_where_ap_int_would_wrap(tmp_path: Path) -> None:
+    """C-sim's native accumulator holds exactly the values ap_int<N> holds and stops the run,
+    naming the value, where ap_int would wrap (bnn_common.h, acc_int)."""
+    src, exe = tmp_path / "acc.cpp", tmp_path / "acc"
+    src.write_text(ACC_PROGRAM)
+    includes = ["-I", str(resource_dir("sim") / "include"), "-isystem", str(ap_types_dir())]
+    includes += ["-I", str(resource_dir("hw") / "hls")]
+    build = subprocess.run(
+        [compiler(), *CXXFLAGS, *includes, str(src), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+
+    def run(steps: int, sign: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(exe), str(steps), sign], capture_output=True, text=True)
+
+    assert run(16, "+").stdout.split() == ["16", "31"]  # 31: the largest 6-bit value
+    assert run(15, "-").stdout.split() == ["-15", "-31"]
+    for steps, sign, value in ((32, "+", 32), (33, "-", -33), (17, "+", 33), (16, "-", -33)):
+        r = run(steps, sign)
+        assert r.returncode != 0
+        assert f"accumulator value {value} does not fit 6 bits" in r.stderr

@@ -81,7 +81,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
   constexpr int NF = O / PE;
   constexpr int SF = K / SIMD;
   constexpr int SCORE_BITS = SCORES ? OUT_W / PE : 1;
-  typedef ap_int<ACC_BITS + 2> acc_t;
+  typedef typename acc_int<ACC_BITS + 2>::type acc_t;  // ap_int in synthesis (bnn_common.h)
   acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
   for (int p = 0; p < PE; p++) acc[p] = 0;
