@@ -132,12 +132,19 @@ struct acc_int {
 };
 #endif
 
-// Population count of an N-bit word.
+// Population count of an N-bit word (popcount_t: ap_uint<16> in synthesis, a native unsigned in
+// C simulation; the same value).
+#ifdef __SYNTHESIS__
+typedef ap_uint<16> popcount_t;
+#else
+typedef unsigned popcount_t;
+#endif
 template <int N>
-ap_uint<16> popcount(const ap_uint<N>& x) {
+popcount_t popcount(const ap_uint<N>& x) {
 #pragma HLS INLINE
 #ifndef __SYNTHESIS__
-  // C simulation: count 64 bits at a time
+  // C simulation: 64 bits at a time; a word of up to 64 bits without a shift
+  if (N <= 64) return __builtin_popcountll(static_cast<unsigned long long>(x.to_uint64()));
   unsigned total = 0;
   for (int lo = 0; lo < N; lo += 64) {
     total += __builtin_popcountll(static_cast<unsigned long long>((x >> lo).to_uint64()));
