@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -25,11 +26,16 @@ from bnn_hls.dataflow.folding import (
 )
 from bnn_hls.dataflow.lowering import build_plan
 from bnn_hls.dataflow.optimiser import (
+    BRAM_WEIGHTS,
     MAX_INPUT_BITS_PER_CYCLE,
+    Candidate,
+    budget_chains,
     candidate,
+    cheapest_chain,
     limits_for,
     optimise,
 )
+from bnn_hls.dataflow.resource_model import Estimate
 from bnn_hls.dataflow.signgen import generator_refusal
 from bnn_hls.errors import ModelError
 from bnn_hls.modelgen import build_bnn
@@ -174,3 +180,59 @@ def test_cli_folding_options(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         ["inspect", model, "--folding", tmp_path / "out" / "folding.json"], capsys
     )
     assert code == 0 and "from folding.json" in out
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    costs=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(1, 4)),
+            min_size=1,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    lut_cap=st.integers(10, 120),
+    bram_cap=st.integers(1, 60),
+)
+def test_budget_chains_finds_the_fewest_luts_that_fit(
+    costs: list[list[tuple[int, int, int]]], lut_cap: int, bram_cap: int
+) -> None:
+    """The exact search against brute force over every chain (LUTs, RAMB18 halves, PE; SIMD 1
+    so that any PE may follow any other): the fewest LUTs among chains within both limits,
+    found also where the price sweep cannot (a point off the convex hull)."""
+    cands = [
+        [Candidate(Fold(pe, 1), 1, Estimate(lut, 0.0, halves / 2)) for lut, halves, pe in layer]
+        for layer in costs
+    ]
+    limits = Estimate(lut_cap, 0.0, bram_cap / 2)
+    fitting = [
+        chain
+        for chain in itertools.product(*cands)
+        if sum(c.cost.lut for c in chain) <= limits.lut
+        and sum(c.cost.bram36 for c in chain) <= limits.bram36
+    ]
+    chains = budget_chains(cands, 1, limits)
+    if not fitting:
+        assert chains == []
+        return
+    assert chains, "a chain fits but the search found none"
+    best = min(sum(c.cost.lut for c in chain) for chain in fitting)
+    assert sum(c.cost.lut for c in chains[0]) == best
+    for chain in chains:
+        assert sum(c.cost.lut for c in chain) <= limits.lut
+        assert sum(c.cost.bram36 for c in chain) <= limits.bram36
+
+
+def test_exact_search_finds_what_the_price_sweep_misses() -> None:
+    """A layer whose only fitting folding lies above the convex hull of LUT against block RAM:
+    at every price the sweep picks one over a limit, the exact search the one inside."""
+    all_lut = Candidate(Fold(1, 1), 1, Estimate(100.0, 0.0, 0.0))
+    all_bram = Candidate(Fold(2, 1), 1, Estimate(0.0, 0.0, 10.0))
+    between = Candidate(Fold(4, 1), 1, Estimate(60.0, 0.0, 6.0))
+    cands = [[all_lut, all_bram, between]]
+    limits = Estimate(70.0, 0.0, 7.0)
+    swept = {cheapest_chain(cands, 1, limits, w)[0].fold for w in BRAM_WEIGHTS}  # type: ignore[index]
+    assert between.fold not in swept
+    assert budget_chains(cands, 1, limits) == [[between]]

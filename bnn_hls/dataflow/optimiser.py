@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,6 +151,10 @@ def limits_for(budget: float) -> rm.Estimate:
     return rm.Estimate(budget * XC7Z020["lut"], budget * XC7Z020["ff"], budget * XC7Z020["bram36"])
 
 
+def _weighted(c: Candidate, limits: rm.Estimate, bram_weight: float) -> float:
+    return c.cost.lut / limits.lut + bram_weight * c.cost.bram36 / limits.bram36
+
+
 def cheapest_chain(
     cands: list[list[Candidate]], ii: int, limits: rm.Estimate, bram_weight: float
 ) -> list[Candidate] | None:
@@ -157,11 +162,7 @@ def cheapest_chain(
 
     def cost(c: Candidate) -> float:
         # a little extra for parallelism: among equal costs, the slower (balanced) fold wins
-        return (
-            c.cost.lut / limits.lut
-            + bram_weight * c.cost.bram36 / limits.bram36
-            + 1e-9 * c.fold.pe * c.fold.simd
-        )
+        return _weighted(c, limits, bram_weight) + 1e-9 * c.fold.pe * c.fold.simd
 
     # best[pe] = (total cost, chosen candidates) for the layers so far, ending with that PE
     best: dict[int | None, tuple[float, list[Candidate]]] = {None: (0.0, [])}
@@ -182,28 +183,115 @@ def cheapest_chain(
     return min(best.values(), key=lambda v: v[0])[1]
 
 
+def budget_chains(
+    cands: list[list[Candidate]], ii: int, limits: rm.Estimate
+) -> list[list[Candidate]]:
+    """Chains with cycles <= ii whose layers fit the budget in LUTs and in block RAM together,
+    fewest LUTs first: a shortest path whose state is the previous layer's PE and the block
+    RAM used so far (in RAMB18 halves), keeping per PE only the chains that no other beats in
+    both. Exact where the price sweep of design_at only finds the trade-offs on the convex
+    hull of LUT against block RAM."""
+    bram_cap = round(limits.bram36 * 2)
+    # best[(pe, bram halves)] = (LUTs, chain)
+    best: dict[tuple[int | None, int], tuple[float, list[Candidate]]] = {(None, 0): (0.0, [])}
+    for layer_cands in cands:
+        nxt: dict[tuple[int | None, int], tuple[float, list[Candidate]]] = {}
+        for c in layer_cands:
+            if c.cycles > ii:
+                continue
+            halves = round(c.cost.bram36 * 2)
+            for (prev_pe, used), (lut, chain) in best.items():
+                if prev_pe is not None and not compatible(c.fold.simd, prev_pe):
+                    continue
+                state: tuple[int | None, int] = (c.fold.pe, used + halves)
+                total = lut + c.cost.lut
+                if state[1] > bram_cap or total > limits.lut:
+                    continue
+                if state not in nxt or total < nxt[state][0]:
+                    nxt[state] = (total, [*chain, c])
+        best = {}
+        lowest: dict[int | None, float] = {}
+        for key in sorted(nxt, key=lambda k: k[1]):  # less block RAM first, per PE
+            lut, chain = nxt[key]
+            if lut < lowest.get(key[0], math.inf):
+                lowest[key[0]] = lut
+                best[key] = (lut, chain)
+        if not best:
+            return []
+    return [chain for _, chain in sorted(best.values(), key=lambda v: v[0])]
+
+
+# the exact search: rounds, and plans checked per round (fewest LUTs first)
+EXACT_ROUNDS = 6
+EXACT_PLANS_PER_ROUND = 4
+
+
+def _exact_design(
+    cands: list[list[Candidate]],
+    ii: int,
+    limits: rm.Estimate,
+    fitting: Callable[[list[Candidate]], tuple[Result | None, rm.Estimate]],
+) -> list[Result]:
+    """budget_chains under the limits less what the plan adds to its layers (FIFOs, the
+    input and output stages, which depend on the folding): each round that finds no fitting
+    plan lowers the layers' share by the least overshoot it saw."""
+    room = rm.Estimate(limits.lut, limits.ff, limits.bram36)
+    for _ in range(EXACT_ROUNDS):
+        least = rm.Estimate(math.inf, 0.0, math.inf)
+        chains = budget_chains(cands, ii, room)
+        if not chains:
+            return []
+        for chain in chains[:EXACT_PLANS_PER_ROUND]:
+            found, over = fitting(chain)
+            if found is not None:
+                return [found]
+            least = rm.Estimate(min(least.lut, over.lut), 0.0, min(least.bram36, over.bram36))
+        room = rm.Estimate(
+            room.lut - max(1.0, least.lut), room.ff, room.bram36 - max(0.5, least.bram36)
+        )
+    return []
+
+
 def design_at(
     model: ir.Model, cands: list[list[Candidate]], ii: int, limits: rm.Estimate
 ) -> Result | None:
-    """The cheapest design with II <= ii that fits `limits`, or None."""
+    """The cheapest design with II <= ii that fits `limits`, or None. A sweep over prices of
+    block RAM first; when none of its designs fits and its bound (a chain that fits costs at
+    most 1 + price at every price) does not rule the II out, the exact search."""
     layers = model.linear_layers()
     results: list[Result] = []
     seen: set[tuple[Fold, ...]] = set()
+    ruled_out = False
+
+    def fitting(chain: list[Candidate]) -> tuple[Result | None, rm.Estimate]:
+        """The chain's design if it fits, and by how much its plan is over the limits."""
+        folding = {layer.name: c.fold for layer, c in zip(layers, chain)}
+        plan = build_plan(model, folding)
+        _, total = plan.resource_estimate()
+        over = rm.Estimate(total.lut - limits.lut, 0.0, total.bram36 - limits.bram36)
+        if initiation_interval(plan) > ii:
+            # a stage the folding does not control is slower (the scores output)
+            return None, rm.Estimate(math.inf, 0.0, math.inf)
+        if over.lut <= 0 and over.bram36 <= 0:
+            return Result(folding, initiation_interval(plan), total, limits), over
+        return None, over
+
     for weight in BRAM_WEIGHTS:
         chain = cheapest_chain(cands, ii, limits, weight)
         if chain is None:
             return None  # no legal folding is this fast
+        ruled_out |= sum(_weighted(c, limits, weight) for c in chain) > 1 + weight + 1e-9
         key = tuple(c.fold for c in chain)
         if key in seen:
             continue
         seen.add(key)
-        folding = {layer.name: c.fold for layer, c in zip(layers, chain)}
-        plan = build_plan(model, folding)
-        if initiation_interval(plan) > ii:
-            return None  # a stage the folding does not control is slower (the scores output)
-        _, total = plan.resource_estimate()
-        if total.lut <= limits.lut and total.bram36 <= limits.bram36:
-            results.append(Result(folding, initiation_interval(plan), total, limits))
+        found, over = fitting(chain)
+        if over.lut == math.inf:
+            return None  # the stages the folding does not control are slower than ii
+        if found is not None:
+            results.append(found)
+    if not results and not ruled_out:
+        results = _exact_design(cands, ii, limits, fitting)
     if not results:
         return None
     # of the trade-offs that fit, the one with the fewest LUTs (the scarce resource of an
