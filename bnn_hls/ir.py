@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from .floatops import FloatOp
+
+T = TypeVar("T")
 
 Shape = tuple[int, ...]
 
@@ -190,6 +193,34 @@ class Linear(Layer):
     def binary_weights(self) -> bool:
         return self.weight_levels.size == 0
 
+    def _derived(self, name: str, compute: Callable[[], T]) -> T:
+        """A value computed from the layer's arrays and input fields, kept while they stay the
+        same (the folding optimiser asks for the same ranges of a layer thousands of times).
+        The arrays are made read-only when a value is kept: replacing an array, changing an
+        input field or making an array writable again (a copy is) discards the kept values."""
+        arrays = (self.weights, self.weight_levels, self.input_levels)
+        scalars = (self.input_kind, self.input_range, self.input_code_lo)
+        memo: dict[str, Any] = self.__dict__.setdefault("_derived_values", {})
+        kept = memo.get("_arrays")
+        if (
+            kept is None
+            or any(a is not b for a, b in zip(arrays, kept))
+            or memo.get("_scalars") != scalars
+            or any(a.flags.writeable for a in arrays)
+        ):
+            memo.clear()
+            for a in arrays:
+                a.flags.writeable = False
+            memo.update(_arrays=arrays, _scalars=scalars)
+        if name not in memo:
+            memo[name] = compute()
+        value: T = memo[name]
+        return value
+
+    def weight_level_set(self) -> np.ndarray:
+        """The distinct integer weights, ascending."""
+        return self._derived("weight_level_set", lambda: np.unique(self.int_weights()))
+
     def int_weights(self) -> np.ndarray:
         """The weights as integers: +-1, or the levels."""
         if self.binary_weights:
@@ -239,6 +270,9 @@ class Linear(Layer):
     def out_range(self) -> tuple[int, int]:
         if self.input_kind == "bit" and self.binary_weights:
             return -self.fan_in, self.fan_in
+        return self._derived("out_range", self._out_range)
+
+    def _out_range(self) -> tuple[int, int]:
         lo, hi = (-1, 1) if self.input_kind == "bit" else self.input_range
         w = self.int_weights().reshape(self.out_channels, -1)
         # each term's range is widened to include 0: a padded tap contributes nothing

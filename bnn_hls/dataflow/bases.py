@@ -86,7 +86,7 @@ def _planes(bits: int) -> tuple[int, ...]:
 def _weight_decomposition(layer: ir.Linear) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     if layer.binary_weights:  # +-1: one step at 1
         return (-1, 2), (1,), 0
-    levels = np.unique(layer.int_weights())
+    levels = layer.weight_level_set()
     plane_bits = layer.weight_bits()
     if levels.size - 1 < plane_bits:  # steps: fewer bases
         steps = tuple(int(v) for v in levels[1:])
