@@ -8,6 +8,7 @@ chain from the input to the output; each is handled by its op family's module (H
   Conv/MatMul/Gemm with +-s weights                                     (linear.py) => Dense/Conv
   BatchNormalization, Add/Sub/Mul/Div by per-channel constants   (normalisation.py) => Affine
   Sign | BipolarQuant | Where(GreaterOrEqual(x, c), a, -a)          (quantisers.py) => Sign
+  Relu before an unsigned Quant with zero point 0: dropped first (relu.py, QuantReLU)
   sum of beta_n * Sign(x - v_n) or its Where form (staircase.py, quantisers.py) => Staircase
   MaxPool                                                        (normalisation.py) => MaxPool
   Flatten / Reshape to (N, -1), Transpose, Pad                          (layout.py) => Flatten
@@ -40,6 +41,7 @@ from .normalisation import NormalisationOps
 from .qonnx_ops import QONNX_DOMAINS
 from .quantisers import QuantiserOps
 from .refuse import refuse
+from .relu import drop_relus_before_unsigned_quants
 from .staircase import DOMAIN as STAIRCASE_DOMAIN
 from .staircase import rewrite_staircases
 from .values import SourceInfo, Value
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 SUPPORTED_OPS = (
     "Quant, BipolarQuant (QONNX); Conv, MatMul, Gemm, BatchNormalization, Sign, "
     "Where(GreaterOrEqual), MaxPool, Flatten, Reshape, Mul/Add/Sub/Div by constants, "
-    "a final Softmax/LogSoftmax, "
+    "a final Softmax/LogSoftmax, Relu directly before an unsigned Quant (QuantReLU), "
     "Identity, Dropout, Cast, Pad, Shape/Gather/Unsqueeze/Concat/Transpose on constants"
 )
 
@@ -259,5 +261,7 @@ def import_model(
     """The un-fused IR of a checked model. coeff_bits: the fixed-point precision of
     piecewise-approximation weights and activation values (docs/pa.md)."""
     seeds = read_spec(model)  # fixed-sign layers (docs/fsb.md): checked once the walk is done
-    imported, info = Importer(rewrite_staircases(model), source_file, coeff_bits).run()
+    imported, info = Importer(
+        rewrite_staircases(drop_relus_before_unsigned_quants(model)), source_file, coeff_bits
+    ).run()
     return attach_sign_seeds(imported, seeds), info
