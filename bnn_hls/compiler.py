@@ -41,13 +41,18 @@ class Compiled:
 
 
 def compile_file(path: str | Path, options: PassOptions | None = None) -> Compiled:
+    return compile_model(load_onnx(path), ir.sanitize(Path(path).name, 80), options)
+
+
+def compile_model(
+    onnx_model: onnx.ModelProto, name: str, options: PassOptions | None = None
+) -> Compiled:
+    """A loaded, checked ONNX model (`name`: its sanitised file name) through the frontend
+    and the passes."""
     options = options or PassOptions()
     t0 = time.perf_counter()
-    onnx_model = load_onnx(path)
-    unfused, info = import_model(
-        onnx_model, ir.sanitize(Path(path).name, 80), coeff_bits=options.coeff_bits
-    )
-    log.info("imported %d layers from %s", len(unfused.layers), ir.sanitize(Path(path).name, 80))
+    unfused, info = import_model(onnx_model, name, coeff_bits=options.coeff_bits)
+    log.info("imported %d layers from %s", len(unfused.layers), name)
     model = unfused
     reports: dict[str, dict[str, Any] | None] = {}
     for p in PASSES:

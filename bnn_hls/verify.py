@@ -47,6 +47,9 @@ class VerifyReport:
     coeff_bits: int | None = None
     label_disagreements_off_ties: int = 0  # top-1 disagreements on inputs without a near tie
     first_label_mismatches: list[int] = field(default_factory=list)
+    # of the inputs whose top-1 differs, how many agree when the approximated values are
+    # rounded to the most bits (None: not tried)
+    mismatches_agreeing_at_max_bits: int | None = None
 
     @property
     def all_agree(self) -> bool:
@@ -331,4 +334,30 @@ def verify(
             scores, rtl = rtlsim_scores(c.model, folding, x, seed)
         rep = verify_device(c.model, source, x, scores, level, y)
     rep.coeff_bits = c.model.coeff_bits()
+    if rep.coeff_bits is not None and rep.label_agreement < rep.images:
+        rep.mismatches_agreeing_at_max_bits = _agreeing_at_max_bits(c, source, x)
     return VerifySummary(rep, what, rep.passed(allow_ties), rtl)
+
+
+def _agreeing_at_max_bits(c: Compiled, source: Any, x: np.ndarray) -> int | None:
+    """Of the inputs whose golden top-1 differs from the source's, how many agree once the
+    piecewise approximation's values are rounded to MAX_COEFF_BITS: the rounding at the
+    chosen precision moved a hidden pre-activation across a split point. None when that
+    precision is the chosen one or cannot be compiled."""
+    from dataclasses import replace
+
+    from .compiler import compile_model
+    from .errors import ModelError
+    from .frontend.fixedpoint import MAX_COEFF_BITS
+
+    if c.options.coeff_bits >= MAX_COEFF_BITS:
+        return None
+    src = np.argmax(source.run(x).outputs.reshape(len(x), -1), axis=1)
+    differ = golden.run(c.model, x).labels != src
+    try:
+        precise = compile_model(
+            c.onnx_model, c.model.source_file, replace(c.options, coeff_bits=MAX_COEFF_BITS)
+        )
+    except ModelError:
+        return None
+    return int((golden.run(precise.model, x[differ]).labels == src[differ]).sum())

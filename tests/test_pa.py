@@ -5,6 +5,7 @@ under random foldings."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -275,3 +276,18 @@ def test_update_keeps_the_built_precision(
     assert code == 0, err
     code, out_text, err = run_cli(["update", path, "--deploy", out / "deploy"], capsys)
     assert code == 0 and "thresholds.json" in out_text, err
+
+
+def test_verify_says_when_the_rounding_moved_the_top1(capsys: pytest.CaptureFixture[str]) -> None:
+    """At 7 coefficient bits TFC-PA picks another class than the source on 11 of its 200 test
+    images (docs/pa.md); verify fails, and says how many of them agree at the most bits: the
+    rounding, not the hardware, moved them."""
+    path = EXAMPLES / "pa" / "tfc_pa2x2.onnx"
+    x = EXAMPLES / "mnist_tfc" / "mnist_test_x.npy"
+    code, out, err = run_cli(["verify", path, "--inputs", x, "--coeff-bits", "7"], capsys)
+    assert code == 1 and "FAIL" in out, out + err
+    line = next(s for s in out.splitlines() if "agree at --coeff-bits 16" in s)
+    differ, agree = (int(w) for w in re.findall(r"\b(\d+) (?:inputs whose|agree)", line))
+    assert differ == 11 and 0 < agree <= differ
+    code, out, err = run_cli(["verify", path, "--inputs", x], capsys)
+    assert code == 0 and "agree at --coeff-bits" not in out, out + err
