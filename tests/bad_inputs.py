@@ -135,6 +135,23 @@ def int8_weights(d: Path) -> Case:
 
 
 @case
+def qcdq_model(d: Path) -> Case:
+    """Brevitas' export_onnx_qcdq form: QuantizeLinear/DequantizeLinear with int8 constants."""
+    model = dense_graph(pm1((8, 4)))
+    graph = model.graph
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(0.5, np.float32), "s"),
+            numpy_helper.from_array(np.array(0, np.int8), "z"),
+        ]
+    )
+    graph.node[0].input[0] = "xd"
+    graph.node.insert(0, helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq"))
+    graph.node.insert(0, helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="q"))
+    return inspect(d, model, "'q'", "QuantizeLinear", "export_qonnx")
+
+
+@case
 def float16_weights(d: Path) -> Case:
     w = numpy_helper.from_array(pm1((8, 4)).astype(np.float16), "w")
     return inspect(d, dense_graph(w), "'w'", "float16")

@@ -51,7 +51,17 @@ def check_opsets(model: onnx.ModelProto) -> None:
             )
 
 
+QCDQ_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
+
+
 def check_initializer_types(model: onnx.ModelProto) -> None:
+    qcdq = next((n for n in model.graph.node if n.op_type in QCDQ_OPS), None)
+    if qcdq is not None:  # the QCDQ form's int8 constants would be refused below, less clearly
+        raise ModelError(
+            f"node {quote_name(qcdq.name or qcdq.op_type)} ({qcdq.op_type}): "
+            "QuantizeLinear/DequantizeLinear (QCDQ) models are not supported",
+            hint="export with brevitas.export.export_qonnx (QONNX Quant / BipolarQuant nodes)",
+        )
     for t in model.graph.initializer:
         if t.data_type not in ACCEPTED_TYPES:
             name = onnx.TensorProto.DataType.Name(t.data_type).lower()
