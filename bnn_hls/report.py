@@ -38,6 +38,7 @@ def build_report(c: Compiled) -> dict[str, Any]:
         "source_file": model.source_file,
         "input": {
             "onnx_shape": list(model.input.onnx_shape),
+            "dtype": c.info.input_dtype,
             "mode": model.input.mode,
             "bits": model.input.out_bits(),
             "device_shape": list(model.input.out_shape),
@@ -134,7 +135,8 @@ def _shape(s: list[int]) -> str:
 def format_report(rep: dict[str, Any]) -> str:
     lines = [
         f"model: {rep['source_file']}",
-        f"input: {_shape(rep['input']['onnx_shape'])} float -> {rep['input']['mode']} "
+        f"input: {_shape(rep['input']['onnx_shape'])} {rep['input'].get('dtype', 'float32')} -> "
+        f"{rep['input']['mode']} "
         f"{rep['input']['bits']}-bit, device layout {_shape(rep['input']['device_shape'])}",
         "",
     ]
