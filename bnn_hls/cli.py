@@ -157,12 +157,17 @@ def print_verify(summary: VerifySummary) -> None:
     if rep.coeff_bits is not None:  # approximate scores: only the top-1 is compared
         if rep.first_label_mismatches:
             print(f"  first inputs whose top-1 differs: {rep.first_label_mismatches}")
-        if rep.mismatches_agreeing_at_max_bits is not None:
+        agree = rep.mismatches_agreeing_at_max_bits
+        if agree is not None:
+            why = (
+                "for those the rounding moved a hidden pre-activation across a split point "
+                "(more bits make that rarer, not impossible; docs/pa.md)"
+                if agree
+                else "the rounding is not what moved them"
+            )
             print(
                 f"  of the {rep.images - rep.label_agreement} inputs whose top-1 differs, "
-                f"{rep.mismatches_agreeing_at_max_bits} agree at --coeff-bits "
-                f"{MAX_COEFF_BITS}: the rounding moved a hidden pre-activation across a split "
-                "point (more bits make that rarer, not impossible; docs/pa.md)"
+                f"{agree} agree at --coeff-bits {MAX_COEFF_BITS}: {why}"
             )
     elif rep.first_mismatches:
         print(f"  first mismatching inputs: {rep.first_mismatches}")
