@@ -2,9 +2,10 @@
 
 Every backend is checked against it. Integer layers are exact: binary products are evaluated
 either as a bit-packed XNOR-popcount (method "xnor", the hardware's arithmetic, with the zero
-padding border correction) or as a float matrix product of +-1 values (method "blas", exact
-while |accumulator| < 2**24, which the IR's accumulator ranges guarantee). Float layers (only in
-the un-fused IR and the host-side scores) run in float32 in the source model's op order.
+padding border correction) or as a float matrix product (method "blas": bits as their 0/1
+values, x . w = 2 (b . w) - sum(w); float32 while every partial sum is exact in it, which the
+IR's accumulator ranges decide, else float64). Float layers (only in the un-fused IR and the
+host-side scores) run in float32 in the source model's op order.
 """
 
 from __future__ import annotations
