@@ -158,8 +158,7 @@ def dense(
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float) -> np.ndarray:
-    t, left, b, r = pads
-    return np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=value)
+    return _pad_as(x, pads, value, x.dtype.type)
 
 
 def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:

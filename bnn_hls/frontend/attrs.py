@@ -69,3 +69,16 @@ def constant_of(node: onnx.NodeProto) -> np.ndarray:
     raise ModelError(
         "Constant node without a supported value attribute", node=node.name, op="Constant"
     )
+
+
+def graph_constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Every constant tensor of the graph by name: initializers and Constant nodes. An
+    unreadable Constant is left out here; the importer's walk refuses it, naming the node."""
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
+            try:
+                consts[node.output[0]] = constant_of(node)
+            except (ModelError, ValueError, TypeError):
+                continue
+    return consts

@@ -5,7 +5,6 @@ copy, before the importer's walk. Any other Relu is left for the walk to refuse.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import defaultdict
 
@@ -13,22 +12,10 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from ..errors import ModelError
-from .attrs import constant_of
-from .loader import initializers
+from .attrs import graph_constants
 from .qonnx_ops import QONNX_DOMAINS
 
 log = logging.getLogger(__name__)
-
-
-def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    consts = dict(initializers(model))
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
-            # an unreadable Constant is refused by the importer, not here
-            with contextlib.suppress(ModelError, ValueError, TypeError):
-                consts[node.output[0]] = constant_of(node)
-    return consts
 
 
 def _unsigned_zero_point_quant(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> bool:
@@ -55,7 +42,7 @@ def drop_relus_before_unsigned_quants(model: onnx.ModelProto) -> onnx.ModelProto
             if name:
                 readers[name].append(node)
     outputs = {o.name for o in model.graph.output}
-    consts = _constants(model)
+    consts = graph_constants(model)
     redundant = [
         node
         for node in model.graph.node

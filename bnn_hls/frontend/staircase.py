@@ -11,16 +11,13 @@ rewrite works on a copy; the model the user gave is never changed."""
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
-from ..errors import ModelError
-from .attrs import constant_of
-from .loader import initializers
+from .attrs import graph_constants
 
 DOMAIN = "bnn_hls.pa"
 OP = "Staircase"
@@ -41,12 +38,7 @@ class Term:
 
 class _Graph:
     def __init__(self, model: onnx.ModelProto) -> None:
-        self.consts: dict[str, np.ndarray] = dict(initializers(model))
-        for node in model.graph.node:
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
-                # an unreadable Constant is refused by the importer, not here
-                with contextlib.suppress(ModelError, ValueError, TypeError):
-                    self.consts[node.output[0]] = constant_of(node)
+        self.consts = graph_constants(model)
         self.users: dict[str, list[onnx.NodeProto]] = defaultdict(list)
         for node in model.graph.node:
             for name in node.input:
