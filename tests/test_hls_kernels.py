@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bnn_hls.backends.hls import rom_type, wide_literal
 from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
@@ -251,3 +252,69 @@ def test_csim_accumulator_stops_where_ap_int_would_wrap(tmp_path: Path) -> None:
         r = run(steps, sign)
         assert r.returncode != 0
         assert f"accumulator value {value} does not fit 6 bits" in r.stderr
+
+
+CHUNK_PROGRAM = r"""
+#include <cstdio>
+#include <stdint.h>
+#include "bnn_common.h"
+static uint64_t state = 1;
+static uint64_t next() {  // splitmix64
+  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+template <int N>
+int check() {  // the chunk paths against bit-by-bit loops; returns the number of mismatches
+  int bad = 0;
+  for (int trial = 0; trial < 200; trial++) {
+    uint64_t ca[bnn::chunks64(N)], cb[bnn::chunks64(N + 3)];
+    for (int c = 0; c < bnn::chunks64(N); c++) ca[c] = trial % 7 == 0 ? ~0ULL : next();
+    for (int c = 0; c < bnn::chunks64(N + 3); c++) cb[c] = trial % 5 == 0 ? 0 : next();
+    const ap_uint<N> a = bnn::from_chunks<N>(ca);
+    const ap_uint<N + 3> b = bnn::from_chunks<N + 3>(cb);
+    unsigned ones = 0, agree = 0;
+    for (int i = 0; i < N; i++) {
+      const bool ai = (ca[i / 64] >> (i % 64)) & 1, bi = (cb[i / 64] >> (i % 64)) & 1;
+      if (bool(a[i]) != ai) bad++;
+      ones += ai;
+      agree += ai == bi;
+    }
+    for (int i = N; i < N + 3; i++) bad += bool(b[i]) != bool((cb[i / 64] >> (i % 64)) & 1);
+    if (bnn::popcount<N>(a) != ones) bad++;
+    if (bnn::xnor_popcount<N>(a, b) != agree) bad++;
+    if (a != ~~a) bad++;  // no bit beyond N set by from_chunks
+  }
+  std::printf("%d %d\n", N, bad);
+  return bad;
+}
+int main() {
+  return check<1>() + check<7>() + check<63>() + check<64>() + check<65>() + check<100>() +
+         check<128>() + check<129>() + check<200>() + check<256>() != 0;
+}
+"""
+
+
+@pytest.mark.parametrize("by_shift", [False, True], ids=["in-place", "by-shift"])
+def test_csim_chunk_access_equals_bit_loops(tmp_path: Path, by_shift: bool) -> None:
+    """C-sim's 64-bit-chunk reads and writes of wide words (from_chunks, popcount,
+    xnor_popcount; bnn_common.h chunk_io) give the bits a bit-by-bit loop gives, for widths
+    around the 64-bit boundaries, in place (ap_private's chunks) and by shifts (other models)."""
+    src, exe = tmp_path / "chunks.cpp", tmp_path / "chunks"
+    src.write_text(CHUNK_PROGRAM)
+    includes = ["-I", str(resource_dir("sim") / "include"), "-isystem", str(ap_types_dir())]
+    includes += ["-I", str(resource_dir("hw") / "hls")]
+    defines = ["-DBNN_CSIM_CHUNKS_BY_SHIFT"] if by_shift else []
+    build = subprocess.run(
+        [compiler(), *CXXFLAGS, *defines, *includes, str(src), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, check=False)
+    lines = [line.split() for line in run.stdout.splitlines()]
+    assert [int(n) for n, _ in lines] == [1, 7, 63, 64, 65, 100, 128, 129, 200, 256]
+    assert all(bad == "0" for _, bad in lines), run.stdout
+    assert run.returncode == 0

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <type_traits>
+#include <utility>
 #endif
 
 namespace bnn {
@@ -34,15 +35,58 @@ constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }
 // Number of 64-bit chunks that hold N bits (how parameter arrays store wide words).
 constexpr int chunks64(int n) { return cdiv(n, 64); }
 
+// C simulation reads and writes words of more than 64 bits a 64-bit chunk at a time. Xilinx's
+// ap_types model keeps such a word as little-endian 64-bit chunks (ap_private's pVal, unused top
+// bits kept zero): where it does, the chunks are read and written in place; elsewhere (another
+// model of ap_uint) with shifts. Shifts of 128-bit words were a quarter of CNV's C-sim time.
+#ifndef __SYNTHESIS__
+template <typename T, typename = void>
+struct stores_chunks : std::false_type {};
+template <typename T>
+struct stores_chunks<T, decltype(void(std::declval<T&>().V.get_pVal(0) = uint64_t(0)))>
+    : std::true_type {};
+
+template <int N>
+struct chunk_io {
+#ifdef BNN_CSIM_CHUNKS_BY_SHIFT  // tests: the path for other ap_uint models
+  static const bool in_place = false;
+#else
+  static const bool in_place = N > 64 && stores_chunks<ap_uint<N> >::value;
+#endif
+  static uint64_t get(const ap_uint<N>& x, int c) { return get(x, c, std::integral_constant<bool, in_place>()); }
+  static void set_all(ap_uint<N>& x, const uint64_t* chunks) {
+    set_all(x, chunks, std::integral_constant<bool, in_place>());
+  }
+
+ private:
+  static uint64_t get(const ap_uint<N>& x, int c, std::true_type) { return x.V.get_pVal(c); }
+  static uint64_t get(const ap_uint<N>& x, int c, std::false_type) {
+    return N <= 64 ? x.to_uint64() : (x >> (c * 64)).to_uint64();
+  }
+  static void set_all(ap_uint<N>& x, const uint64_t* chunks, std::true_type) {
+    for (int c = 0; c < chunks64(N); c++) x.V.get_pVal(c) = chunks[c];
+    if (N % 64) x.V.get_pVal(chunks64(N) - 1) &= (~0ULL >> (64 - N % 64));  // bits beyond N
+  }
+  static void set_all(ap_uint<N>& x, const uint64_t* chunks, std::false_type) {
+    x = 0;
+    for (int c = 0; c < chunks64(N); c++) x |= ap_uint<N>(chunks[c]) << (c * 64);
+  }
+};
+#endif
+
 // Assemble an N-bit word from little-endian 64-bit chunks (bit k in chunk k / 64, bit k % 64).
 template <int N>
 ap_uint<N> from_chunks(const uint64_t* chunks) {
 #pragma HLS INLINE
   ap_uint<N> word = 0;
+#ifndef __SYNTHESIS__
+  chunk_io<N>::set_all(word, chunks);
+#else
   for (int c = 0; c < chunks64(N); c++) {
 #pragma HLS UNROLL
     word |= ap_uint<N>(chunks[c]) << (c * 64);  // bits beyond N fall off
   }
+#endif
   return word;
 }
 
@@ -143,12 +187,8 @@ template <int N>
 popcount_t popcount(const ap_uint<N>& x) {
 #pragma HLS INLINE
 #ifndef __SYNTHESIS__
-  // C simulation: 64 bits at a time; a word of up to 64 bits without a shift
-  if (N <= 64) return __builtin_popcountll(static_cast<unsigned long long>(x.to_uint64()));
-  unsigned total = 0;
-  for (int lo = 0; lo < N; lo += 64) {
-    total += __builtin_popcountll(static_cast<unsigned long long>((x >> lo).to_uint64()));
-  }
+  unsigned total = 0;  // C simulation: 64 bits at a time
+  for (int c = 0; c < chunks64(N); c++) total += __builtin_popcountll(chunk_io<N>::get(x, c));
   return total;
 #else
   ap_uint<16> total = 0;
@@ -157,6 +197,25 @@ popcount_t popcount(const ap_uint<N>& x) {
     total += x[i];
   }
   return total;
+#endif
+}
+
+// popcount(~(a ^ b)) over the N bits of a and the low N bits of b: how many positions agree
+// (the binary dot product's count).
+template <int N, int M>
+popcount_t xnor_popcount(const ap_uint<N>& a, const ap_uint<M>& b) {
+#pragma HLS INLINE
+  static_assert(M >= N, "b holds at least the N bits compared");
+#ifndef __SYNTHESIS__
+  unsigned total = 0;  // C simulation: 64 bits at a time, without N-bit temporaries
+  for (int c = 0; c < chunks64(N); c++) {
+    const int bits = cmin(64, N - 64 * c);
+    const uint64_t mask = bits == 64 ? ~0ULL : (~0ULL >> (64 - bits));
+    total += __builtin_popcountll(~(chunk_io<N>::get(a, c) ^ chunk_io<M>::get(b, c)) & mask);
+  }
+  return total;
+#else
+  return popcount<N>(~(a ^ ap_uint<N>(b)));
 #endif
 }
 

@@ -175,7 +175,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
           partial += w[s] ? xs[s] : neg_xs[s];
         }
       } else {
-        partial = popcount<SIMD>(~(x_bits ^ w));
+        partial = xnor_popcount<SIMD>(x_bits, w);
       }
       const acc_t sum = (sf == 0 ? acc_t(0) : acc[p]) + partial;
       acc[p] = sum;
