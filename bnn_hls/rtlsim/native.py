@@ -145,9 +145,9 @@ def build(rtl_dir: Path, sources: list[str], use_cache: bool = True) -> tuple[Pa
             code, log_tail = run_following(
                 args, follow, "the Verilator build", BUILD_TIMEOUT_S, env=env
             )
-        if code != 0:
-            raise ToolFailure(f"the Verilator build of {rtl_dir} failed:\n{log_tail}")
         exe = obj / EXE
+        if code != 0 or not exe.is_file():
+            raise ToolFailure(f"the Verilator build of {rtl_dir} failed:\n{log_tail}")
         # into the cache atomically: a half-copied executable never looks valid
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.parent / f".{EXE}.{os.getpid()}.partial"
