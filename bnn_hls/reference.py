@@ -90,7 +90,10 @@ def decision_distance(
 ) -> np.ndarray:
     """How far each pre-activation is from where the source model's output changes: |x| for a
     sign or x >= 0; for a rounding quantiser the distance (in x's units) to the nearest
-    rounding boundary (halves for ROUND, integers for FLOOR/CEIL/ROUND_TO_ZERO)."""
+    rounding boundary (halves for ROUND, integers for FLOOR/CEIL/ROUND_TO_ZERO); for "at" (a
+    comparison x > v or x >= v) |x - v|."""
+    if how == "at" and params is not None:
+        return np.abs(x - params[0])
     if how != "round" or params is None:
         return np.abs(x)
     scale, zero, mode = params

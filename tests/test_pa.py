@@ -203,6 +203,25 @@ def test_activation_forms(
     assert code == 0 and "bases" in out and "coefficient bits" in out, out
 
 
+@pytest.mark.parametrize("form", ["where", "sign"])
+def test_ties_of_staircase_terms_are_counted(form: str, tmp_path: Path) -> None:
+    """verify counts an input as at a tie when a pre-activation sits on a term's split point,
+    in the Where form (x > v) as in the Sign form (Sign(x - v) = 0)."""
+    model = _activation_model([(form, 0.0, 1.0), (form, -1.5, 0.5)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    c = compile_file(path)
+    rng = np.random.default_rng(3)
+    x = (rng.random((200, 8)) + 0.1) * np.where(rng.random((200, 8)) < 0.5, -1, 1)
+    x = x.astype(np.float32)  # no input at a sign's 0: every tie is the staircase's
+    w1 = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "w1"))
+    y = 0.5 * (np.sign(x) @ w1)  # the staircase's input: multiples of 0.5 up to 4
+    at_split = np.any((y == 0.0) | (y == -1.5), axis=1)
+    assert 0 < at_split.sum() < len(x)
+    rep = verify_golden(c.model, SourceModel(c.onnx_model, c.info), x)
+    assert rep.exact_ties == rep.near_ties == int(at_split.sum())
+
+
 def test_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A negative coefficient is no staircase (the tensor's fan-out is refused, naming the
     node); too few coefficient bits for distinct levels are refused with the option."""

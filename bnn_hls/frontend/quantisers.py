@@ -149,6 +149,9 @@ class QuantiserOps(ImportState):
             )
         for name in attr_strs(node, "sign_inputs"):
             self.info.pre_activations.append((name, "sign", None))
+        for t, tie in zip(thresholds, ties):  # a Where term decides at x = v
+            if tie in ("gt", "ge"):
+                self.info.pre_activations.append((node.input[0], "at", (float(t), 0.0, "")))
         v = self.flush_chain(v, "activation")
         n = thresholds.size
         # the value with k thresholds reached: the first k terms at +beta, the others at -beta

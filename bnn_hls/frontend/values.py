@@ -52,8 +52,9 @@ class SourceInfo:
 
     input_name: str
     output_name: str
-    # (tensor, "sign" | "ge" | "round", (scale, zero point, rounding mode) for "round"): where
-    # the source model decides between two outputs (a sign's 0, a rounding boundary)
+    # (tensor, "sign" | "ge" | "round" | "at", (scale, zero point, rounding mode) for "round",
+    # (v, 0, "") for "at"): where the source model decides between two outputs (a sign's 0, a
+    # rounding boundary, a piecewise approximation's Where term at x = v)
     pre_activations: list[tuple[str, str, tuple[float, float, str] | None]] = field(
         default_factory=list
     )
