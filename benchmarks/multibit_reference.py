@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,7 @@ def run_case(
             "budget": budget or 0.7,
             "finn": FINN.get(name.split(" @")[0], ""),
         }
-        if args.yosys:
+        if args.yosys and (not args.yosys_cases or name in args.yosys_cases):
             rtl = Path(tmp) / "rtl"
             write_rtl_project(c.model, folding, rtl)
             stages = estimate_rtl(rtl, plan, jobs_limit=args.jobs)
@@ -110,6 +112,12 @@ def cycle_note(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--yosys", action="store_true", help="synthesise every stage with Yosys")
+    ap.add_argument(
+        "--yosys-cases",
+        nargs="*",
+        metavar="NAME",
+        help="with --yosys: only these cases (exact names; default: all)",
+    )
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--images", type=int, default=8, help="random images through the RTL")
     args = ap.parse_args()
@@ -120,8 +128,8 @@ def main() -> None:
     lines = [
         "# Multi-bit reference networks on the xc7z020 at 100 MHz",
         "",
-        "Command: `.venv/bin/python benchmarks/multibit_reference.py"
-        + (" --yosys" if args.yosys else "")
+        "Command: `"
+        + shlex.join([".venv/bin/python", "benchmarks/multibit_reference.py", *sys.argv[1:]])
         + "`. Random weights and BatchNorm (bnn_pynq shapes: 2-bit signed activations, ternary",
         "2-bit weights for W2); the optimiser's folding (fastest design within 70 % of the",
         "xc7z020 by the resource model, or the cheapest at the target rate). Cycles: the native",
@@ -144,12 +152,14 @@ def main() -> None:
     for r in rows:
         kinds = list(r["kernels"].values())
         kernels = f"{kinds.count('mvtu')} / {kinds.count('bases')}"
-        yosys = (
-            f"{r['yosys_lut']:,.0f} ({100 * r['yosys_lut'] / XC7Z020_LUT:.0f} %) | "
-            f"{r['yosys_bram36']:.1f} | "
-            if args.yosys
-            else ""
-        )
+        yosys = ""
+        if args.yosys:
+            yosys = (
+                f"{r['yosys_lut']:,.0f} ({100 * r['yosys_lut'] / XC7Z020_LUT:.0f} %) | "
+                f"{r['yosys_bram36']:.1f} | "
+                if "yosys_lut" in r
+                else "- | - | "
+            )
         lines.append(
             f"| {r['case']} | {kernels} | {r['cycles_rtl']:,.0f} / {r['cycles_model']:,} | "
             f"{r['images_per_s']:,.0f} | "
