@@ -297,3 +297,84 @@ def test_readme_headline_design(reference_dir: Path, capsys: pytest.CaptureFixtu
     assert doc["rtl"]["cycles_per_image_measured"] == doc["rtl"]["cycles_per_image_model"]
     assert doc["rtl"]["images_per_second_at_100MHz"] >= 6000
     assert doc["rtl"]["backpressure_run_agrees"]
+
+
+POPCOUNT_WIDTHS = (1, 2, 3, 4, 5, 7, 12, 31, 64, 65, 100, 128, 129, 256, 300)
+POPCOUNT_TB = """
+module popcount_tb;
+  localparam int MAXW = 300;
+  localparam int NW = %(n)d;
+  localparam int WIDTHS[NW] = '{%(widths)s};
+  logic [MAXW-1:0] v;
+  logic [9:0] counts[NW];
+  for (genvar i = 0; i < NW; i++) begin : g_dut
+    bnn_popcount #(.N(WIDTHS[i]), .CW(10)) dut (.bits(v[WIDTHS[i]-1:0]), .count(counts[i]));
+  end
+  int errors = 0;
+  initial begin
+    for (int t = 0; t < 20000; t++) begin
+      // the first 4096 vectors count up (every value of the widths up to 12), then random
+      // vectors, all ones and all zeros
+      if (t < 4096) v = MAXW'(t);
+      else if (t == 4096) v = '1;
+      else if (t == 4097) v = '0;
+      else for (int c = 0; c < MAXW; c += 32) v[c +: 32] = $urandom;
+      #1;
+      for (int i = 0; i < NW; i++) begin
+        logic [MAXW-1:0] mask;
+        mask = (MAXW'(1) << WIDTHS[i]) - 1;
+        if (WIDTHS[i] == MAXW) mask = '1;
+        if (counts[i] != 10'($countones(v & mask))) begin
+          if (errors < 5) $display("N=%%0d: tree %%0d, $countones %%0d", WIDTHS[i], counts[i],
+                                   $countones(v & mask));
+          errors++;
+        end
+      end
+    end
+    $display("checked %%0d widths, %%0d errors", NW, errors);
+    if (errors != 0) $fatal(1, "popcount tree differs");
+    $finish;
+  end
+endmodule
+"""
+
+
+def test_popcount_tree_equals_countones(tmp_path: Path) -> None:
+    """The adder tree synthesis reads (bnn_popcount.sv without BNN_SIM_COUNTONES) counts
+    exactly what $countones counts, which the whole-design simulations use: every value of the
+    widths up to 12 and random vectors up to 300 bits."""
+    import os
+    import subprocess
+
+    from bnn_hls.rtlsim.native import tool_env
+
+    tb = tmp_path / "popcount_tb.sv"
+    widths = ", ".join(str(w) for w in POPCOUNT_WIDTHS)
+    tb.write_text(POPCOUNT_TB % {"n": len(POPCOUNT_WIDTHS), "widths": widths})
+    env = {**os.environ, **tool_env()}
+    env.pop("VERILATOR_ROOT", None)
+    # --binary runs the initial block's delays (--timing: C++20 coroutines)
+    flags = ["--binary", "-CFLAGS", "-std=c++20", "-Wno-fatal", "-Wno-WIDTH"]
+    sources = [str(RTL / "bnn_popcount.sv"), str(tb)]
+    build = subprocess.run(
+        [
+            "verilator",
+            *flags,
+            "--top-module",
+            "popcount_tb",
+            "-Mdir",
+            str(tmp_path / "obj"),
+            *sources,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    run = subprocess.run(
+        [str(tmp_path / "obj" / "Vpopcount_tb")], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"checked {len(POPCOUNT_WIDTHS)} widths, 0 errors" in run.stdout, run.stdout
