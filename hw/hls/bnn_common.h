@@ -53,7 +53,9 @@ struct chunk_io {
 #else
   static const bool in_place = N > 64 && stores_chunks<ap_uint<N> >::value;
 #endif
-  static uint64_t get(const ap_uint<N>& x, int c) { return get(x, c, std::integral_constant<bool, in_place>()); }
+  static uint64_t get(const ap_uint<N>& x, int c) {
+    return get(x, c, std::integral_constant<bool, in_place>());
+  }
   static void set_all(ap_uint<N>& x, const uint64_t* chunks) {
     set_all(x, chunks, std::integral_constant<bool, in_place>());
   }
