@@ -73,13 +73,10 @@ class WindowStage(Stage):
         """The line buffer: a ring of KH + SH input rows."""
         return [Buffer("line", self.buffer_words(), self.dst.width)]
 
-    def fill_rows(self) -> int:
-        """Input rows the window must hold before its first window (its first rows)."""
-        return min(self.layer.in_shape[0], self.layer.kernel[0] - self.layer.pads[0])
-
     def fill_words(self) -> int:
-        """Input words the window must hold before its first window."""
-        return self.fill_rows() * self.layer.in_shape[1] * self.words_per_pixel
+        """Input words the window must hold before its first window (its first rows)."""
+        h, w, _ = self.layer.in_shape
+        return min(h, self.layer.kernel[0] - self.layer.pads[0]) * w * self.words_per_pixel
 
     def buffer_words(self) -> int:
         """Words of the line buffer: KH + SH rows (hw/rtl/bnn_swg.sv)."""
@@ -102,16 +99,12 @@ class WindowStage(Stage):
         return rm.auto_memory_bits(self.dst.width, self.buffer_words())[1]
 
     def fifo_depths(self) -> dict[str, int]:
-        """In front: the rows of the next image it needs before that image's first window, and
-        one more, so that the producer keeps running while the window emits the last windows
-        of an image (with two rows, a producer as slow as the conv behind the window stalled
-        at every image boundary: CNV-W1A2 28,305 cycles per image against 28,224 modelled,
-        docs/performance.md). Behind it: room for the windows it cannot emit while it fills
-        its first rows at the start of an image; shallower FIFOs stall the producers
-        (measured: docs/rtl.md)."""
+        """Two input rows in front (it loads a row ahead while it emits, in bursts), and behind
+        it room for the windows it cannot emit while it fills its first rows at the start of
+        an image; shallower FIFOs stall the producers (measured: docs/rtl.md)."""
         row_words = self.layer.in_shape[1] * self.words_per_pixel
         return {
-            self.src.name: min(MAX_FIFO_DEPTH, (self.fill_rows() + 1) * row_words),
+            self.src.name: min(MAX_FIFO_DEPTH, 2 * row_words),
             self.dst.name: min(MAX_FIFO_DEPTH, self.fill_words() + 8),
         }
 
