@@ -43,7 +43,7 @@ DESIGN_FLAGS = [
     "--x-initial",
     "fast",
     # whole-design simulation counts bits with $countones (hw/rtl/bnn_popcount.sv): the same
-    # function as the adder tree synthesis reads, about 2.6x faster on CNV; the tree is
+    # function as the adder tree synthesis reads, 3.3x faster on CNV (bench.md); the tree is
     # simulated by the kernel benches and checked against $countones (tests/test_rtl.py)
     "-DBNN_SIM_COUNTONES",
 ]  # also the cocotb build's (runner.py)

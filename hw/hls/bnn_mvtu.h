@@ -19,7 +19,9 @@
 // iteration and is never read-modified-written; the accumulators are registers; every index
 // comes from a counter (no division of the loop index). The input elements xs / neg_xs (and,
 // over bases, the base vectors xb / wb) are computed fresh each iteration from x (no loop-carried dependence) into completely
-// partitioned arrays (registers, any number of reads). hls_check checks the tables passed in;
+// partitioned arrays (registers, any number of reads); the XNOR-popcount (xnor_popcount,
+// bnn_common.h: popcount<N>(~(a ^ b)) in synthesis) is inlined logic on those registers and
+// reads no array. hls_check checks the tables passed in;
 // these local arrays are not among them: their complete partition pragmas are what makes them
 // registers.
 //

@@ -9,7 +9,7 @@
 // mapped the digits CNN's l3/l6 MVTUs to 2,823/387 LUT (per-bit code: 2,973/395); grouping
 // bits g, g + NG, g + 2 NG simulated as fast but mapped to 3,160/427.
 // Whole-design simulation (bnn_hls/rtlsim, which defines BNN_SIM_COUNTONES) uses the simulator's
-// $countones instead: the same function, CNV's RTL simulation about 2.6x faster. Synthesis,
+// $countones instead: the same function, CNV's RTL simulation 3.3x faster (bench.md). Synthesis,
 // lint and the kernel benches read the tree; tests/test_rtl.py checks that the tree counts
 // what $countones counts (every value up to 12 bits, random vectors up to 300 bits).
 module bnn_popcount #(
