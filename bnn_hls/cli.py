@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__, progress
 from .compiler import DEFAULT_BUDGET, Compiled, FoldingRequest, choose_folding, compile_file
+from .dataflow.cycles import CLOCK_MHZ, images_per_second
 from .dataflow.folding import THRESHOLD_STYLES
 from .errors import ModelError, ToolFailure, printable
 from .frontend.fixedpoint import DEFAULT_COEFF_BITS, MAX_COEFF_BITS, MIN_COEFF_BITS
@@ -145,7 +146,7 @@ def print_verify(summary: VerifySummary) -> None:
         )
         if ii:
             print(
-                f"  throughput at 100 MHz: {1e8 / ii:,.0f} images/s "
+                f"  throughput at {CLOCK_MHZ} MHz: {images_per_second(ii):,.0f} images/s "
                 "(simulated RTL, not a board measurement)"
             )
         build = "cached" if rtl.verilator_build_cached else f"{rtl.verilator_build_s} s"

@@ -13,7 +13,7 @@ import onnx
 
 from . import ir
 from .dataflow.folding import Folding, load_folding, with_thresholds
-from .dataflow.optimiser import DEFAULT_BUDGET, optimise
+from .dataflow.optimiser import DEFAULT_BUDGET, optimise, shared_kernel_mode
 from .errors import ModelError
 from .frontend import SourceInfo, import_model, load_onnx
 from .passes import BatchShift, Pass, PassOptions, ResultSharing
@@ -96,8 +96,7 @@ def choose_folding(c: Compiled, request: FoldingRequest) -> ChosenFolding:
             folding = with_thresholds(folding, request.thresholds)
         return ChosenFolding(folding, f"from {request.file.name}")
     budget = DEFAULT_BUDGET if request.budget is None else request.budget
-    # --sharing auto: the resource model picks the kernel of every shared conv per layer
-    shared_kernel = "choose" if c.options.sharing.kind == "auto" else "always"
+    shared_kernel = shared_kernel_mode(c.options.sharing.kind)
     target = request.target_fps
     res = optimise(
         c.model,

@@ -15,6 +15,7 @@ import numpy as np
 
 from .csim import CSim
 from .errors import ToolFailure
+from .packing import scores_to_bytes
 
 
 class CsimDevice:
@@ -31,7 +32,7 @@ class CsimDevice:
     def run(self, words: np.ndarray, images: int, out_bytes: int) -> bytes:
         classes = out_bytes // (4 * images)
         scores = self.sim.run(words, images, classes, load=self.loaded)
-        return scores.astype("<i4").tobytes()
+        return scores_to_bytes(scores)
 
 
 class RtlsimDevice:
@@ -53,7 +54,7 @@ class RtlsimDevice:
         res = self.sim.run(words, expected, backpressure=False, load=self.loaded)
         if res.scores is None:
             raise ToolFailure(f"the RTL simulation returned no scores: {res.runs}")
-        return res.scores.astype("<i4").tobytes()
+        return scores_to_bytes(res.scores)
 
 
 def device_from_env() -> CsimDevice | RtlsimDevice | None:

@@ -214,6 +214,11 @@ def lanes_to_words(values: np.ndarray, lane_bits: int) -> list[int]:
     return words
 
 
+def bit_planes(values: np.ndarray, bits: int) -> np.ndarray:
+    """(...) integers -> (..., bits) uint8: two's complement, least significant bit first."""
+    return ((np.asarray(values, np.int64)[..., None] >> np.arange(bits)) & 1).astype(np.uint8)
+
+
 def bits_to_words(bits: np.ndarray) -> list[int]:
     """(depth, width) 0/1 -> one integer word per row, bit i of the row at bit i."""
     packed = np.packbits(np.asarray(bits, np.uint8), axis=-1, bitorder="little")
@@ -239,6 +244,12 @@ def popcount64(x: np.ndarray) -> np.ndarray:
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0
         return np.bitwise_count(x)
     return _POP8[x.view(np.uint8)].reshape(*x.shape, 8).sum(-1)
+
+
+def scores_to_bytes(scores: np.ndarray) -> bytes:
+    """(images, classes) integer scores -> what the accelerator writes: 32-bit little-endian
+    words (the inverse of unpack_scores)."""
+    return np.asarray(scores).astype("<i4").tobytes()
 
 
 def unpack_scores(raw: bytes | np.ndarray, images: int, classes: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from . import ir
 from .compiler import Compiled
 from .dataflow import resource_model as rm
-from .dataflow.cycles import CLOCK_HZ, cycle_model
+from .dataflow.cycles import cycle_model, images_per_second
 from .dataflow.folding import Folding
 from .dataflow.kernels import KERNELS
 from .dataflow.lowering import build_plan
@@ -245,7 +245,7 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
         "chosen_by": chosen_by,
         "layers": layers,
         "cycles_per_image": ii,
-        "images_per_second_at_100MHz": CLOCK_HZ / ii,
+        "images_per_second_at_100MHz": images_per_second(ii),
         "slowest_stage": max(stages, key=lambda s: s.cycles).name,
         "efficiency": round(macs / units / ii, 4),
         "model_estimate": {

@@ -16,7 +16,7 @@ from . import golden, ir
 from .backends.hls import write_hls_project
 from .backends.rtl import write_rtl_project
 from .csim import CSim
-from .dataflow.cycles import CLOCK_HZ, initiation_interval
+from .dataflow.cycles import images_per_second, initiation_interval
 from .dataflow.folding import Folding
 from .errors import ToolFailure
 
@@ -77,7 +77,7 @@ def rtlsim_scores(
             cycles_per_image_measured=measured,
             cycles_per_image_model=initiation_interval(plan),
             latency_cycles=first.get("latency_cycles"),
-            images_per_second_at_100MHz=(CLOCK_HZ / measured) if measured else None,
+            images_per_second_at_100MHz=images_per_second(measured) if measured else None,
             backpressure_run_agrees=all(not r["mismatched_images"] for r in res.runs),
             verilator_build_s=round(res.build_seconds, 1),
             verilator_build_cached=res.build_cached,

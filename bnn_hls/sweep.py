@@ -65,12 +65,12 @@ def default_targets(model_bytes: bytes, name: str, budget: float) -> list[float 
     """The fastest design within the budget (None), then its rate halved, rounded down to 3
     significant digits, DEFAULT_LADDER - 1 times."""
     from .compiler import compile_file
-    from .dataflow.cycles import CLOCK_HZ
+    from .dataflow.cycles import images_per_second
     from .dataflow.optimiser import optimise
 
     with _model_file(model_bytes, name) as path:
         c = compile_file(path)
-    fastest = CLOCK_HZ / optimise(c.model, budget=budget).ii
+    fastest = images_per_second(optimise(c.model, budget=budget).ii)
     ladder: list[float | None] = [None]
     for k in range(1, DEFAULT_LADDER):
         rate = fastest / 2**k
@@ -99,10 +99,10 @@ def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dic
     """One design point; runs in a worker process. A point the optimiser or a backend cannot
     build is a row with its reason, not a failure of the sweep."""
     from .compiler import compile_file
-    from .dataflow.cycles import CLOCK_HZ, initiation_interval
+    from .dataflow.cycles import images_per_second, initiation_interval
     from .dataflow.kernels import KERNELS
     from .dataflow.lowering import build_plan
-    from .dataflow.optimiser import optimise
+    from .dataflow.optimiser import optimise, shared_kernel_mode
     from .dataflow.resource_model import XC7Z020
     from .passes import PassOptions, parse_sharing
 
@@ -110,7 +110,7 @@ def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dic
     try:
         with _model_file(model_bytes, name) as path:
             c = compile_file(path, PassOptions(sharing=parse_sharing(point.sharing)))
-        shared_kernel = "choose" if point.sharing == "auto" else "always"
+        shared_kernel = shared_kernel_mode(point.sharing)
         folding = optimise(
             c.model, target_fps=point.target_fps, budget=point.budget, shared_kernel=shared_kernel
         ).folding
@@ -131,7 +131,7 @@ def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dic
         row.update(
             status="ok" if fits else "over budget",
             cycles_per_image=ii,
-            images_per_s=CLOCK_HZ / ii,
+            images_per_s=images_per_second(ii),
             model={
                 "lut": round(model_total.lut),
                 "ff": round(model_total.ff),

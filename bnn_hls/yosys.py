@@ -23,7 +23,7 @@ from typing import Any
 from . import ir
 from .backends.hls_arrays import plan_bram36
 from .backends.rtl import stage_instances, write_rtl_project
-from .dataflow.cycles import CLOCK_HZ, initiation_interval
+from .dataflow.cycles import images_per_second, initiation_interval
 from .dataflow.folding import Folding, folding_to_json
 from .dataflow.plan import Plan
 from .dataflow.resource_model import XC7Z020
@@ -350,7 +350,7 @@ def estimate_design(
         "budget_xc7z020": XC7Z020,
         "utilisation": {k: round(getattr(total, k) / v, 4) for k, v in XC7Z020.items()},
         "cycles_per_image": ii,
-        "images_per_second_at_100MHz": CLOCK_HZ / ii,
+        "images_per_second_at_100MHz": images_per_second(ii),
         "folding": folding_to_json(folding)["layers"],
         "note": "Yosys synth_xilinx estimates of the generated RTL, not Vivado results; "
         "levels: cells on the longest register-to-register path (Yosys ltp), lut_levels: the "

@@ -105,22 +105,108 @@ def stage_kinds() -> set[str]:
     return kinds
 
 
+def stage_classes() -> list[type[Stage]]:
+    found, todo = [], list(Stage.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        found.append(cls)
+    return found
+
+
+def _kind_uses(tree: ast.AST, kinds: set[str], classes: set[str]) -> list[tuple[int, str]]:
+    """Where a module decides by a stage's kind: a kind's name compared (==, !=, in, is, also
+    inside a tuple, list or set), used to pick from the kernel registry (KERNELS["shared"]) or
+    as a match case,
+    and a concrete stage class tested with isinstance, issubclass, `is` or type()."""
+
+    def names_kind(node: ast.AST) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in kinds
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(names_kind(e) for e in node.elts)
+        return False
+
+    def names_class(node: ast.AST) -> bool:
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(names_class(e) for e in node.elts)
+        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+        return name in classes
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            if any(names_kind(n) for n in parts) or (
+                any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops)
+                and any(names_class(n) for n in parts)
+            ):
+                found.append((node.lineno, ast.unparse(node)))
+        elif (
+            isinstance(node, ast.Subscript)
+            and names_kind(node.slice)
+            and ast.unparse(node.value).split(".")[-1] == "KERNELS"
+        ):
+            found.append((node.lineno, ast.unparse(node)))
+        elif isinstance(node, ast.MatchValue) and names_kind(node.value):
+            found.append((node.lineno, ast.unparse(node.value)))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("isinstance", "issubclass")
+            and len(node.args) == 2
+            and names_class(node.args[1])
+        ):
+            found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
 def test_no_module_branches_on_a_stage_kind() -> None:
-    """Comparisons with a stage kind's name (== "mvtu", in ("window", ...)) appear nowhere in
-    the package: the backends, models and optimiser ask the stage instead."""
-    kinds = stage_kinds()
+    """Outside the modules that define the stage classes (and the kernel registry that maps a
+    folding's kernel names to them), no code decides by a stage's kind: the backends, models
+    and optimiser ask the stage instead. Templates neither compare a kind's name nor read
+    `.kind`."""
+    classes = stage_classes()
+    kinds = {c.__dict__["kind"] for c in classes if "kind" in c.__dict__}
     assert {"input", "window", "mvtu", "shared", "pool", "gather", "split", "output"} <= kinds
+    concrete = {c.__name__ for c in classes if "kind" in c.__dict__}
+    owners = {Path(__import__(c.__module__, fromlist=["_"]).__file__) for c in classes}
+    owners.add(PACKAGE / "dataflow" / "kernels.py")
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in owners:
+            continue
+        for no, text in _kind_uses(ast.parse(path.read_text()), kinds, concrete):
+            offenders.append(f"{path.relative_to(ROOT)}:{no}: {text}")
     alternatives = "|".join(sorted(kinds))
     literal = rf"""["']({alternatives})["']"""
     compare = re.compile(
-        rf"(==|!=)\s*{literal}|{literal}\s*(==|!=)|\bin\s*[(\[{{][^)\]}}]*{literal}"
+        rf"(==|!=)\s*{literal}|{literal}\s*(==|!=)|\bin\s*[(\[{{][^)\]}}]*{literal}|\.kind\b"
     )
-    offenders = []
-    for path in list(PACKAGE.rglob("*.py")) + list((ROOT / "templates").rglob("*.j2")):
+    for path in sorted((ROOT / "templates").rglob("*.j2")):
         for no, line in enumerate(path.read_text().splitlines(), 1):
             if compare.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_kind_check_finds_what_it_forbids() -> None:
+    """The check above on code that decides by kind in each of the ways it looks for."""
+    samples = [
+        'if st.kind == "mvtu": pass',
+        'x = st.kind in ("window",\n "pool")',
+        'rule = KERNELS["shared"]',
+        'match k:\n    case "bases": pass',
+        "ok = isinstance(st, MvtuStage)",
+        "ok = type(st) is WindowStage",
+        "ok = cls is not KERNELS[name] or cls is SharedStage",
+    ]
+    kinds = {"mvtu", "window", "pool", "shared", "bases"}
+    classes = {"MvtuStage", "WindowStage", "SharedStage"}
+    for code in samples:
+        assert _kind_uses(ast.parse(code), kinds, classes), code
+    allowed = "ok = isinstance(st, LinearStage) and x == 'lut' and rep['input']"
+    assert not _kind_uses(ast.parse(allowed), kinds, classes)
 
 
 def test_every_stage_kind_has_its_templates() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn_hls.backends.hls import rom_type, wide_literal
+from bnn_hls.backends.hls import rom_type, word_literal
 from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
 from bnn_hls.package_data import resource_dir
 
@@ -31,11 +31,8 @@ def c_array(values: np.ndarray, fmt: str = "{}") -> str:
 
 
 def rom_word(width: int, value: int) -> str:
-    """A constant table word as the generated code writes it (a native literal up to 64 bits,
-    BNN_WIDE above)."""
-    if width <= 64:
-        return f"0x{value:x}ULL"
-    return wide_literal(width, value.to_bytes(-(-width // 8), "big"))
+    """A constant table word as the generated code writes it."""
+    return word_literal(width, value)
 
 
 def test_sliding_window(tmp_path: Path) -> None:

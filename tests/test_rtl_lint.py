@@ -130,6 +130,9 @@ def test_generated_top_lint_clean(
         ("bnn_swg", {"C": 6, "SIMD": 4}, "SIMD (4) must divide C (6)"),
         ("bnn_pool", {"C": 8, "PE": 3}, "PE (3) must divide C (8)"),
         ("bnn_gather", {"IN_W": 3, "OUT_W": 8}, "IN_W (3) must divide OUT_W (8)"),
+        ("bnn_mvtu", {"BASES": 1, "XFORM": 2}, "XFORM (2) must be 0 (bit-planes) or 1"),
+        ("bnn_mvtu", {"BASES": 1, "XB": 3}, "XB at most IN_BITS as bit-planes"),
+        ("bnn_thr_loader", {"AXI_W": 24}, "AXI_W (24) must be a power of two from 8"),
     ],
 )
 def test_bad_parameters_stop_elaboration(

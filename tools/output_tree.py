@@ -8,8 +8,9 @@ it and comparing the two byte for byte:
     python tools/output_tree.py write after/         # on the new one
     python tools/output_tree.py compare before/ after/
 
-Cases: the shipped example models, the reference topologies (TFC, SFC, LFC, CNV) and
-`--random N` seeded random models (modelgen), each at the optimiser's default folding, at a
+Cases: every shipped example model (examples/**/*.onnx), the reference topologies (TFC, SFC, LFC, CNV) and
+`--random N` seeded random models (modelgen; every third one multi-bit or piecewise-
+approximated), each at the optimiser's default folding, at a
 target rate (a quarter of the default design's images/s) and from a folding file (the default
 folding with every ROM style flipped); models with a binary conv also with --sharing exact and
 auto. Only the CLI is used, so the script runs unchanged on any version.
@@ -35,18 +36,18 @@ import numpy as np
 import onnx
 
 from bnn_hls.cli import main as cli_main
-from bnn_hls.modelgen import BnStats, ConvSpec, DenseSpec, build_bnn, reference_topology
+from bnn_hls.modelgen import (
+    ActQuant,
+    BnStats,
+    ConvSpec,
+    DenseSpec,
+    PaSpec,
+    WeightQuant,
+    build_bnn,
+    reference_topology,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = [
-    "digits/digits_mlp.onnx",
-    "digits/digits_cnn.onnx",
-    "digits/digits_mlp_dynamo.onnx",
-    "digits/digits_cnn_dynamo.onnx",
-    "digits/digits_cnn_shared1.onnx",
-    "mnist_tfc/tfc_mnist.onnx",
-    "mnist_tfc/tfc_mnist_dynamo.onnx",
-]
 VOLATILE_JSON_KEYS = ("compile_seconds",)
 
 
@@ -77,6 +78,15 @@ def random_model(seed: int) -> tuple[onnx.ModelProto, bool]:
     for _ in range(r.randint(0 if use_conv else 1, 2)):
         layers.append(DenseSpec(r.randint(1, 24)))
     bn = BnStats(r.choice([0.0, 0.3, 0.6]), r.choice([0.0, 0.1]), r.choice([0.0, 0.1, 0.3]))
+    # every third model has more than two levels somewhere: multi-bit weights and activations
+    # (QONNX only) or a piecewise approximation (plain ONNX)
+    act, weights, pa = None, None, None
+    if seed % 3 == 2:
+        if style == "qonnx":
+            act = ActQuant(bits=r.randint(2, 3), signed=r.random() < 0.5, narrow=r.random() < 0.5)
+            weights = WeightQuant(bits=r.randint(2, 3), per_channel=r.random() < 0.5)
+        else:
+            pa = PaSpec(r.randint(1, 4), r.randint(2, 5), "sign" if style == "plain" else "where")
     model = build_bnn(
         shape,
         layers,
@@ -89,6 +99,9 @@ def random_model(seed: int) -> tuple[onnx.ModelProto, bool]:
         bn=bn,
         final_bias=r.random() < 0.5,
         channels_last=r.random() < 0.5,
+        act=act,
+        weights=weights,
+        pa=pa,
     )
     convs = [la for la in layers if isinstance(la, ConvSpec)]
     binary_conv = len(convs) >= 2 or (len(convs) == 1 and mode == "bipolar")
@@ -105,9 +118,9 @@ def cli(args: list[str]) -> tuple[int, str]:
 def models(work: Path, n_random: int) -> list[tuple[str, Path, bool]]:
     """(case name, file, has a binary conv)."""
     found: list[tuple[str, Path, bool]] = []
-    for rel in EXAMPLES:
-        path = ROOT / "examples" / rel
-        found.append((path.stem, path, "cnn" in path.stem))
+    for path in sorted((ROOT / "examples").rglob("*.onnx")):
+        name = f"{path.parent.name}.{path.stem}"
+        found.append((name, path, any(k in path.stem for k in ("cnn", "cnv", "conv"))))
     for name in ("tfc", "sfc", "lfc", "cnv"):
         path = work / f"{name}.onnx"
         onnx.save(reference_topology(name, seed=0), path)

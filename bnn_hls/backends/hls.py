@@ -14,6 +14,7 @@ import jinja2
 import numpy as np
 
 from .. import __version__, golden, ir
+from ..dataflow.cycles import CLOCK_PERIOD_NS
 from ..dataflow.folding import Folding
 from ..dataflow.lowering import build_plan
 from ..dataflow.memory import Memory
@@ -22,7 +23,7 @@ from ..dataflow.stage import Stage
 from ..dataflow.streams import SCORE_BITS
 from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
-from ..packing import load_word_count
+from ..packing import bits_to_words, load_word_count
 from .hls_arrays import stage_arrays
 from .hls_check import check_project
 
@@ -82,27 +83,21 @@ def rom_type(width: int, signed: bool) -> str:
 
 def lane_literals(mem: Memory) -> np.ndarray:
     """(depth, lanes) C initializer texts of a memory's lanes: decimal integers, or hex words
-    for bit lanes (`0x..ULL` up to 64 bits, an ap_uint string constructor above)."""
+    for bit lanes (word_literal)."""
     if mem.form == "ints":
         return np.asarray(mem.values).astype(np.int64)
     bits = np.asarray(mem.values, np.uint8)  # (depth, lanes, lane_bits)
-    nbytes = -(-mem.lane_bits // 8)
-    padded = np.zeros((*bits.shape[:2], nbytes * 8), np.uint8)
-    padded[..., : mem.lane_bits] = bits
-    packed = np.packbits(padded, axis=-1, bitorder="little")[..., ::-1]  # most significant first
-    rows = packed.reshape(-1, nbytes)
-    hexes = [bytes(row).hex().lstrip("0") or "0" for row in rows]
-    if mem.lane_bits <= 64:
-        texts = [f"0x{h}ULL" for h in hexes]
-    else:
-        texts = [wide_literal(mem.lane_bits, bytes(row)) for row in rows]
+    words = bits_to_words(bits.reshape(-1, mem.lane_bits))
+    texts = [word_literal(mem.lane_bits, w) for w in words]
     return np.array(texts, dtype=object).reshape(bits.shape[:2])
 
 
-def wide_literal(width: int, big_endian: bytes) -> str:
-    """BNN_WIDE(N, "hex", chunk0, ...) of a word above 64 bits (bnn_common.h): the hex string
-    for the HLS tool, little-endian 64-bit chunks for C simulation."""
-    value = int.from_bytes(big_endian, "big")
+def word_literal(width: int, value: int) -> str:
+    """A constant word of `width` bits: `0x..ULL` up to 64 bits; above, BNN_WIDE(N, "hex",
+    chunk0, ...) (bnn_common.h): the hex string for the HLS tool, little-endian 64-bit chunks
+    for C simulation."""
+    if width <= 64:
+        return f"0x{value:x}ULL"
     chunks = ", ".join(f"0x{(value >> lo) & (2**64 - 1):x}ULL" for lo in range(0, width, 64))
     return f'BNN_WIDE({width}, "{value:x}", {chunks})'
 
@@ -259,7 +254,7 @@ def write_hls_project(
             tool_name=tool_name,
             tool_cmd=tool_cmd,
             part=PART,
-            clock_ns=10,
+            clock_ns=CLOCK_PERIOD_NS,
             csim_images=n_csim,
             extra_cflags=extra,
             std_flag=STD_FLAGS[flavor],

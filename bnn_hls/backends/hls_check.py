@@ -2,9 +2,10 @@
 library's pipelined loops touch, the accesses per iteration fit the ports that the project's
 pragmas give the array (so the loop can reach II = 1), and no word is wider than 4096 bits.
 
-The access rules of the kernel library are written once, here (KERNELS): which arguments a
-kernel reads (or writes) per loop iteration, and how many parallel readers (a template
-parameter, e.g. PE) each read their own index of the array's first dimension. The check reads
+The access rules of the kernel library are written once, by the stage class whose kind calls
+the kernel (Stage.hls_kernels, dataflow/hls_rules.py): which arguments a kernel reads (or
+writes) per loop iteration, and how many parallel readers (a template parameter, e.g. PE) each
+read their own index of the array's first dimension. The check reads
 what was generated — declarations, pragmas, kernel calls, config.h constants — and applies
 the rules; `write_hls_project` runs it on everything it writes, and the tests run it on
 designs with pragmas removed to see it fail.
@@ -14,101 +15,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..dataflow import lowering as _lowering  # noqa: F401  (imports every stage class)
+from ..dataflow.hls_rules import Access, KernelRule
+from ..dataflow.stage import Stage
 from ..dataflow.streams import MAX_WORD_BITS
 
 UNLIMITED = 1 << 30
 
 
-@dataclass(frozen=True)
-class Access:
-    reads: int  # per iteration, per reader
-    writes: int = 0
-    # template parameter (or a product "A*B" of them): that many readers, each on its own index
-    # of dimension 1 and all on the same index of the other dimensions
-    parallel: str | None = None
-    # the kernel touches the array only when this holds for its template parameters (e.g.
-    # without a border correction the correction table is never read)
-    when: Callable[[dict[str, int]], bool] | None = None
+def kernel_rules() -> dict[str, KernelRule]:
+    """Every HLS library kernel's rule, gathered from the stage classes (Stage.hls_kernels)."""
+    rules: dict[str, KernelRule] = {}
+    pending: list[type[Stage]] = list(Stage.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        rules.update(cls.hls_kernels)
+        pending += cls.__subclasses__()
+    return rules
 
-
-@dataclass(frozen=True)
-class KernelRule:
-    template_params: tuple[str, ...]  # the kernel's template parameters, in order
-    args: tuple[str, ...]  # its arguments, in order
-    arrays: dict[str, Access]  # what its pipelined loop does to each array argument
-
-
-def _border(p: dict[str, int]) -> bool:
-    return bool(p["BORDER"])
-
-
-def _generated(p: dict[str, int]) -> bool:
-    return bool(p["WGEN"])
-
-
-_MVTU_ARRAYS = {
-    "weights": Access(1, parallel="PE", when=lambda p: not p["WGEN"]),
-    "seeds": Access(1, parallel="PE", when=_generated),  # the fixed-sign generator
-    "invert": Access(1, parallel="PE", when=_generated),
-    "thresholds": Access(1, parallel="PE*LEVELS"),
-    "row_class": Access(1, when=_border),
-    "col_class": Access(1, when=_border),
-    "correction": Access(1, parallel="PE", when=_border),
-    "vec": Access(1, 1, when=lambda p: p["O"] // p["PE"] > 1),  # for output folds after the first
-}
-_MVTU_ARGS = (
-    "in", "out", "weights", "seeds", "invert", "thresholds", "row_class", "col_class",
-    "correction", "coeffs", "vec",
-)  # fmt: skip
-_MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS")
-_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO")
-# coeffs (the MVTU over bases) is read at constant indices only (unrolled loops): no rule
-
-KERNELS: dict[str, KernelRule] = {
-    "mvtu_threshold": KernelRule(
-        (*_MVTU_HEAD, "LEVELS", "OUT_BITS", "OUT_LO", *_MVTU_TAIL),
-        (*_MVTU_ARGS, "reps"),
-        _MVTU_ARRAYS,
-    ),
-    "mvtu_scores": KernelRule(
-        (*_MVTU_HEAD, "SCORE_BITS", *_MVTU_TAIL),
-        (*_MVTU_ARGS, "reps"),
-        {**_MVTU_ARRAYS, "thresholds": Access(1, parallel="PE")},
-    ),
-    "sliding_window": KernelRule(
-        ("IH", "IW", "C", "SIMD", "ELEM_BITS", "KH", "KW", "SH", "SW", "PT", "PL", "PB", "PR"),
-        ("in", "out", "pad_word", "line", "reps"),
-        {"line": Access(1, 1)},
-    ),
-    "maxpool_bits": KernelRule(
-        ("IH", "IW", "C", "PE", "K", "EB"),
-        ("in", "out", "and_mask", "reps"),
-        {"and_mask": Access(1, parallel="PE")},
-    ),
-    "window_max_bits": KernelRule(
-        ("PE", "CW", "TAPS", "PIXELS", "EB"),
-        ("in", "out", "and_mask", "reps"),
-        {"and_mask": Access(1, parallel="PE")},
-    ),
-    "load_table": KernelRule(
-        ("LANES", "DEPTH"),
-        ("in", "table"),
-        {"table": Access(0, 1)},  # one element of one bank per iteration
-    ),
-    "shared_conv_threshold": KernelRule(
-        ("C", "T", "SIMD", "O", "PE", "OH", "OW", "BORDER", "RC", "CC", "SUM_W", "CMP_W", "UNIT"),
-        ("in", "out", "thresholds", "row_class", "col_class", "correction", "reps"),
-        {
-            "thresholds": Access(1, parallel="PE"),
-            "row_class": Access(1, when=_border),
-            "col_class": Access(1, when=_border),
-            "correction": Access(1, parallel="PE", when=_border),
-        },
-    ),
-}
 
 # ports of a memory by its storage type: (reads, writes, read-or-write)
 PORTS = {
@@ -189,6 +115,7 @@ def _ports(body: str, name: str) -> tuple[int, int, int]:
 def check_project(hls_dir: Path) -> list[str]:
     """Problems of a generated HLS project folder (empty: every rule holds)."""
     problems: list[str] = []
+    rules = kernel_rules()
     config = (hls_dir / "config.h").read_text()
     consts = {m.group(1): int(m.group(2)) for m in _CONST.finditer(config)}
     max_w = re.search(r"#define AP_INT_MAX_W (\d+)", config)
@@ -208,7 +135,7 @@ def check_project(hls_dir: Path) -> list[str]:
                  for m in _DECL.finditer(text)}  # fmt: skip
         for func, body in _FUNC.findall(text):
             for kernel, targs, args in _CALL.findall(body):
-                rule = KERNELS.get(kernel)
+                rule = rules.get(kernel)
                 if rule is None:
                     problems.append(f"{path.name}: {func} calls bnn::{kernel}, which has no rule")
                     continue

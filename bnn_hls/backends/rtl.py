@@ -14,29 +14,24 @@ from .. import __version__, ir
 from ..dataflow.folding import Folding
 from ..dataflow.lowering import build_plan
 from ..dataflow.plan import Plan
-from ..dataflow.stage import LinearStage, Stage
+from ..dataflow.stage import Stage
 from ..dataflow.tables import describe as describe_load
 from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
 
-LIBRARY = (
-    "bnn_fifo.sv",
-    "bnn_mvtu.sv",
-    "bnn_thr_table.sv",
-    "bnn_thr_loader.sv",
-    "bnn_popcount.sv",
-    "bnn_share_lane.sv",
-    "bnn_share_ctrl.sv",
-    "bnn_swg.sv",
-    "bnn_pool.sv",
-    "bnn_window_max.sv",
-    "bnn_max_min.sv",
-    "bnn_gather.sv",
-    "bnn_split.sv",
-    "bnn_scores_out.sv",
-    "bnn_label.sv",
-    "bnn_axil_ctrl.sv",
-)
+# what the top itself instantiates, whatever its stages: the stream FIFOs, the threshold
+# loader and (in bnn_top_axi) the AXI-Lite control block
+TOP_LIBRARY = ("bnn_fifo.sv", "bnn_thr_loader.sv", "bnn_axil_ctrl.sv")
+
+
+def library_files(plan: Plan) -> list[str]:
+    """The hw/rtl files a design needs: the top's, then each stage's library module and the
+    files it uses (Stage.rtl_library), in stage order, each once."""
+    names = list(TOP_LIBRARY)
+    for st in plan.stages:
+        own = [f"{st.rtl_module}.sv"] if st.rtl_module and st.rtl_template is None else []
+        names += [n for n in (*own, *st.rtl_library) if n not in names]
+    return names
 
 
 def watchdog_cycles(plan: Plan) -> int:
@@ -78,8 +73,7 @@ def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[
             "dst": st.dst.name,
             "drives_axis_out": st.drives_axis_out,
             "mem_files": sorted(names),
-            # linear stages take the threshold load port (writable or not)
-            "load_port": isinstance(st, LinearStage),
+            "load_port": st.has_load_port,
             "load_table": tables.get(st.name),
         }
         result.append((st, inst))
@@ -124,7 +118,8 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
             load_values=sum(t.values for t in load_tables(plan)),
         )
     )
-    for name in LIBRARY:
+    library = library_files(plan)
+    for name in library:
         shutil.copy(resource_dir("hw") / "rtl" / name, out / name)
     generated = []
     for st in plan.stages:
@@ -136,7 +131,7 @@ def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str
                 )
             )
             generated.append(name)
-    sources = [*LIBRARY, *generated, "bnn_top.sv"]
+    sources = [*library, *generated, "bnn_top.sv"]
     (out / "bnn_top_axi.sv").write_text(
         env.get_template("top_axi.sv.j2").render(
             version=__version__, in_axi_bits=plan.in_axi_bits, n_streams=len(streams)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, golden, ir
-from ..dataflow.cycles import initiation_interval
+from ..dataflow.cycles import CLOCK_MHZ, initiation_interval
 from ..dataflow.folding import Folding, folding_to_json
 from ..dataflow.lowering import build_plan
 from ..dataflow.plan import Plan
@@ -28,7 +28,6 @@ from .hls_arrays import plan_bram36
 
 DESIGN = "bnn"
 ACCEL_NAME = "bnn_0"
-CLOCK_MHZ = 100
 HLS_PORTS = {
     "in": "input_words",
     "out": "output_scores",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
+from ..packing import bit_planes
 
 # the input bases' forms (the kernels' XFORM parameter)
 X_BITS = 0  # base n is bit n of the input element
@@ -58,7 +59,7 @@ class Bases:
         if self.weight_steps:
             steps = np.array(self.weight_steps, np.int64)
             return (w[..., None] >= steps).astype(np.uint8)
-        return ((w[..., None] >> np.arange(self.weight_plane_bits)) & 1).astype(np.uint8)
+        return bit_planes(w, self.weight_plane_bits)
 
     def input_value(self, code: int) -> int:
         """The value the kernel gives input element `code` (a padded tap's, for border.py)."""

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from .plan import Plan
 
-CLOCK_HZ = 100e6
+CLOCK_HZ = 100e6  # the one clock every design, report and build uses
+CLOCK_MHZ = round(CLOCK_HZ / 1e6)
+CLOCK_PERIOD_NS = round(1e9 / CLOCK_HZ)
 
 
 @dataclass
@@ -32,4 +34,5 @@ def initiation_interval(plan: Plan) -> int:
 
 
 def images_per_second(ii: float, clock_hz: float = CLOCK_HZ) -> float:
+    """Throughput of a pipeline whose initiation interval is `ii` cycles."""
     return clock_hz / ii

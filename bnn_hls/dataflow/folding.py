@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import ir
 from ..errors import InputFileError, ModelError, quote_name
-from .kernels import KERNELS
+from .kernels import KERNELS, legal_kernels
 from .pairing import linear_steps
 from .signgen import generator_refusal
 
@@ -68,39 +68,20 @@ def refusals(model: ir.Model, kernel: str) -> dict[str, str | None]:
     return {layer.name: KERNELS[kernel].refusal(layer, th) for layer, th in linear_steps(model)}
 
 
-def producer_widths(model: ir.Model, folding: Folding) -> dict[str, int]:
-    """Elements per stream word arriving at each linear layer (from the previous producer)."""
-    widths: dict[str, int] = {}
-    prev: int | None = None
-    for layer in model.layers:
-        if isinstance(layer, ir.Linear):
-            fold = folding[layer.name]
-            widths[layer.name] = prev if prev is not None else fold.simd
-            prev = fold.pe
-    return widths
-
-
 def default_folding(model: ir.Model) -> Folding:
     """Moderate parallelism that is always legal: PE up to 16, SIMD up to 64 (binary) or 8
     (integer inputs), chosen among divisors compatible with the neighbouring word size; the
     result-sharing kernel for every layer that has a sharing plan and can take it."""
     folding: Folding = {}
     prev_pe: int | None = None
-    shared_refusals = refusals(model, "shared")
-    mvtu_refusals = refusals(model, "mvtu")
-    for layer in model.linear_layers():
+    for layer, threshold in linear_steps(model):
         cap = DEFAULT_MAX_SIMD_INT if layer.input_kind == "int" else DEFAULT_MAX_SIMD_BIT
         options = [d for d in divisors(simd_domain(layer)) if d <= cap]
         if prev_pe is not None:
             options = [d for d in options if compatible(d, prev_pe)]
         simd = max(options)
         pe = max(d for d in divisors(layer.out_channels) if d <= DEFAULT_MAX_PE)
-        if shared_refusals[layer.name] is None:
-            kernel = "shared"
-        elif mvtu_refusals[layer.name] is None:
-            kernel = "mvtu"
-        else:  # a staircase activation's codes: only the MVTU over bases reads them
-            kernel = "bases"
+        kernel = legal_kernels(layer, threshold)[0]  # every layer has one (lowering refuses)
         folding[layer.name] = Fold(pe, simd, kernel=kernel)
         prev_pe = pe
     return folding

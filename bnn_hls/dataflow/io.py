@@ -51,6 +51,7 @@ class OutputStage(Stage):
     kind: ClassVar[str] = "output"
     hls_template: ClassVar[str] = "output.h.j2"
     rtl_params: ClassVar[tuple[str, ...]] = ("PE", "SCORE_BITS", "CLASSES")
+    rtl_library: ClassVar[tuple[str, ...]] = ("bnn_split.sv",)  # lanes -> one score per word
     drives_axis_out: ClassVar[bool] = True
     synthesised: ClassVar[bool] = False  # a few LUTs; its 32-bit port differs from the wrapper's
 

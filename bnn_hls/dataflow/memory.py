@@ -59,15 +59,6 @@ class Memory:
             raise AssertionError(f"memory {self.key}: contents {data.shape}, declared {want}")
         return data
 
-    def lane_values(self) -> np.ndarray:
-        """(depth, lanes): every lane as an integer (Python ints, object array, for lanes
-        wider than 63 bits)."""
-        if self.form == "ints":
-            return np.asarray(self.values)
-        bits = self.values.astype(object)  # (depth, lanes, lane_bits)
-        weights = np.array([1 << i for i in range(self.lane_bits)], dtype=object)
-        return (bits * weights).sum(-1)
-
     def words(self) -> list[int]:
         """One integer per word, lanes packed (what the RTL's .mem file holds)."""
         if self.form == "bits":

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from .. import ir
-from ..packing import LOAD_VALUE_BYTES
+from ..packing import LOAD_VALUE_BYTES, bit_planes
 from . import resource_model as rm
 from .bases import X_STEPS, Bases, decompose
 from .border import BorderTables, border_tables
+from .hls_rules import Access, KernelRule, border_arrays
 from .memory import Buffer, Memory
 from .signgen import STATE_BITS, sign_generator
 from .stage import LinearStage
@@ -24,6 +25,29 @@ from .streams import MAX_FIFO_DEPTH, SCORE_BITS, Stream
 
 if TYPE_CHECKING:
     from .folding import Fold
+
+
+def _generated(p: dict[str, int]) -> bool:
+    return bool(p["WGEN"])
+
+
+# bnn_mvtu.h's two kernels (threshold outputs, class scores) share their arrays and most of
+# their template parameters and arguments
+_MVTU_ARRAYS = {
+    "weights": Access(1, parallel="PE", when=lambda p: not p["WGEN"]),
+    "seeds": Access(1, parallel="PE", when=_generated),  # the fixed-sign generator
+    "invert": Access(1, parallel="PE", when=_generated),
+    "thresholds": Access(1, parallel="PE*LEVELS"),
+    **border_arrays(),
+    "vec": Access(1, 1, when=lambda p: p["O"] // p["PE"] > 1),  # for output folds after the first
+}
+_MVTU_ARGS = (
+    "in", "out", "weights", "seeds", "invert", "thresholds", "row_class", "col_class",
+    "correction", "coeffs", "vec",
+)  # fmt: skip
+_MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS")
+_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO")
+# coeffs (the MVTU over bases) is read at constant indices only (unrolled loops): no rule
 
 
 @dataclass(eq=False)
@@ -65,6 +89,20 @@ class MvtuStage(LinearStage):
     title: ClassVar[str] = "MVTU"
     over_bases: ClassVar[bool] = False  # BasesStage: weights and inputs as binary bases
     generates_weights: ClassVar[bool] = True
+    default_rank: ClassVar[int] = 1
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {
+        **LinearStage.hls_kernels,
+        "mvtu_threshold": KernelRule(
+            (*_MVTU_HEAD, "LEVELS", "OUT_BITS", "OUT_LO", *_MVTU_TAIL),
+            (*_MVTU_ARGS, "reps"),
+            _MVTU_ARRAYS,
+        ),
+        "mvtu_scores": KernelRule(
+            (*_MVTU_HEAD, "SCORE_BITS", *_MVTU_TAIL),
+            (*_MVTU_ARGS, "reps"),
+            {**_MVTU_ARRAYS, "thresholds": Access(1, parallel="PE")},
+        ),
+    }
 
     @classmethod
     def build(
@@ -131,16 +169,12 @@ class MvtuStage(LinearStage):
 
     @property
     def w_bits(self) -> int:
-        """Bits per stored weight element: its base bits over bases, else the weight's."""
-        if self.bases is not None:
-            return self.bases.weight_bases
+        """Bits per stored weight element (the weight's two's-complement width)."""
         return self.layer.weight_bits()
 
     def coeff_rows(self) -> list[list[int]]:
-        """The base pairs' coefficients, (WB + 1) x (XB + 1) (2 x 2 zeros without bases)."""
-        if self.bases is None:
-            return [[0, 0], [0, 0]]
-        return self.bases.pair_coeffs().tolist()
+        """The base pairs' coefficients, (WB + 1) x (XB + 1): 2 x 2 zeros, unused (BASES 0)."""
+        return [[0, 0], [0, 0]]
 
     def rtl_parameters(self) -> list[tuple[str, int | str]]:
         """The RTL parameters, and the coefficients as one packed vector of 64-bit lanes
@@ -212,12 +246,12 @@ class MvtuStage(LinearStage):
             "ROM_BLOCK": int(self.rom == "block"),
             "THR_WRITABLE": int(self.writable),
             "WGEN": int(self.generated),
-            "BASES": int(self.bases is not None),
-            "WB": 1 if self.bases is None else self.bases.weight_bases,
-            "XB": 1 if self.bases is None else self.bases.input_bases,
-            "XFORM": 0 if self.bases is None else self.bases.input_form,
-            "XLO": 0 if self.bases is None else self.bases.input_lo,
+            **self._bases_params(),
         }
+
+    def _bases_params(self) -> dict[str, int]:
+        """The kernel's base parameters: off (the MVTU's own products)."""
+        return {"BASES": 0, "WB": 1, "XB": 1, "XFORM": 0, "XLO": 0}
 
     def cycles(self) -> int:
         return self.pixels * self.nf * self.sf
@@ -228,21 +262,12 @@ class MvtuStage(LinearStage):
     def _weight_bits(self) -> np.ndarray:
         """(NF * SF, PE, SIMD * W_BITS) bits: element s of a lane at bits [s * W_BITS, ...)."""
         layer, wb = self.layer, self.w_bits
-        if self.bases is not None:
-            base_bits = self.bases.weight_bits(layer.int_weights())
-            planes = base_bits.reshape(self.nf, self.pe, self.sf, self.simd * wb)
-            return (
-                planes.transpose(0, 2, 1, 3)
-                .reshape(self.nf * self.sf, self.pe, self.simd * wb)
-                .astype(np.uint8)
-            )
         if wb == 1:
             values = layer.weights.reshape(layer.out_channels, layer.fan_in).astype(np.int64)
         else:
             values = layer.weight_levels.reshape(layer.out_channels, layer.fan_in).astype(np.int64)
         tiles = values.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
-        bits = (tiles[..., None] >> np.arange(wb)) & 1  # two's complement, LSB first
-        return bits.astype(np.uint8).reshape(self.nf * self.sf, self.pe, self.simd * wb)
+        return bit_planes(tiles, wb).reshape(self.nf * self.sf, self.pe, self.simd * wb)
 
     def _threshold_lanes(self) -> np.ndarray:
         if self.thresholds is None:  # a scores layer compares nothing: a zero table
@@ -303,7 +328,7 @@ class MvtuStage(LinearStage):
         weight_width = self.pe * self.simd * self.w_bits
         border_classes = 0 if self.border is None else self.border.classes
         binary = not self.int_in and self.w_bits == 1
-        products = self.bases is None
+        products = not self.over_bases
         return {
             "const": 1.0,
             "binary_macs": float(weight_width) if binary and products else 0.0,
@@ -334,22 +359,8 @@ class MvtuStage(LinearStage):
         }
 
     def _bases_features(self, acc_bits: int) -> dict[str, float]:
-        """Over binary bases: per PE an AND-popcount of SIMD bits for every base pair with a
-        coefficient, and a constant multiply-add of its count into the accumulator; once,
-        the input bases (comparators for staircase steps, wiring for bits)."""
-        if self.bases is None:
-            return {}
-        coeffs = self.bases.pair_coeffs()
-        # pairs with a popcount: the constant pair (0, 0) counts SIMD and needs none
-        pairs = int(np.count_nonzero(coeffs)) - int(coeffs[0, 0] != 0)
-        steps = self.bases.input_form == X_STEPS
-        return {
-            "base_pair_bits": float(self.pe * self.simd * pairs),
-            "base_coeff_adders": float(self.pe * pairs * acc_bits),
-            "input_base_bits": float(self.simd * self.bases.input_bases * self.in_bits)
-            if steps
-            else 0.0,
-        }
+        """The resource features of base pairs (none: the MVTU's own products)."""
+        return {}
 
     def block_ram(self) -> float:
         if self.rom != "block":
@@ -421,10 +432,63 @@ class BasesStage(MvtuStage):
     title: ClassVar[str] = "MVTU over binary bases"
     over_bases: ClassVar[bool] = True
     generates_weights: ClassVar[bool] = False  # its weights are base bits, kept in a ROM
+    default_rank: ClassVar[int] = 2  # the only kernel for staircase inputs, else the MVTU's
 
     @property
     def name(self) -> str:
         return f"{self.layer.name}_bases"
+
+    @property
+    def _bases(self) -> Bases:
+        assert self.bases is not None, "built by MvtuStage.build with over_bases"
+        return self.bases
+
+    @property
+    def w_bits(self) -> int:
+        """Bits per stored weight element: one per weight base."""
+        return self._bases.weight_bases
+
+    def coeff_rows(self) -> list[list[int]]:
+        """The base pairs' coefficients, (WB + 1) x (XB + 1)."""
+        return self._bases.pair_coeffs().tolist()  # type: ignore[no-any-return]
+
+    def _bases_params(self) -> dict[str, int]:
+        b = self._bases
+        return {
+            "BASES": 1,
+            "WB": b.weight_bases,
+            "XB": b.input_bases,
+            "XFORM": b.input_form,
+            "XLO": b.input_lo,
+        }
+
+    def _weight_bits(self) -> np.ndarray:
+        """(NF * SF, PE, SIMD * WB): element s of a lane holds its WB base bits at
+        [s * WB, ...)."""
+        wb = self.w_bits
+        base_bits = self._bases.weight_bits(self.layer.int_weights())
+        planes = base_bits.reshape(self.nf, self.pe, self.sf, self.simd * wb)
+        return (
+            planes.transpose(0, 2, 1, 3)
+            .reshape(self.nf * self.sf, self.pe, self.simd * wb)
+            .astype(np.uint8)
+        )
+
+    def _bases_features(self, acc_bits: int) -> dict[str, float]:
+        """Per PE an AND-popcount of SIMD bits for every base pair with a coefficient, and a
+        constant multiply-add of its count into the accumulator; once, the input bases
+        (comparators for staircase steps, wiring for bits)."""
+        coeffs = self._bases.pair_coeffs()
+        # pairs with a popcount: the constant pair (0, 0) counts SIMD and needs none
+        pairs = int(np.count_nonzero(coeffs)) - int(coeffs[0, 0] != 0)
+        steps = self._bases.input_form == X_STEPS
+        return {
+            "base_pair_bits": float(self.pe * self.simd * pairs),
+            "base_coeff_adders": float(self.pe * pairs * acc_bits),
+            "input_base_bits": float(self.simd * self._bases.input_bases * self.in_bits)
+            if steps
+            else 0.0,
+        }
 
     @classmethod
     def refusal(cls, layer: ir.Linear, threshold: ir.ThresholdLayer | None) -> str | None:

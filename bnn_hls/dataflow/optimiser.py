@@ -35,10 +35,9 @@ from .folding import (
     check_folding,
     compatible,
     divisors,
-    refusals,
     simd_domain,
 )
-from .kernels import KERNELS
+from .kernels import KERNELS, claimed_by, legal_kernels
 from .lowering import build_plan, linear_layer_stages
 from .pairing import linear_steps
 from .resource_model import XC7Z020
@@ -74,6 +73,13 @@ class Result:
 
 
 SHARED_KERNEL_MODES = ("always", "choose", "never")
+
+
+def shared_kernel_mode(sharing: str) -> str:
+    """The optimiser's SHARED_KERNEL_MODES entry for a `--sharing` mode: under "auto" the
+    resource model picks the kernel of every shared conv per layer; otherwise a layer with a
+    sharing plan stays on the result-sharing unit."""
+    return "choose" if sharing == "auto" else "always"
 
 
 def candidate(model: ir.Model, layer: ir.Linear, fold: Fold) -> Candidate:
@@ -112,15 +118,12 @@ def layer_candidates(
     ones (slower and no cheaper in LUTs and in block RAM) removed. The first layer reads at
     most MAX_INPUT_BITS_PER_CYCLE input bits per cycle."""
     in_bits = layer.input_element_bits()
-    shareable = KERNELS["shared"].refusal(layer, threshold) is None and shared_kernel != "never"
-    kernels = ["shared"] if shareable else []
-    if not shareable or shared_kernel == "choose":
-        # every other kernel that can compute the layer (the MVTU, over binary bases)
-        kernels += [
-            k
-            for k, cls in KERNELS.items()
-            if cls is not KERNELS["shared"] and cls.refusal(layer, threshold) is None
-        ]
+    legal = legal_kernels(layer, threshold)
+    claimed = claimed_by(legal) if shared_kernel != "never" else []
+    if claimed and shared_kernel != "choose":
+        kernels = claimed
+    else:
+        kernels = [k for k in legal if k in claimed or not KERNELS[k].claims_layer]
     out: list[Candidate] = []
     for pe in divisors(layer.out_channels):
         for simd in divisors(simd_domain(layer)):
@@ -322,9 +325,9 @@ def optimise(
         for i, (layer, threshold) in enumerate(linear_steps(model))
     ]
     forced = [
-        name
-        for name, reason in refusals(model, "shared").items()
-        if reason is None and shared_kernel == "always"
+        layer.name
+        for layer, threshold in linear_steps(model)
+        if shared_kernel == "always" and claimed_by(legal_kernels(layer, threshold))
     ]
     try:
         return _optimise(model, cands, target_fps, budget, clock_hz)

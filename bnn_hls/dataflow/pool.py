@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import ModelError
+from .hls_rules import Access, KernelRule
 from .memory import Memory
 from .stage import Stage
 from .streams import Stream
@@ -47,6 +48,11 @@ class PoolStage(Stage):
     kind: ClassVar[str] = "pool"
     hls_template: ClassVar[str] = "pool.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = ("IH", "IW", "C", "PE", "K", "EB")
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {
+        "maxpool_bits": KernelRule(
+            hls_params, ("in", "out", "and_mask", "reps"), {"and_mask": Access(1, parallel="PE")}
+        )
+    }
     rtl_params: ClassVar[tuple[str, ...]] = hls_params
     rtl_library: ClassVar[tuple[str, ...]] = ("bnn_max_min.sv",)
 
@@ -102,6 +108,11 @@ class WindowMaxStage(Stage):
     kind: ClassVar[str] = "window_max"
     hls_template: ClassVar[str] = "window_max.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS", "PIXELS", "EB")
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {
+        "window_max_bits": KernelRule(
+            hls_params, ("in", "out", "and_mask", "reps"), {"and_mask": Access(1, parallel="PE")}
+        )
+    }
     rtl_params: ClassVar[tuple[str, ...]] = ("PE", "CW", "TAPS", "EB")
     rtl_library: ClassVar[tuple[str, ...]] = ("bnn_max_min.sv",)
 

@@ -17,6 +17,7 @@ from .. import ir
 from ..errors import ModelError
 from . import resource_model as rm
 from .border import BorderTables, border_tables
+from .hls_rules import Access, KernelRule, border_arrays
 from .memory import Memory
 from .mvtu import border_memories
 from .share_schedule import ShareSchedule, ShareTables, cached_schedule, share_tables
@@ -61,6 +62,17 @@ class SharedStage(LinearStage):
     )
     cost_kind: ClassVar[str] = "shared"
     title: ClassVar[str] = "result-sharing kernel"
+    default_rank: ClassVar[int] = 0
+    claims_layer: ClassVar[bool] = True
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {
+        **LinearStage.hls_kernels,
+        "shared_conv_threshold": KernelRule(
+            ("C", "T", "SIMD", "O", "PE", "OH", "OW", "BORDER", "RC", "CC", "SUM_W", "CMP_W",
+             "UNIT"),
+            ("in", "out", "thresholds", "row_class", "col_class", "correction", "reps"),
+            {"thresholds": Access(1, parallel="PE"), **border_arrays()},
+        ),
+    }  # fmt: skip
 
     @classmethod
     def refusal(cls, layer: ir.Linear, threshold: ir.ThresholdLayer | None) -> str | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import ir
 from . import resource_model as rm
+from .hls_rules import LOAD_TABLE, KernelRule
 from .memory import Buffer, Memory
 from .streams import Stream
 
@@ -37,10 +38,15 @@ class Stage(ABC):
     rtl_library: ClassVar[tuple[str, ...]] = ()
     # the RTL top wires this stage's output to the AXI-Stream output port
     drives_axis_out: ClassVar[bool] = False
+    # its RTL module has a threshold load port (wired to the loader, writable or not)
+    has_load_port: ClassVar[bool] = False
     # `bnn-hls estimate` synthesises this stage with Yosys on its own
     synthesised: ClassVar[bool] = True
     # the resource model's coefficient set (resource_model.json)
     cost_kind: ClassVar[str] = "small"
+    # the HLS library kernels the stage calls, by name, and how each one's pipelined loop
+    # touches its arrays (backends/hls_check.py checks them against the pragmas)
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {}
 
     src: Stream
     dst: Stream
@@ -142,12 +148,20 @@ class LinearStage(Stage):
     pe: int
     simd: int
     writable: bool  # its thresholds are loaded at run time (Fold.thresholds)
+    has_load_port: ClassVar[bool] = True
+    # every kernel of a linear stage is fed by the threshold loader's kernel
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {"load_table": LOAD_TABLE}
     # the kernel's name in messages
     title: ClassVar[str]
     # the folding's ROM style (weights in LUTs or block RAM) applies to this kernel
     uses_rom: ClassVar[bool] = False
     # it can take binary weights from the fixed-sign generator instead (rom "gen", docs/fsb.md)
     generates_weights: ClassVar[bool] = False
+    # the default folding takes, per layer, the lowest-ranked kernel that can compute it
+    default_rank: ClassVar[int]
+    # where it can compute a layer it is the only kernel the optimiser considers, unless told to
+    # choose by cost (the result-sharing unit under `--sharing exact`; `auto` lets it choose)
+    claims_layer: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

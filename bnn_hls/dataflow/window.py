@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from .. import ir
 from . import resource_model as rm
+from .hls_rules import Access, KernelRule
 from .memory import Buffer
 from .stage import Stage
 from .streams import MAX_FIFO_DEPTH, Stream
@@ -31,6 +32,13 @@ class WindowStage(Stage):
     )  # fmt: skip
     rtl_params: ClassVar[tuple[str, ...]] = (*hls_params, "PAD_ONES", "W")
     cost_kind: ClassVar[str] = "window"
+    hls_kernels: ClassVar[dict[str, KernelRule]] = {
+        "sliding_window": KernelRule(
+            ("IH", "IW", "C", "SIMD", "ELEM_BITS", "KH", "KW", "SH", "SW", "PT", "PL", "PB", "PR"),
+            ("in", "out", "pad_word", "line", "reps"),
+            {"line": Access(1, 1)},
+        )
+    }
 
     @property
     def name(self) -> str:

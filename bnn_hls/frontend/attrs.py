@@ -9,6 +9,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..errors import ModelError
+from .refuse import refuse
 
 
 def _get(node: onnx.NodeProto, name: str) -> object | None:
@@ -66,9 +67,7 @@ def constant_of(node: onnx.NodeProto) -> np.ndarray:
             return np.asarray(helper.get_attribute_value(a))
         if a.name in ("value_floats", "value_ints"):
             return np.asarray(list(helper.get_attribute_value(a)))
-    raise ModelError(
-        "Constant node without a supported value attribute", node=node.name, op="Constant"
-    )
+    refuse(node, "Constant node without a supported value attribute")
 
 
 def graph_constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:

@@ -13,9 +13,9 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from ..errors import ModelError
 from .attrs import attr_int, attr_ints, attr_str, has_attr
 from .qonnx_ops import QONNX_DOMAINS, bipolar_quant, quant
+from .refuse import SUPPORTED_QONNX, refuse
 
 Fold = Callable[[onnx.NodeProto, list[np.ndarray | None]], list[np.ndarray]]
 
@@ -96,20 +96,13 @@ def fold_node(
     if node.domain in QONNX_DOMAINS:
         fn = NUMPY_FOLDS.get(node.op_type)
         if fn is None:
-            raise ModelError(
-                "this QONNX op is not supported",
-                node=node.name,
-                op=node.op_type,
-                hint="supported QONNX ops: BipolarQuant, Quant",
-            )
+            refuse(node, "this QONNX op is not supported", SUPPORTED_QONNX)
         return fn(node, inputs)
     if node.op_type in NUMPY_FOLDS:
         try:
             return NUMPY_FOLDS[node.op_type](node, inputs)
         except (ValueError, TypeError) as exc:
-            raise ModelError(
-                f"cannot evaluate constant op: {exc}", node=node.name, op=node.op_type
-            ) from None
+            refuse(node, f"cannot evaluate constant op: {exc}")
     return _fold_with_reference(node, inputs, opset)
 
 
@@ -137,7 +130,5 @@ def _fold_with_reference(
         feeds = {n: v for n, v in zip(names, inputs) if v is not None and n}
         results = ReferenceEvaluator(model).run(None, feeds)
     except Exception as exc:
-        raise ModelError(
-            f"cannot evaluate this constant op ({str(exc)[:200]})", node=node.name, op=node.op_type
-        ) from None
+        refuse(node, f"cannot evaluate this constant op ({str(exc)[:200]})")
     return [np.asarray(r) for r in results]

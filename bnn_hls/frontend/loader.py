@@ -14,6 +14,7 @@ from onnx import numpy_helper
 
 from ..errors import InputFileError, ModelError, quote_name
 from .qonnx_ops import QONNX_DOMAINS
+from .refuse import refuse
 from .validate import check_one_output, validate_model
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,10 @@ def check_model(model: onnx.ModelProto) -> None:
             )
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
-            raise ModelError(
+            refuse(
+                node,
                 f"operator domain {quote_name(node.domain)} is not supported",
-                node=node.name,
-                op=node.op_type,
-                hint="supported: standard ONNX and QONNX (BipolarQuant, Quant)",
+                "supported: standard ONNX and QONNX (BipolarQuant, Quant)",
             )
 
 

@@ -14,6 +14,7 @@ from onnx import helper, numpy_helper
 
 from ..packing import ROUNDING_MODES, round_mode
 from .attrs import attr_int, attr_str, constant_of
+from .refuse import SUPPORTED_QONNX, refuse
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 
@@ -92,7 +93,7 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
             ]
         elif node.op_type == "Quant":
             if node.input[3] not in consts:
-                raise ModelError("the bit width must be a constant", node=node.name, op="Quant")
+                refuse(node, "the bit width must be a constant")
             bits = int(np.asarray(consts[node.input[3]]).reshape(-1)[0])
             signed, narrow = bool(attr_int(node, "signed", 1)), bool(attr_int(node, "narrow", 0))
             mode = attr_str(node, "rounding_mode", "ROUND")
@@ -114,11 +115,10 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
                     helper.make_node("Mul", [s_, f_], [rnd]),
                 ]
             else:
-                raise ModelError(
+                refuse(
+                    node,
                     f"rounding mode {mode!r} is not supported",
-                    node=node.name,
-                    op="Quant",
-                    hint=f"use one of {', '.join(ROUNDING_MODES)}",
+                    f"use one of {', '.join(ROUNDING_MODES)}",
                 )
             new_nodes += [
                 helper.make_node(
@@ -128,12 +128,7 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
                 helper.make_node("Mul", [sub, node.input[1]], [out]),
             ]
         else:
-            raise ModelError(
-                "this QONNX op is not supported",
-                node=node.name,
-                op=node.op_type,
-                hint="supported QONNX ops: BipolarQuant, Quant",
-            )
+            refuse(node, "this QONNX op is not supported", SUPPORTED_QONNX)
     del model.graph.node[:]
     model.graph.node.extend(new_nodes)
     model.graph.initializer.extend(extra_inits)

@@ -9,6 +9,9 @@ import onnx
 
 from ..errors import ModelError
 
+SUPPORTED_QONNX = "supported QONNX ops: BipolarQuant, Quant"
+
 
 def refuse(node: onnx.NodeProto, message: str, hint: str | None = None) -> NoReturn:
-    raise ModelError(message, node=node.name, op=node.op_type, hint=hint)
+    # an unnamed node (ONNX allows it) is named by its op alone
+    raise ModelError(message, node=node.name or None, op=node.op_type, hint=hint)

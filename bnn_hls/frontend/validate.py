@@ -18,6 +18,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import ModelError, printable, quote_name
+from .refuse import refuse
 
 # the tensor types the importer reads (float parameters, integer shapes and axes)
 ACCEPTED_TYPES = {
@@ -99,11 +100,10 @@ def check_graph_order(model: onnx.ModelProto) -> None:
                 f"({printable(producer.op_type, 40)}), which comes later (a cycle, or nodes "
                 "out of order)"
             )
-            raise ModelError(
+            refuse(
+                node,
                 f"input {quote_name(missing[0])} is {why}",
-                node=node.name or None,
-                op=node.op_type,
-                hint="re-export the model (ONNX graphs are acyclic and topologically sorted)",
+                "re-export the model (ONNX graphs are acyclic and topologically sorted)",
             )
         known.update(node.output)
 

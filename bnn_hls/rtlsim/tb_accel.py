@@ -21,6 +21,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
+from bnn_hls.packing import unpack_scores
 from bnn_hls.rtlsim.results import batch_result, stall_message
 
 WATCHDOG_CYCLES = int(os.environ.get("BNN_TB_WATCHDOG", "20000"))
@@ -180,7 +181,7 @@ class Harness:
                 continue
             frame = await self.sink.recv()
             received += bytes(frame.tdata)
-        got = np.frombuffer(bytes(received[: 4 * total]), "<i4").reshape(images, -1)
+        got = unpack_scores(bytes(received[: 4 * total]), images, total // images)
         scores_file = os.environ.get("BNN_TB_SCORES")
         if scores_file and not backpressure:
             np.save(scores_file, got.astype(np.int64))

@@ -13,8 +13,12 @@ namespace bnn {
 // lowest bits first.
 // II = 1: one input read and at most one output write per iteration; `value` is a shift
 // register updated in one cycle.
+// AXI_W  bits of the AXI-Stream word (a power of two from 8)
+// N      32-bit values of a complete load
 template <int AXI_W, int N>
 void axis_to_values(hls::stream<axis_word<AXI_W> >& in, hls::stream<ap_uint<32> >& out) {
+  static_assert(AXI_W >= 8 && (AXI_W & (AXI_W - 1)) == 0, "AXI_W: a power of two from 8");
+  static_assert(N >= 1, "a load has at least one value");
   constexpr int CHUNKS = AXI_W >= 32 ? 1 : 32 / AXI_W;  // AXI_W is a power of two
   ap_uint<32> value = 0;
   unsigned chunk = 0;
@@ -38,8 +42,12 @@ void axis_to_values(hls::stream<axis_word<AXI_W> >& in, hls::stream<ap_uint<32> 
 // A stage's threshold table [LANES][DEPTH] from its load stream: word by word, lane by lane.
 // II = 1: each iteration writes one element of one bank (the table is partitioned on
 // dimension 1, a 1-port RAM per bank); the kernel reads it only outside this loop.
+// LANES  banks of the table (the stage's parallel readers: PE, or PE x LEVELS)
+// DEPTH  words per bank
+// T      element type (a signed integer wide enough for the stage's thresholds)
 template <int LANES, int DEPTH, typename T>
 void load_table(hls::stream<ap_uint<32> >& in, T table[LANES][DEPTH]) {
+  static_assert(LANES >= 1 && DEPTH >= 1, "a table has at least one element");
   unsigned lane = 0, word = 0;
   for (unsigned i = 0; i < unsigned(LANES) * DEPTH; i++) {
 #pragma HLS PIPELINE II = 1

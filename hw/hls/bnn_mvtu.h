@@ -61,7 +61,11 @@ namespace bnn {
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
 // WGEN      weights from the fixed-sign generator (seeds, invert) instead of `weights`
 // BASES     the MVTU over binary bases (coeffs): WB weight bases, XB input bases
+// WB        weight bases per element (= W_BITS over bases; 1 otherwise, unused)
+// XB        input bases per element (at most IN_BITS as bit-planes; 1 otherwise, unused)
 // XFORM     input bases: 0 the element's bits, 1 its steps code >= XLO + n (n = 1..XB)
+// XLO       the steps' lowest code (XFORM 1)
+// SCORE_BITS (mvtu_scores) bits of an output score lane (OUT_W = PE x SCORE_BITS)
 // BORDER    add the zero-padding correction of the pixel's row and column class
 // RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
@@ -79,6 +83,9 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 #pragma HLS INLINE
   static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
   static_assert(!BASES || W_BITS == WB, "a weight element holds its WB base bits");
+  static_assert(XFORM == 0 || XFORM == 1, "XFORM: 0 bit-planes, 1 steps");
+  static_assert(XB >= 1 && WB >= 1, "at least one weight and one input base");
+  static_assert(!BASES || XFORM == 1 || XB <= IN_BITS, "bit-plane bases: at most IN_BITS");
   static_assert(O % PE == 0, "PE must divide the output channels");
   constexpr int NF = O / PE;
   constexpr int SF = K / SIMD;

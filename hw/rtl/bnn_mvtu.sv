@@ -86,6 +86,13 @@ module bnn_mvtu #(
   if (BASES != 0 && W_BITS != WB) begin : g_check_bases
     $fatal(1, "bnn_mvtu: over bases a weight element holds its WB (%0d) base bits", WB);
   end
+  if (XFORM != 0 && XFORM != 1) begin : g_check_xform
+    $fatal(1, "bnn_mvtu: XFORM (%0d) must be 0 (bit-planes) or 1 (steps)", XFORM);
+  end
+  if (XB < 1 || WB < 1 || (XFORM == 0 && XB > IN_BITS)) begin : g_check_base_counts
+    $fatal(1, "bnn_mvtu: XB (%0d) and WB (%0d) at least 1; XB at most IN_BITS as bit-planes",
+           XB, WB);
+  end
   localparam int NF = O / PE;
   localparam int SF = K / SIMD;
   localparam int A_W = ACC_BITS + 2;

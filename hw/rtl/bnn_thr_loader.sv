@@ -17,6 +17,13 @@ module bnn_thr_loader #(
     output logic [     31:0] v_data,
     output logic [   IW-1:0] v_index
 );
+  // parameter checks: elaboration stops with the message (Verilator, Yosys)
+  if (AXI_W < 8 || (AXI_W & (AXI_W - 1)) != 0) begin : g_check_axi_w
+    $fatal(1, "bnn_thr_loader: AXI_W (%0d) must be a power of two from 8", AXI_W);
+  end
+  if (TOTAL < 1 || IW < 1) begin : g_check_total
+    $fatal(1, "bnn_thr_loader: TOTAL (%0d) and IW (%0d) must be at least 1", TOTAL, IW);
+  end
   localparam int CHUNKS = (AXI_W >= 32) ? 1 : 32 / AXI_W;
   localparam int CW = (CHUNKS > 1) ? $clog2(CHUNKS) : 1;
 
