@@ -37,8 +37,7 @@ from bnn_hls.compiler import compile_file
 from bnn_hls.dataflow import resource_model as rm
 from bnn_hls.dataflow.folding import Fold, check_folding, default_folding
 from bnn_hls.modelgen import ConvSpec, DenseSpec, build_bnn
-from bnn_hls.passes import parse_sharing
-from bnn_hls.passes.sharing import apply_sharing
+from bnn_hls.passes import PassOptions, ResultSharing, parse_sharing
 from bnn_hls.yosys import estimate_rtl
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -161,7 +160,7 @@ def run_config(cfg: Config, work: Path, only: str | None = None) -> list[dict[st
             onnx_path,
         )
     model = compile_file(str(onnx_path)).model
-    model, _ = apply_sharing(model, parse_sharing(sharing))
+    model = ResultSharing().run(model, PassOptions(sharing=parse_sharing(sharing))).model
     folding = {k: Fold(f.pe, f.simd, f.rom) for k, f in default_folding(model).items()}
     for layer, fold in zip(model.linear_layers(), folds):
         folding[layer.name] = Fold(*fold)

@@ -22,8 +22,7 @@ from models import EXAMPLES, model_path
 
 from bnn_hls import golden
 from bnn_hls.compiler import compile_file
-from bnn_hls.passes import parse_sharing
-from bnn_hls.passes.sharing import apply_sharing
+from bnn_hls.passes import PassOptions, ResultSharing, parse_sharing
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ["exact", "similar:1", "similar:2", "similar:3"]
@@ -33,7 +32,7 @@ def savings(name: str, folder: Path) -> list[dict[str, Any]]:
     model = compile_file(model_path(name, folder)).model
     rows = []
     for mode in MODES:
-        _, rep = apply_sharing(model, parse_sharing(mode))
+        rep = ResultSharing().run(model, PassOptions(sharing=parse_sharing(mode))).report
         t = rep["conv_totals"]
         rows.append(
             {
@@ -62,7 +61,7 @@ def accuracy(name: str) -> list[dict[str, Any]]:
         }
     ]
     for mode in MODES:
-        shared, _ = apply_sharing(model, parse_sharing(mode))
+        shared = ResultSharing().run(model, PassOptions(sharing=parse_sharing(mode))).model
         labels = golden.run(shared, x).labels
         rows.append(
             {

@@ -38,8 +38,8 @@ from bnn_hls.dataflow.cycles import initiation_interval
 from bnn_hls.dataflow.folding import Fold, Folding, divisors
 from bnn_hls.dataflow.optimiser import candidate, optimise
 from bnn_hls.errors import ModelError
-from bnn_hls.passes import parse_sharing
-from bnn_hls.passes.sharing import apply_sharing, filters_2d
+from bnn_hls.passes import PassOptions, ResultSharing, parse_sharing
+from bnn_hls.passes.sharing import filters_2d
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 from bnn_hls.yosys import Resources, estimate_rtl
@@ -73,7 +73,7 @@ SHARED_KERNEL = {"off": "never", "exact": "always", "auto": "choose"}
 
 def shared_model(name: str, mode: str, folder: Path) -> ir.Model:
     model = compile_file(model_path(name, folder)).model
-    return apply_sharing(model, parse_sharing(mode))[0]
+    return ResultSharing().run(model, PassOptions(sharing=parse_sharing(mode))).model
 
 
 def without_sharing(model: ir.Model, layer: ir.Conv) -> tuple[ir.Model, ir.Conv]:

@@ -61,7 +61,6 @@ def folding_request(args: argparse.Namespace) -> FoldingRequest:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .passes.sharing import sharing_report
     from .report import build_report, folding_report, format_folding, format_report, format_sharing
 
     c = compile_for(args)
@@ -76,7 +75,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         # a model too large for the chip is still worth inspecting
         log.warning("no folding: %s", exc)
         rep["folding"] = None
-    rep["sharing"] = c.sharing or sharing_report(c.model)
+    rep["sharing"] = c.sharing
     if args.json:
         _print_json(rep)
     else:

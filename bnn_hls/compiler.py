@@ -36,7 +36,7 @@ class Compiled:
 
     @property
     def sharing(self) -> dict[str, Any]:
-        """The result-sharing pass's report ({} when sharing is off)."""
+        """The result-sharing pass's report."""
         return self.reports.get("sharing") or {}
 
 

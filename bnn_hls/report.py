@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from . import ir
 from .compiler import Compiled
 from .dataflow import resource_model as rm
-from .dataflow.cycles import cycle_model, images_per_second
+from .dataflow.cycles import cycle_model, images_per_second, initiation_interval
 from .dataflow.folding import Folding
 from .dataflow.kernels import KERNELS
 from .dataflow.lowering import build_plan
@@ -196,10 +194,6 @@ def format_report(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def summary_numbers(rep: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rep["totals"].items() if isinstance(v, (int, float, np.integer))}
-
-
 def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[str, Any]:
     """Per layer: PE, SIMD, ROM, cycles per image, its share of the II and the resource
     model's estimate; for the pipeline: II, images/s, MAC efficiency, the estimated total."""
@@ -207,7 +201,7 @@ def folding_report(model: ir.Model, folding: Folding, chosen_by: str) -> dict[st
 
     plan = build_plan(model, folding)
     stages = cycle_model(plan)
-    ii = max(s.cycles for s in stages)
+    ii = initiation_interval(plan)
     rows, total = plan.resource_estimate()
     hls_rows, hls_total = plan_bram36(plan)
     hls_by_stage = dict(hls_rows)

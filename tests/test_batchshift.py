@@ -13,7 +13,7 @@ from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
 from bnn_hls.floatops import FloatOp
 from bnn_hls.modelgen import BnStats, ConvSpec, DenseSpec, build_bnn
-from bnn_hls.passes import batchshift
+from bnn_hls.passes import BatchShift, PassOptions
 from bnn_hls.passes.batchshift import fuse_channels
 from bnn_hls.reference import SourceModel
 from bnn_hls.verify import random_inputs, verify_golden
@@ -130,6 +130,6 @@ def test_pass_leaves_its_input_unchanged(tmp_path: Path) -> None:
     onnx.save(model, tmp_path / "m.onnx")
     c = compile_file(tmp_path / "m.onnx")
     kinds = [layer.kind for layer in c.unfused.layers]
-    again = batchshift(c.unfused)
+    again = BatchShift().run(c.unfused, PassOptions()).model
     assert [layer.kind for layer in c.unfused.layers] == kinds
     assert [layer.kind for layer in again.layers] == [layer.kind for layer in c.model.layers]

@@ -20,10 +20,9 @@ from bnn_hls.compiler import compile_file
 from bnn_hls.dataflow.cycles import initiation_interval
 from bnn_hls.dataflow.folding import divisors
 from bnn_hls.dataflow.optimiser import optimise
-from bnn_hls.dataflow.share_schedule import schedule_sums, share_schedule
+from bnn_hls.dataflow.share_schedule import ShareSchedule, share_schedule
 from bnn_hls.modelgen import build_bnn
-from bnn_hls.passes import parse_sharing
-from bnn_hls.passes.sharing import apply_sharing
+from bnn_hls.passes import PassOptions, ResultSharing, parse_sharing
 from bnn_hls.rtlsim.runner import RtlSim
 from bnn_hls.verify import random_inputs
 
@@ -31,6 +30,20 @@ from .conftest import DIGITS, run_cli
 from .hls_helpers import random_folding
 from .strategies import ModelSpec, has_binary_conv, model_specs
 from .test_rtl_lint import lint
+
+
+def schedule_sums(sched: ShareSchedule, filters: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """What the unit computes, in numpy (to test the schedule): windows (N, T, C) bits ->
+    lane sums S (N, O), output o = nf * PE + p."""
+    pat = sched.unit_patterns(filters)  # (NF, U, T)
+    x = windows[:, :, sched.unit_channel].transpose(0, 2, 1)  # (N, U, T)
+    q = (x[:, None, :, :] == pat[None]).sum(-1)  # (N, NF, U) matches
+    mask = (1 << sched.term_bits) - 1
+    n = windows.shape[0]
+    terms = q[:, np.arange(sched.nf)[:, None, None], sched.lane_unit]  # (N, NF, PE, C)
+    terms = np.where(sched.lane_invert[None].astype(bool), mask - terms, terms)
+    return terms.sum(-1).reshape(n, sched.outputs)
+
 
 SETTINGS = dict(
     deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -40,7 +53,11 @@ SETTINGS = dict(
 def shared_model(spec: ModelSpec, mode: str, folder: Path) -> ir.Model:
     path = folder / f"m_{spec.seed}.onnx"
     onnx.save(build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs()), path)  # type: ignore[arg-type]
-    model, _ = apply_sharing(compile_file(path).model, parse_sharing(mode))
+    model = (
+        ResultSharing()
+        .run(compile_file(path).model, PassOptions(sharing=parse_sharing(mode)))
+        .model
+    )
     return model
 
 
@@ -192,7 +209,13 @@ def test_shared_kernel_refused(
 def test_auto_is_never_worse_than_either_kernel(name: str, target: float) -> None:
     """--sharing auto searches both kernels per layer: by the resource model its design is no
     larger than the all-shared or the all-MVTU design at the same throughput."""
-    model, _ = apply_sharing(compile_file(DIGITS / f"{name}.onnx").model, parse_sharing("auto"))
+    model = (
+        ResultSharing()
+        .run(
+            compile_file(DIGITS / f"{name}.onnx").model, PassOptions(sharing=parse_sharing("auto"))
+        )
+        .model
+    )
     results = {
         mode: optimise(model, target_fps=target, shared_kernel=mode)
         for mode in ("choose", "always", "never")

@@ -17,8 +17,8 @@ from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
 from bnn_hls.errors import ModelError
 from bnn_hls.modelgen import build_bnn
-from bnn_hls.passes import parse_sharing
-from bnn_hls.passes.sharing import apply_sharing, filters_2d
+from bnn_hls.passes import PassOptions, ResultSharing, parse_sharing
+from bnn_hls.passes.sharing import filters_2d
 from bnn_hls.verify import random_inputs
 
 from .conftest import DIGITS, run_cli
@@ -52,7 +52,9 @@ def test_random_models(spec: ModelSpec, distance: int, tmp_path: Path) -> None:
     x = random_inputs(model.input, 20, seed=spec.seed)
     reference = golden.run(model, x).acc
 
-    exact, rep = apply_sharing(model, parse_sharing("exact"))
+    result = ResultSharing().run(model, PassOptions(sharing=parse_sharing("exact")))
+
+    exact, rep = result.model, result.report
     assert np.array_equal(golden.run(exact, x).acc, reference)  # lossless, bit for bit
     for layer, entry in zip(
         [la for la in exact.layers if isinstance(la, ir.Conv)],
@@ -64,7 +66,9 @@ def test_random_models(spec: ModelSpec, distance: int, tmp_path: Path) -> None:
             1 - entry["distinct_2d"] / entry["filters_2d"], 4
         )
 
-    similar, srep = apply_sharing(model, parse_sharing(f"similar:{distance}"))
+    result = ResultSharing().run(model, PassOptions(sharing=parse_sharing(f"similar:{distance}")))
+
+    similar, srep = result.model, result.report
     convs = [la for la in model.layers if isinstance(la, ir.Conv)]
     merged = [la for la in similar.layers if isinstance(la, ir.Conv)]
     for before, after, entry in zip(
@@ -97,15 +101,15 @@ def test_cnv_figures(reference_dir: Path) -> None:
     """Random +-1 weights of the CNV shapes: about 17 % of the 2-D filter XNORs are shared
     lossless, about 68 % at distance 1 (the figures issue 7 reports)."""
     model = compile_file(reference_dir / "cnv.onnx").model
-    _, exact = apply_sharing(model, parse_sharing("exact"))
+    exact = ResultSharing().run(model, PassOptions(sharing=parse_sharing("exact"))).report
     assert 0.12 < exact["conv_totals"]["paper_xnor_reduction"] < 0.22
-    _, similar = apply_sharing(model, parse_sharing("similar:1"))
+    similar = ResultSharing().run(model, PassOptions(sharing=parse_sharing("similar:1"))).report
     assert 0.6 < similar["conv_totals"]["paper_xnor_reduction"] < 0.75
 
 
 def test_ir_round_trip_keeps_the_plan(tmp_path: Path) -> None:
     model = compile_file(DIGITS / "digits_cnn.onnx").model
-    shared, _ = apply_sharing(model, parse_sharing("exact"))
+    shared = ResultSharing().run(model, PassOptions(sharing=parse_sharing("exact"))).model
     shared.save(tmp_path / "ir")
     loaded = ir.Model.load(tmp_path / "ir")
     x = random_inputs(model.input, 10, seed=3)
@@ -157,7 +161,11 @@ def test_shared_hls_kernel_csim(spec: ModelSpec, fold_seed: int, tmp_path: Path)
     folder.mkdir(exist_ok=True)  # hypothesis replays a failing example in the same tmp_path
     path = folder / "m.onnx"
     onnx.save(build_bnn(spec.input_shape, spec.layers, spec.classes, **spec.kwargs()), path)  # type: ignore[arg-type]
-    shared, _ = apply_sharing(compile_file(path).model, parse_sharing("exact"))
+    shared = (
+        ResultSharing()
+        .run(compile_file(path).model, PassOptions(sharing=parse_sharing("exact")))
+        .model
+    )
     x = random_inputs(shared.input, 12, seed=fold_seed)
     folding = random_folding(shared, np.random.default_rng(fold_seed), shared=0.8)
     scores, sim = csim_scores(shared, folding, x, folder / "hls")
@@ -171,7 +179,8 @@ def test_tied_finetuned_example_shares_losslessly() -> None:
     path = DIGITS / "digits_cnn_shared1.onnx"
     record = json.loads(Path(str(path) + ".json").read_text())
     model = compile_file(path).model
-    shared, rep = apply_sharing(model, parse_sharing("exact"))
+    result = ResultSharing().run(model, PassOptions(sharing=parse_sharing("exact")))
+    shared, rep = result.model, result.report
     assert rep["conv_totals"]["paper_xnor_reduction"] > 0.4
     x = np.load(DIGITS / "digits_test_x.npy")
     y = np.load(DIGITS / "digits_test_y.npy")

@@ -163,19 +163,6 @@ def cached_schedule(layer: ir.Conv, pe: int) -> ShareSchedule:
     return _CACHE(layer, pe)
 
 
-def schedule_sums(sched: ShareSchedule, filters: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """What the unit computes, in numpy (to test the schedule): windows (N, T, C) bits ->
-    lane sums S (N, O), output o = nf * PE + p."""
-    pat = sched.unit_patterns(filters)  # (NF, U, T)
-    x = windows[:, :, sched.unit_channel].transpose(0, 2, 1)  # (N, U, T)
-    q = (x[:, None, :, :] == pat[None]).sum(-1)  # (N, NF, U) matches
-    mask = (1 << sched.term_bits) - 1
-    n = windows.shape[0]
-    terms = q[:, np.arange(sched.nf)[:, None, None], sched.lane_unit]  # (N, NF, PE, C)
-    terms = np.where(sched.lane_invert[None].astype(bool), mask - terms, terms)
-    return terms.sum(-1).reshape(n, sched.outputs)
-
-
 @dataclass
 class ShareTables:
     """The per-output constants of a shared unit: thresholds in the lane-sum domain and the

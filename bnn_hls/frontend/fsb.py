@@ -92,5 +92,4 @@ def attach_sign_seeds(model: ir.Model, seeds: dict[int, int]) -> ir.Model:
                 "order it documents",
             )
         replaced[layer.name] = replace(layer, sign_seed=seed)
-    model.layers = [replaced.get(layer.name, layer) for layer in model.layers]
-    return model
+    return replace(model, layers=[replaced.get(layer.name, layer) for layer in model.layers])

@@ -4,7 +4,7 @@ The compile flow runs them in the order of compiler.PASSES."""
 from __future__ import annotations
 
 from .base import Pass, PassOptions, PassResult, SharingMode, parse_sharing
-from .batchshift import BatchShift, batchshift
+from .batchshift import BatchShift
 from .sharing import ResultSharing
 
 __all__ = [
@@ -14,6 +14,5 @@ __all__ = [
     "PassResult",
     "ResultSharing",
     "SharingMode",
-    "batchshift",
     "parse_sharing",
 ]

@@ -174,7 +174,7 @@ def op_counts(layer: ir.Linear) -> dict[str, Any]:
     }
 
 
-def apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[str, Any]]:
+def _apply_sharing(model: ir.Model, mode: SharingMode) -> tuple[ir.Model, dict[str, Any]]:
     """The model with sharing plans on its convs (mode exact, similar:D; auto gives the exact
     plans too: which kernel computes each conv is the folding's choice), and the report."""
     report: dict[str, Any] = {"mode": str(mode), "layers": []}
@@ -230,15 +230,14 @@ def _totals(report: dict[str, Any]) -> dict[str, Any]:
 
 
 class ResultSharing(Pass):
-    """--sharing: sharing plans on the binary convs (off: nothing changes, no report)."""
+    """--sharing: sharing plans on the binary convs (off: nothing changes; the report then
+    says what exact sharing would find)."""
 
     name = "sharing"
 
     def run(self, model: ir.Model, options: PassOptions) -> PassResult:
         mode = options.sharing
-        if mode.kind == "off":
-            return PassResult(model)
-        shared, report = apply_sharing(model, mode)
+        shared, report = _apply_sharing(model, mode)
         if mode.kind == "similar":
             log.warning(
                 "--sharing %s changes weights (lossy): %d 2-D filters changed",
