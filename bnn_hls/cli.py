@@ -61,20 +61,10 @@ def folding_request(args: argparse.Namespace) -> FoldingRequest:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .report import build_report, folding_report, format_folding, format_report, format_sharing
+    from .report import design_report, format_folding, format_report, format_sharing
 
     c = compile_for(args)
-    rep = build_report(c)
-    request = folding_request(args)
-    try:
-        chosen = choose_folding(c, request)
-        rep["folding"] = folding_report(c.model, chosen.folding, chosen.how)
-    except ModelError as exc:
-        if request.explicit:
-            raise
-        # a model too large for the chip is still worth inspecting
-        log.warning("no folding: %s", exc)
-        rep["folding"] = None
+    rep, _ = design_report(c, folding_request(args), need_folding=False)
     rep["sharing"] = c.sharing
     if args.json:
         _print_json(rep)
@@ -242,16 +232,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     doc["model"] = model.name
     table = sweep.table(doc)
     if out is not None:
-
-        def fill(folder: Path) -> None:
-            (folder / "sweep.json").write_text(json.dumps(doc, indent=1) + "\n")
-            (folder / "sweep.md").write_text(
-                f"# Sweep of {model.name}\n\nCommand: `{shlex.join(['bnn-hls', *sys.argv[1:]])}`"
-                f"\n\n{table}"
-            )
-            sweep.plot(doc, folder / "pareto.png", f"{model.name}: design points and fronts")
-
-        write_folder(out, args.force, fill, given_files(args))
+        command = shlex.join(["bnn-hls", *sys.argv[1:]])
+        write_folder(
+            out, args.force, lambda f: sweep.write_results(f, doc, command), given_files(args)
+        )
     if args.json:
         _print_json(doc)
         return EXIT_OK
@@ -268,11 +252,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """The PYNQ-Z2 build folder: HLS project, Vivado Tcl, build.sh, deploy/ for the board."""
-    import subprocess
-
-    from .backends.vivado import check_fits, tools_available, write_build_folder
+    from .backends.vivado import check_fits, run_build, tools_available, write_build_folder
     from .output import check_output_dir, output_path, write_folder
-    from .verify import load_inputs, load_labels, random_inputs
+    from .verify import build_test_set
 
     out = output_path(args.output)
     inputs = given_files(args)
@@ -280,11 +262,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     c = compile_for(args)
     folding = choose_folding(c, folding_request(args)).folding
     check_fits(c.model, folding, args.ip)
-    if args.test_inputs:
-        images = load_inputs(Path(args.test_inputs), c.model.input)
-    else:
-        images = random_inputs(c.model.input, 64, seed=0, dtype=c.info.input_dtype)
-    labels = load_labels(Path(args.test_labels), len(images)) if args.test_labels else None
+    images, labels = build_test_set(c, args.test_inputs, args.test_labels)
 
     def fill(folder: Path) -> None:
         write_build_folder(
@@ -314,8 +292,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"the tools:\n  cd {shlex.quote(str(out))}\n  ./build.sh"
         )
         return EXIT_OK
-    proc = subprocess.run(["bash", "build.sh"], cwd=out, check=False)
-    if proc.returncode != 0:
+    if run_build(out) != 0:
         print(f"build failed: see {out}/logs/", file=sys.stderr)
         return 1
     return EXIT_OK
@@ -324,17 +301,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     """New thresholds for a deployed accelerator: checked against its hardware, written to
     DIR/thresholds.json for the driver's load_thresholds."""
-    from .dataflow.lowering import build_plan
-    from .dataflow.tables import load_tables
-    from .passes import PassOptions, parse_sharing
-    from .update import deployed_folding, read_deployed, update_deploy
+    from .update import update_from_model
 
-    deployed = read_deployed(Path(args.deploy))
-    options = PassOptions(sharing=parse_sharing(deployed.sharing), coeff_bits=deployed.coeff_bits)
-    c = compile_file(args.model, options)
-    plan = build_plan(c.model, deployed_folding(c, deployed))
-    target = update_deploy(c, deployed, plan)
-    values = sum(t.values for t in load_tables(plan))
+    target, values = update_from_model(Path(args.model), Path(args.deploy))
     if args.json:
         _print_json({"thresholds_file": str(target), "values": values})
     else:
@@ -348,15 +317,14 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_compile(args: argparse.Namespace) -> int:
     from .backends.compile_folder import write_compile_folder
     from .output import check_output_dir, output_path, write_folder
-    from .report import build_report, folding_report, format_folding, format_report
+    from .report import design_report, format_folding, format_report
 
     out = output_path(args.output)
     inputs = given_files(args)
     check_output_dir(out, args.force, inputs)
     c = compile_for(args)
-    chosen = choose_folding(c, folding_request(args))
-    rep = build_report(c)
-    rep["folding"] = folding_report(c.model, chosen.folding, chosen.how)
+    rep, chosen = design_report(c, folding_request(args), need_folding=True)
+    assert chosen is not None  # need_folding: no folding raises
 
     def fill(folder: Path) -> None:
         write_compile_folder(
@@ -493,24 +461,13 @@ def backend_options(sp: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="bnn-hls",
-        description="Compile a binarized neural network (ONNX/QONNX) into a streaming "
-        "XNOR-popcount accelerator, and prove it computes what the model computes.",
-    )
-    p.add_argument("--version", action="version", version=f"bnn-hls {__version__}")
-    p.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _common_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("model", help="ONNX or QONNX file")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sharing_option(sp)
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("model", help="ONNX or QONNX file")
-        sp.add_argument("--json", action="store_true", help="machine-readable output")
-        sharing_option(sp)
 
+def _add_inspect_command(sub: Any) -> None:
     sp = sub.add_parser(
         "inspect",
         help="layers, shapes, bit widths, ops, memory, BatchShift",
@@ -518,17 +475,19 @@ def build_parser() -> argparse.ArgumentParser:
         "operations, parameter memory, the BatchShift summary, and the folding with "
         "cycles per layer, efficiency and the resource model's estimate.",
     )
-    common(sp)
+    _common_options(sp)
     folding_options(sp)
     sp.set_defaults(func=cmd_inspect)
 
+
+def _add_verify_command(sub: Any) -> None:
     sp = sub.add_parser(
         "verify",
         help="check the compiled model against the source model",
         description="Run the source model (onnxruntime) and the compiled model "
         "on the same inputs; exit 0 only if every input agrees.",
     )
-    common(sp)
+    _common_options(sp)
     g = sp.add_mutually_exclusive_group()
     g.add_argument(
         "--random",
@@ -555,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_verify)
 
+
+def _add_estimate_command(sub: Any) -> None:
     sp = sub.add_parser(
         "estimate",
         help="resources (Yosys) and cycles per layer and in total",
@@ -562,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-family xc7) and show LUT/FF/BRAM/DSP next to the xc7z020 budget, with cycles and "
         "images/s from the analytic model.",
     )
-    common(sp)
+    _common_options(sp)
     backend_options(sp)
     sp.add_argument("--no-cache", action="store_true", help="ignore cached per-stage results")
     sp.add_argument(
@@ -574,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_estimate)
 
+
+def _add_build_command(sub: Any) -> None:
     sp = sub.add_parser(
         "build",
         help="a PYNQ-Z2 build folder: HLS project, Vivado block design, bitstream script, "
@@ -606,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     sharing_option(sp)
     sp.set_defaults(func=cmd_build)
 
+
+def _add_sweep_command(sub: Any) -> None:
     sp = sub.add_parser(
         "sweep",
         help="design-space sweep: rates, sharing, ROM styles, budgets; Pareto fronts",
@@ -646,6 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="replace an output folder it wrote")
     sp.set_defaults(func=cmd_sweep)
 
+
+def _add_update_command(sub: Any) -> None:
     sp = sub.add_parser(
         "update",
         help="new thresholds for a deployed accelerator, without a rebuild",
@@ -661,17 +628,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.set_defaults(func=cmd_update)
 
+
+def _add_compile_command(sub: Any) -> None:
     sp = sub.add_parser(
         "compile",
         help="compile a model into an output folder: HLS project, RTL, IR, report",
         description="Compile the model and write the HLS project, the RTL, the IR and a "
         "report to DIR.",
     )
-    common(sp)
+    _common_options(sp)
     sp.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     sp.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     backend_options(sp)
     sp.set_defaults(func=cmd_compile)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bnn-hls",
+        description="Compile a binarized neural network (ONNX/QONNX) into a streaming "
+        "XNOR-popcount accelerator, and prove it computes what the model computes.",
+    )
+    p.add_argument("--version", action="version", version=f"bnn-hls {__version__}")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_inspect_command(sub)
+    _add_verify_command(sub)
+    _add_estimate_command(sub)
+    _add_build_command(sub)
+    _add_sweep_command(sub)
+    _add_update_command(sub)
+    _add_compile_command(sub)
     return p
 
 

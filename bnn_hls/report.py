@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from . import ir
-from .compiler import Compiled
+from .compiler import ChosenFolding, Compiled, FoldingRequest, choose_folding
 from .dataflow import resource_model as rm
 from .dataflow.cycles import cycle_model, images_per_second, initiation_interval
 from .dataflow.folding import Folding
 from .dataflow.kernels import KERNELS
 from .dataflow.lowering import build_plan
 from .dataflow.resource_model import XC7Z020
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
 
 
 def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
@@ -24,6 +28,24 @@ def layer_rows(model: ir.Model) -> list[dict[str, Any]]:
             row["threshold_bytes"] = (layer.threshold_bits() * layer.thresholds.size + 7) // 8
         rows.append(row)
     return rows
+
+
+def design_report(
+    c: Compiled, request: FoldingRequest, *, need_folding: bool
+) -> tuple[dict[str, Any], ChosenFolding | None]:
+    """What `inspect` and `compile` report: the model and the chosen folding. Without
+    need_folding a model whose folding the user did not ask for and none fits is still
+    reported (folding None): it is worth inspecting."""
+    rep = build_report(c)
+    try:
+        chosen: ChosenFolding | None = choose_folding(c, request)
+    except ModelError as exc:
+        if need_folding or request.explicit:
+            raise
+        log.warning("no folding: %s", exc)
+        chosen = None
+    rep["folding"] = folding_report(c.model, chosen.folding, chosen.how) if chosen else None
+    return rep, chosen
 
 
 def build_report(c: Compiled) -> dict[str, Any]:

@@ -274,6 +274,16 @@ def table(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results(folder: Path, doc: dict[str, Any], command: str) -> None:
+    """sweep.json, sweep.md (the table under the command that made it) and pareto.png."""
+    import json
+
+    model = doc["model"]
+    (folder / "sweep.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (folder / "sweep.md").write_text(f"# Sweep of {model}\n\nCommand: `{command}`\n\n{table(doc)}")
+    plot(doc, folder / "pareto.png", f"{model}: design points and fronts")
+
+
 def plot(doc: dict[str, Any], out: Path, title: str) -> bool:
     """images/s vs LUT and vs BRAM36, the fronts as lines; False without matplotlib."""
     try:

@@ -133,6 +133,22 @@ def deployed_folding(c: Compiled, deployed: Deployed) -> Folding:
         ) from None
 
 
+def update_from_model(model_path: Path, deploy_dir: Path) -> tuple[Path, int]:
+    """`bnn-hls update`: compile the new model at the deployed design's sharing, precision and
+    folding, check it against the deployed hardware and write its thresholds file; returns
+    the file and the number of threshold values it holds."""
+    from .compiler import compile_file
+    from .dataflow.lowering import build_plan
+    from .passes import PassOptions, parse_sharing
+
+    deployed = read_deployed(deploy_dir)
+    options = PassOptions(sharing=parse_sharing(deployed.sharing), coeff_bits=deployed.coeff_bits)
+    c = compile_file(model_path, options)
+    plan = build_plan(c.model, deployed_folding(c, deployed))
+    target = update_deploy(c, deployed, plan)
+    return target, sum(t.values for t in load_tables(plan))
+
+
 def update_deploy(c: Compiled, deployed: Deployed, plan: Plan) -> Path:
     """Check the new model's plan against the deployed hardware and write its thresholds
     file; returns the file."""

@@ -260,6 +260,18 @@ def load_labels(path: Path, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def build_test_set(
+    c: Compiled, inputs: str | Path | None, labels: str | Path | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The images (and labels) a build ships for its on-board check: the user's files, or 64
+    seeded random images in the model's input type."""
+    if inputs:
+        images = load_inputs(Path(inputs), c.model.input)
+    else:
+        images = random_inputs(c.model.input, 64, seed=0, dtype=c.info.input_dtype)
+    return images, load_labels(Path(labels), len(images)) if labels else None
+
+
 def verify_device(
     model: ir.Model,
     source: Any,

@@ -170,6 +170,13 @@ def check_fits(model: ir.Model, folding: Folding, ip: str) -> None:
         )
 
 
+def run_build(folder: Path) -> int:
+    """Run a build folder's build.sh (the Xilinx tools on PATH); its exit status."""
+    import subprocess
+
+    return subprocess.run(["bash", "build.sh"], cwd=folder, check=False).returncode
+
+
 def tools_available(flavor: str, ip: str = "rtl") -> list[str]:
     """The tools build.sh needs that are not on PATH."""
     needed = [FLAVORS[flavor][1], "vivado"] if ip == "hls" else ["vivado"]
