@@ -57,7 +57,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
-# refit the resource model on Yosys runs of the kernels -> bnn_hls/resource_model.json
+# refit the resource model on Yosys runs of the kernels -> bnn_hls/dataflow/resource_model.json
 calibrate: $(STAMP)
 	$(BIN)/python benchmarks/calibrate_resources.py
 

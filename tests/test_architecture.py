@@ -105,6 +105,48 @@ def stage_kinds() -> set[str]:
     return kinds
 
 
+def documented_layers() -> list[tuple[str, list[str]]]:
+    """docs/architecture.md's layer table: (layer, module prefixes), top to bottom."""
+    rows = []
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    for line in text.split("## The frontend")[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0] in ("layer", "---") or not cells[1].startswith("`"):
+            continue
+        prefixes = []
+        for entry in re.findall(r"`([^`]+)`", cells[1]):
+            name = entry.removesuffix("/").removesuffix(".py").replace("/", ".")
+            prefixes.append("bnn_hls" if name == "__init__" else f"bnn_hls.{name}")
+        rows.append((cells[0], prefixes))
+    return rows
+
+
+def test_imports_follow_the_documented_layers() -> None:
+    """Every module is in the table, and imports only its own layer and the ones above."""
+    layers = documented_layers()
+    assert len(layers) >= 8, layers
+
+    def layer_of(module: str) -> int:
+        best, depth = -1, -1
+        for i, (_, prefixes) in enumerate(layers):
+            for p in prefixes:
+                within = module.startswith(p + ".") and p != "bnn_hls"  # __init__: itself
+                if (module == p or within) and p.count(".") > depth:
+                    best, depth = i, p.count(".")
+        assert best >= 0, f"{module} is in no layer of docs/architecture.md"
+        return best
+
+    bad = []
+    for module, deps in sorted(graph().items()):
+        mine = layer_of(module)
+        bad += [
+            f"{module} ({layers[mine][0]}) imports {d} ({layers[layer_of(d)][0]})"
+            for d in sorted(deps)
+            if layer_of(d) > mine
+        ]
+    assert not bad, "\n".join(bad)
+
+
 def stage_classes() -> list[type[Stage]]:
     found, todo = [], list(Stage.__subclasses__())
     while todo:
@@ -217,3 +259,40 @@ def test_every_stage_kind_has_its_templates() -> None:
         todo += cls.__subclasses__()
         if "hls_template" in cls.__dict__:
             assert (templates / "hls" / "stages" / cls.__dict__["hls_template"]).is_file(), cls
+
+
+def test_every_hls_template_parameter_has_a_doc_line() -> None:
+    """hw/hls: each template parameter of the kernel library is named at the start of a
+    comment line (`// NAME  what it is`) in its header, and every kernel header with template
+    parameters checks some of them with static_assert."""
+    doc_line = re.compile(r"\s*//\s+([A-Z][A-Za-z_0-9]*(?:\s*,\s*[A-Z][A-Za-z_0-9]*)*)\s{2,}")
+    missing = []
+    for header in sorted((ROOT / "hw" / "hls").glob("bnn_*.h")):
+        text = header.read_text()
+        documented = {
+            name
+            for line in text.splitlines()
+            if (m := doc_line.match(line))
+            for name in re.split(r"\s*,\s*", m.group(1))
+        }
+        params = {
+            m.group(1)
+            for decl in re.findall(r"template\s*<([^>]*)>", text)
+            for part in decl.split(",")
+            if (m := re.match(r"\s*(?:int|bool|unsigned|typename|class)\s+(\w+)", part))
+        }
+        missing += [f"{header.name}: {p}" for p in sorted(params - documented)]
+        if params and header.name != "bnn_common.h":
+            assert "static_assert" in text, f"{header.name} checks none of its parameters"
+    assert not missing, "template parameters without a doc line:\n" + "\n".join(missing)
+
+
+def test_every_parameterised_rtl_kernel_checks_its_parameters() -> None:
+    """hw/rtl: a module with parameters stops elaboration on bad ones ($fatal in a named
+    generate block; tests/test_rtl_lint.py runs some of them)."""
+    unchecked = [
+        sv.name
+        for sv in sorted((ROOT / "hw" / "rtl").glob("bnn_*.sv"))
+        if "parameter" in (text := sv.read_text()) and "$fatal" not in text
+    ]
+    assert not unchecked, unchecked

@@ -49,6 +49,8 @@ namespace bnn {
 template <int AXI_W, int W, int WORDS>
 void axis_to_stream(hls::stream<axis_word<AXI_W> >& in, hls::stream<ap_uint<W> >& out,
                     unsigned reps) {
+  static_assert(AXI_W >= 8 && (AXI_W & (AXI_W - 1)) == 0, "AXI_W: a power of two from 8");
+  static_assert(W >= 1 && W <= AXI_W, "the internal word fits the AXI word");
   for (unsigned i = 0; i < reps * WORDS; i++) {
 #pragma HLS PIPELINE II = 1
     axis_word<AXI_W> word = in.read();
@@ -64,6 +66,7 @@ void axis_to_stream(hls::stream<axis_word<AXI_W> >& in, hls::stream<ap_uint<W> >
 template <int PE, int SCORE_BITS, int CLASSES>
 void scores_to_axis(hls::stream<ap_uint<PE * SCORE_BITS> >& in, hls::stream<axis_word<32> >& out,
                     unsigned reps) {
+  static_assert(PE >= 1 && CLASSES % PE == 0, "PE must divide the classes");
   ap_uint<PE * SCORE_BITS> word = 0;
   const unsigned total = reps * CLASSES;
   for (unsigned i = 0; i < total; i++) {

@@ -40,6 +40,7 @@ constexpr int chunks64(int n) { return cdiv(n, 64); }
 // bits kept zero): where it does, the chunks are read and written in place; elsewhere (another
 // model of ap_uint) with shifts. Shifts of 128-bit words were a quarter of CNV's C-sim time.
 #ifndef __SYNTHESIS__
+// T  an ap_uint type: does it keep its bits as 64-bit chunks (pVal) that can be written?
 template <typename T, typename = void>
 struct stores_chunks : std::false_type {};
 template <typename T>
@@ -77,6 +78,7 @@ struct chunk_io {
 #endif
 
 // Assemble an N-bit word from little-endian 64-bit chunks (bit k in chunk k / 64, bit k % 64).
+// N  bits of the word
 template <int N>
 ap_uint<N> from_chunks(const uint64_t* chunks) {
 #pragma HLS INLINE
@@ -116,6 +118,9 @@ struct wide_rom_word {
   uint64_t chunk[chunks64(N)];
   operator ap_uint<N>() const { return from_chunks<N>(chunk); }
 };
+// The smallest of four native types that holds N bits.
+// N              bits to hold
+// T8, T16, T32, T64  the candidate types, for up to 8, 16, 32 and 64 bits
 template <int N, typename T8, typename T16, typename T32, typename T64>
 struct native_int {
   typedef typename std::conditional<
@@ -204,6 +209,8 @@ popcount_t popcount(const ap_uint<N>& x) {
 
 // popcount(~(a ^ b)) over the N bits of a and the low N bits of b: how many positions agree
 // (the binary dot product's count).
+// N  bits compared
+// M  bits of b (at least N)
 template <int N, int M>
 popcount_t xnor_popcount(const ap_uint<N>& a, const ap_uint<M>& b) {
 #pragma HLS INLINE

@@ -13,6 +13,8 @@ namespace bnn {
 template <int CLASSES, int PE, int SCORE_BITS>
 void label_select(hls::stream<ap_uint<PE * SCORE_BITS> >& in, hls::stream<ap_uint<32> >& out,
                   unsigned reps) {
+  static_assert(PE >= 1 && CLASSES % PE == 0, "PE must divide the classes");
+  static_assert(SCORE_BITS >= 1 && SCORE_BITS <= 32, "a score lane has 1 to 32 bits");
   constexpr int WORDS = CLASSES / PE;
   ap_int<SCORE_BITS> best = 0;
   ap_uint<32> best_class = 0;

@@ -56,7 +56,8 @@ namespace bnn {
 // ACC_BITS  signed bits of the exact accumulator (thresholds and corrections have 2 more)
 // SCORES    output PE signed scores instead of PE threshold codes
 // LEVELS    thresholds per output channel (1: a bit; more: a multi-level code)
-// OUT_BITS  bits per output code (two's complement); OUT_LO the lowest code
+// OUT_BITS  bits per output code (two's complement)
+// OUT_LO    the lowest output code
 // OUT_W     bits of an output word (PE x OUT_BITS or PE x score bits)
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
 // WGEN      weights from the fixed-sign generator (seeds, invert) instead of `weights`
@@ -65,7 +66,7 @@ namespace bnn {
 // XB        input bases per element (at most IN_BITS as bit-planes; 1 otherwise, unused)
 // XFORM     input bases: 0 the element's bits, 1 its steps code >= XLO + n (n = 1..XB)
 // XLO       the steps' lowest code (XFORM 1)
-// SCORE_BITS (mvtu_scores) bits of an output score lane (OUT_W = PE x SCORE_BITS)
+// SCORE_BITS  (mvtu_scores) bits of an output score lane (OUT_W = PE x SCORE_BITS)
 // BORDER    add the zero-padding correction of the pixel's row and column class
 // RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
