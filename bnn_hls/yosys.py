@@ -22,7 +22,7 @@ from typing import Any
 
 from . import ir
 from .backends.hls_arrays import plan_bram36
-from .backends.rtl import stage_instances, write_rtl_project
+from .backends.rtl import MEM_DIR, stage_instances, write_rtl_project
 from .dataflow.cycles import images_per_second, initiation_interval
 from .dataflow.folding import Folding, folding_to_json
 from .dataflow.plan import Plan
@@ -164,9 +164,9 @@ def synthesize(
         work = Path(tmp)
         for src in sources:
             shutil.copy(src, work / src.name)
-        (work / "mem").mkdir()
+        (work / MEM_DIR).mkdir()
         for mem in mem_files:
-            shutil.copy(mem, work / "mem" / mem.name)
+            shutil.copy(mem, work / MEM_DIR / mem.name)
         (work / "stage_wrap.sv").write_text(wrapper(module, params, in_w, out_w, load_port))
         reads = "; ".join(f"read_verilog -sv -defer {src.name}" for src in sources)
         script = (
@@ -228,7 +228,7 @@ def estimate_rtl(
     for st, inst in stage_instances(plan):
         if not st.synthesised:
             continue
-        files = [rtl_dir / "mem" / f for f in inst["mem_files"]]
+        files = [rtl_dir / MEM_DIR / f for f in inst["mem_files"]]
         # a generated module is in the folder; library modules and what they use in hw/rtl
         own = rtl_dir if st.rtl_template is not None else library
         sources = [own / f"{inst['module']}.sv"] + [library / n for n in st.rtl_library]

@@ -24,7 +24,7 @@ from ..dataflow.streams import SCORE_BITS
 from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
 from ..packing import bits_to_words, load_word_count
-from .hls_arrays import stage_arrays
+from .hls_arrays import array_name, stage_arrays
 from .hls_check import check_project
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,8 @@ def stage_context(
         "p": st.params(),
         "c": st.hls_constants(),
         "arrays": arrays,
+        # array("key"): the identifier of memory or buffer `key` (placeholders too)
+        "array": lambda key: array_name(st, key),
         "pragmas": [line for a in arrays.values() for line in a.pragmas(flavor)],
         "stage": st,
         "flavor": flavor,

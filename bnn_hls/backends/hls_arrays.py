@@ -90,7 +90,13 @@ class HlsArray:
         return out
 
 
-def memory_array(prefix: str, mem: Memory) -> HlsArray:
+def array_name(st: Stage, key: str) -> str:
+    """The C identifier of a stage's memory or buffer `key` (also of the empty placeholder a
+    kernel argument gets when the stage has no such memory)."""
+    return f"{st.hls_prefix.lower()}_{key}"
+
+
+def memory_array(name: str, mem: Memory) -> HlsArray:
     width = mem.hls_width or mem.lane_bits
     bank_bits = mem.depth * width
     if mem.storage is not None:
@@ -98,24 +104,21 @@ def memory_array(prefix: str, mem: Memory) -> HlsArray:
     else:
         storage = "bram" if bank_bits >= AUTO_BRAM_MIN_BITS else "lutram"
     lanes = mem.lanes if mem.banked else 1
-    return HlsArray(
-        f"{prefix}_{mem.key}", lanes, mem.depth, width, not mem.writable, storage, mem.writable
-    )
+    return HlsArray(name, lanes, mem.depth, width, not mem.writable, storage, mem.writable)
 
 
-def buffer_array(prefix: str, buf: Buffer) -> HlsArray:
+def buffer_array(name: str, buf: Buffer) -> HlsArray:
     if buf.bits <= REGISTER_MAX_BITS:
         storage = "registers"
     else:
         storage = "bram" if buf.bits >= AUTO_BRAM_MIN_BITS else "lutram"
-    return HlsArray(f"{prefix}_{buf.key}", 1, buf.words, buf.width, False, storage)
+    return HlsArray(name, 1, buf.words, buf.width, False, storage)
 
 
 def stage_arrays(st: Stage) -> dict[str, HlsArray]:
     """The stage's arrays by key: its memories, then its buffers."""
-    prefix = st.hls_prefix.lower()
-    arrays = {m.key: memory_array(prefix, m) for m in st.memories()}
-    arrays.update({b.key: buffer_array(prefix, b) for b in st.buffers()})
+    arrays = {m.key: memory_array(array_name(st, m.key), m) for m in st.memories()}
+    arrays.update({b.key: buffer_array(array_name(st, b.key), b) for b in st.buffers()})
     return arrays
 
 

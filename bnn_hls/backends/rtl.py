@@ -19,6 +19,8 @@ from ..dataflow.tables import describe as describe_load
 from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
 
+MEM_DIR = "mem"  # where a design's .mem files go, relative to its sources
+
 # what the top itself instantiates, whatever its stages: the stream FIFOs, the threshold
 # loader and (in bnn_top_axi) the AXI-Lite control block
 TOP_LIBRARY = ("bnn_fifo.sv", "bnn_thr_loader.sv", "bnn_axil_ctrl.sv")
@@ -51,7 +53,7 @@ def mem_lines(words: list[int], width: int) -> str:
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
-def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[str, Any]]]:
+def stage_instances(plan: Plan, mem_dir: str = MEM_DIR) -> list[tuple[Stage, dict[str, Any]]]:
     """Every stage with an RTL module: its module, parameters (then its memory files) and
     ports."""
     tables = {t.stage: t for t in load_tables(plan)}
@@ -80,7 +82,7 @@ def stage_instances(plan: Plan, mem_dir: str = "mem") -> list[tuple[Stage, dict[
     return result
 
 
-def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str = "mem") -> Plan:
+def write_rtl_project(model: ir.Model, folding: Folding, out: Path, mem_dir: str = MEM_DIR) -> Plan:
     """mem_dir: where the .mem files go, relative to `out` ("" puts them beside the sources,
     as Vivado IP packaging needs: synthesis finds memory files by name only)."""
     plan = build_plan(model, folding)
