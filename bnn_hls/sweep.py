@@ -98,22 +98,19 @@ class _model_file:
 def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dict[str, Any]:
     """One design point; runs in a worker process. A point the optimiser or a backend cannot
     build is a row with its reason, not a failure of the sweep."""
-    from .compiler import compile_file
+    from .compiler import FoldingRequest, choose_folding, compile_file
     from .dataflow.cycles import images_per_second, initiation_interval
     from .dataflow.kernels import KERNELS
     from .dataflow.lowering import build_plan
-    from .dataflow.optimiser import optimise, shared_kernel_mode
-    from .dataflow.resource_model import XC7Z020
+    from .dataflow.optimiser import limits_for
     from .passes import PassOptions, parse_sharing
 
     row: dict[str, Any] = {"point": asdict(point), "label": point.label()}
     try:
         with _model_file(model_bytes, name) as path:
             c = compile_file(path, PassOptions(sharing=parse_sharing(point.sharing)))
-        shared_kernel = shared_kernel_mode(point.sharing)
-        folding = optimise(
-            c.model, target_fps=point.target_fps, budget=point.budget, shared_kernel=shared_kernel
-        ).folding
+        request = FoldingRequest(target_fps=point.target_fps, budget=point.budget)
+        folding = choose_folding(c, request).folding
         if point.rom != "auto":
             folding = {
                 k: (replace(f, rom=point.rom) if KERNELS[f.kernel].uses_rom else f)
@@ -124,10 +121,8 @@ def evaluate(model_bytes: bytes, name: str, point: Point, extras: Extras) -> dic
         ii = initiation_interval(plan)
         # a forced ROM style can push a design past the budget: it stays in the table, off
         # the fronts
-        fits = (
-            model_total.lut <= point.budget * XC7Z020["lut"]
-            and model_total.bram36 <= point.budget * XC7Z020["bram36"]
-        )
+        limits = limits_for(point.budget)
+        fits = model_total.lut <= limits.lut and model_total.bram36 <= limits.bram36
         row.update(
             status="ok" if fits else "over budget",
             cycles_per_image=ii,
