@@ -25,6 +25,7 @@ import onnx
 
 from bnn_hls.backends.rtl import write_rtl_project
 from bnn_hls.compiler import FoldingRequest, choose_folding, compile_file
+from bnn_hls.dataflow.cycles import images_per_second
 from bnn_hls.dataflow.lowering import build_plan
 from bnn_hls.modelgen import ActQuant, WeightQuant, reference_topology
 from bnn_hls.report import folding_report
@@ -75,7 +76,7 @@ def run_case(
             "folding": {layer: [f.pe, f.simd, f.rom] for layer, f in folding.items()},
             "cycles_model": summary.rtl.cycles_per_image_model,
             "cycles_rtl": summary.rtl.cycles_per_image_measured,
-            "images_per_s": 1e8 / summary.rtl.cycles_per_image_model,
+            "images_per_s": images_per_second(summary.rtl.cycles_per_image_model),
             "model_lut": total["lut"],
             "model_bram36": total["bram36"],
             "rtl_images_bit_exact": summary.report.device_vs_golden,
@@ -88,6 +89,23 @@ def run_case(
             stages = estimate_rtl(rtl, plan, jobs_limit=args.jobs)
             row["yosys_lut"] = sum(s.resources.lut for s in stages)
             row["yosys_bram36"] = sum(s.resources.bram36 for s in stages)
+            # per stage: Yosys next to the resource model and its features (what a refit of
+            # the model's coefficients reads: benchmarks/bases_mvtu.py --refit-from)
+            by_name = {st.name: st for st in plan.stages}
+            row["stages"] = [
+                {
+                    "stage": s.name,
+                    "cost_kind": by_name[s.name].cost_kind,
+                    "yosys_lut": s.resources.lut,
+                    "yosys_ff": s.resources.ff,
+                    "yosys_bram36": s.resources.bram36,
+                    "model_lut": round(by_name[s.name].resource_estimate().lut),
+                    "model_bram36": by_name[s.name].block_ram(),
+                    "features": by_name[s.name].resource_features(),
+                }
+                for s in stages
+                if s.name in by_name
+            ]
         logging.info("%s: %s", name, row)
         return row
 
