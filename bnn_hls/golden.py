@@ -335,6 +335,10 @@ def staircase(layer: ir.Staircase, v: np.ndarray, method: str = "") -> np.ndarra
     return layer.codes(v.astype(np.float32))
 
 
+def channel_thresholds(layer: ir.ChannelThresholds, v: np.ndarray, method: str = "") -> np.ndarray:
+    return layer.codes(v.astype(np.float32))
+
+
 def affine(layer: ir.Affine, v: np.ndarray, method: str = "") -> np.ndarray:
     return apply_ops(v.astype(np.float32), layer.ops)
 
@@ -360,6 +364,7 @@ _RUNNERS: dict[type, Callable[..., np.ndarray]] = {
     ir.MultiThreshold: multithreshold,
     ir.Quantise: quantise,
     ir.Staircase: staircase,
+    ir.ChannelThresholds: channel_thresholds,
     ir.Affine: affine,
     ir.Sign: sign,
     ir.Flatten: flatten,

@@ -524,6 +524,44 @@ class Staircase(Layer):
         return s
 
 
+@dataclass
+class ChannelThresholds(Layer):
+    """Float -> integer codes by per-channel thresholds, QONNX MultiThreshold's semantics:
+    code = code_lo + #{n : x >= thresholds[c, n]} for channel c (thresholds (C, N), any
+    order); the source's value is out_scale * code, the scale going into the next layer's
+    float ops as a Quant's does. Only in the un-fused IR: BatchShift turns it into a
+    MultiThreshold on the accumulator."""
+
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    code_lo: int = 0
+
+    kind: ClassVar[str] = "channel_thresholds"
+    in_type: ClassVar[str] = "float"
+    out_type: ClassVar[str] = "int"
+    array_fields: ClassVar[tuple[str, ...]] = ("thresholds",)
+
+    def out_range(self) -> tuple[int, int]:
+        return self.code_lo, self.code_lo + int(self.thresholds.shape[1])
+
+    def codes(self, y: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray:
+        """The code of float32 values y (channels on the last axis: all of them, or those
+        listed in `channels`)."""
+        t = self.thresholds.astype(np.float32)
+        if channels is not None:
+            t = t[channels]
+        counts = np.zeros(y.shape, np.int64)
+        for n in range(t.shape[1]):
+            counts += y >= t[:, n]
+        return counts + self.code_lo
+
+    def summary(self) -> dict[str, Any]:
+        s = super().summary()
+        s.update(
+            thresholds_per_channel=int(self.thresholds.shape[1]), code_range=list(self.out_range())
+        )
+        return s
+
+
 # what BatchShift puts after a linear layer: bits (Threshold) or multi-level codes
 ThresholdLayer = Threshold | MultiThreshold
 
@@ -616,6 +654,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
         Sign,
         Quantise,
         Staircase,
+        ChannelThresholds,
         Threshold,
         MultiThreshold,
         MaxPool,
@@ -661,7 +700,7 @@ class Model:
 
     def is_integer_only(self) -> bool:
         """True when no float op remains between the input quantiser and the scores."""
-        float_layers = (Affine, Sign, Quantise, Staircase)
+        float_layers = (Affine, Sign, Quantise, Staircase, ChannelThresholds)
         return not any(isinstance(layer, float_layers) for layer in self.layers)
 
     def copy(self) -> Model:

@@ -65,6 +65,18 @@ class ActQuant:
 
 
 @dataclass
+class MultiThresholdSpec:
+    """A hidden activation as QONNX MultiThreshold (FINN's form after streamlining): per
+    channel (or one row for all) `levels - 1` thresholds, value out_scale * count +
+    out_bias. levels 2 with out_scale 2, out_bias -1 is bipolar."""
+
+    levels: int = 4
+    per_channel: bool = True
+    out_scale: float = 1.0
+    out_bias: float = 0.0
+
+
+@dataclass
 class WeightQuant:
     """Multi-bit weights as Brevitas exports them: a QONNX Quant (signed, zero point 0) on the
     float weights, one scale per tensor or per output channel."""
@@ -97,6 +109,7 @@ class Builder:
     act: ActQuant | None = None  # a multi-level hidden activation (QONNX Quant), else binary
     weights: WeightQuant | None = None  # multi-bit weights (QONNX Quant), else binary
     pa: PaSpec | None = None  # piecewise-approximation weights and activations
+    mt: MultiThresholdSpec | None = None  # QONNX MultiThreshold hidden activations
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     inits: list[onnx.TensorProto] = field(default_factory=list)
     counter: int = 0
@@ -178,7 +191,30 @@ class Builder:
             )
         return self.const(np.where(self.rng.random(shape) < 0.5, -1, 1).astype(np.float32), "w")
 
-    def activation(self, x: str) -> str:
+    def multithreshold(self, x: str, channels: int) -> str:
+        mt = self.mt
+        assert mt is not None
+        rows = channels if mt.per_channel else 1
+        t = np.sort(self.rng.uniform(-1.5, 1.5, (rows, mt.levels - 1)), axis=1)
+        bipolar = mt.levels == 2 and mt.out_scale == 2.0 and mt.out_bias == -1.0
+        lo = round(mt.out_bias / mt.out_scale)
+        if bipolar:
+            dtype = "BIPOLAR"
+        else:
+            dtype = f"{'INT' if lo < 0 else 'UINT'}{max(1, (mt.levels - 1 + abs(lo)).bit_length())}"
+        return self.node(
+            "MultiThreshold",
+            [x, self.const(t.astype(np.float32), "thresholds")],
+            QONNX_DOMAIN,
+            out_dtype=dtype,
+            out_scale=float(mt.out_scale),
+            out_bias=float(mt.out_bias),
+            data_layout="NCHW",
+        )
+
+    def activation(self, x: str, channels: int = 1) -> str:
+        if self.mt is not None:
+            return self.multithreshold(x, channels)
         if self.pa is not None:
             return self.pa_activation(x, self.pa.act_bases, self.pa.form)
         if self.act is not None:
@@ -242,7 +278,7 @@ class Builder:
             y = self.node(
                 "MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool_step] * 2
             )
-        y = self.activation(self.batchnorm(y, spec.channels, spread))
+        y = self.activation(self.batchnorm(y, spec.channels, spread), spec.channels)
         if spec.pool and not spec.pool_before_bn:
             y = self.node(
                 "MaxPool", [y], kernel_shape=[spec.pool] * 2, strides=[spec.pool_step] * 2
@@ -304,6 +340,7 @@ def build_bnn(
     act: ActQuant | None = None,
     weights: WeightQuant | None = None,
     pa: PaSpec | None = None,
+    mt: MultiThresholdSpec | None = None,
 ) -> onnx.ModelProto:
     """A binarized network: input stage, the given layers (binary activations after each),
     a final dense layer to `classes` scores, optional TensorNorm.
@@ -313,10 +350,11 @@ def build_bnn(
     channels_last: the tf2onnx/Keras layout: an (N, H, W, C) input transposed to NCHW, and
     feature maps transposed back to NHWC before each flatten.
     act: multi-level hidden activations (QONNX Quant) instead of binary ones (qonnx style);
-    weights: multi-bit weights (QONNX Quant) instead of binary ones (qonnx style)."""
+    weights: multi-bit weights (QONNX Quant) instead of binary ones (qonnx style);
+    mt: QONNX MultiThreshold hidden activations (qonnx style)."""
     if style not in ("qonnx", "plain", "plain_where"):
         raise ValueError(style)
-    if (act is not None or weights is not None) and style != "qonnx":
+    if (act is not None or weights is not None or mt is not None) and style != "qonnx":
         raise ValueError("multi-level activations and weights need the qonnx style")
     if "quant8" in input_mode and style != "qonnx":
         raise ValueError("an 8-bit input quantiser needs the qonnx style")
@@ -330,6 +368,7 @@ def build_bnn(
         act=act,
         weights=weights,
         pa=pa,
+        mt=mt,
     )
     batch: int | str = "N" if dynamic_batch else 1
     x = "x"
@@ -361,9 +400,9 @@ def build_bnn(
         )
         in_spread = 0.6
     else:  # the input is binary, whatever the hidden activations are
-        b.act, b.pa = None, None
+        b.act, b.pa, b.mt = None, None, None
         y = b.activation(y)
-        b.act, b.pa = act, pa
+        b.act, b.pa, b.mt = act, pa, mt
         in_spread = 1.0
     first = True
     for spec in layers:
@@ -385,7 +424,9 @@ def build_bnn(
                 y = b.flatten_to(y)
                 shape = (int(np.prod(shape)),)
             y = b.dense(y, shape[0], spec.features)
-            y = b.activation(b.batchnorm(y, spec.features, spread_in * np.sqrt(shape[0])))
+            y = b.activation(
+                b.batchnorm(y, spec.features, spread_in * np.sqrt(shape[0])), spec.features
+            )
             shape = (spec.features,)
         first = False
     if len(shape) != 1:

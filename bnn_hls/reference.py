@@ -30,7 +30,7 @@ class SourceModel:
     def __init__(self, model: onnx.ModelProto, info: SourceInfo) -> None:
         import onnxruntime as ort
 
-        std = to_standard_onnx(model)
+        std = to_standard_onnx(model, info.tensor_ranks)
         existing = {o.name for o in std.graph.output}
         self.pre_names = []
         self.pre_kinds = []

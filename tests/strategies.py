@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, PaSpec, WeightQuant
+from bnn_hls.modelgen import (
+    ActQuant,
+    BnStats,
+    ConvSpec,
+    DenseSpec,
+    MultiThresholdSpec,
+    PaSpec,
+    WeightQuant,
+)
 
 
 @dataclass
@@ -25,12 +33,14 @@ class ModelSpec:
     act: ActQuant | None = None  # multi-level hidden activations
     weights: WeightQuant | None = None  # multi-bit weights
     pa: PaSpec | None = None  # piecewise-approximation weights and activations
+    mt: MultiThresholdSpec | None = None  # QONNX MultiThreshold hidden activations
 
     def kwargs(self) -> dict[str, object]:
         return dict(
             act=self.act,
             weights=self.weights,
             pa=self.pa,
+            mt=self.mt,
             style=self.style,
             input_mode=self.input_mode,
             weight_form=self.weight_form,
@@ -138,4 +148,24 @@ def pa_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
     spec = draw(model_specs(conv=conv))
     form = "where" if spec.style == "plain_where" else draw(st.sampled_from(["sign", "where"]))
     spec.pa = PaSpec(draw(st.integers(1, 4)), draw(st.integers(2, 5)), form)
+    return spec
+
+
+@st.composite
+def multithreshold_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
+    """A random model (QONNX style) whose hidden activations are QONNX MultiThreshold nodes:
+    3..5 levels, a row per channel or one for all, out_scale a power of two, out_bias a whole
+    multiple of it (the lowest code 0 or negative), or bipolar; multi-bit weights or not."""
+    spec = draw(model_specs(conv=conv).filter(lambda s: s.style == "qonnx"))
+    if draw(st.booleans()):
+        spec.mt = MultiThresholdSpec(2, draw(st.booleans()), 2.0, -1.0)  # bipolar
+    else:
+        levels = draw(st.integers(3, 5))  # two levels: only bipolar
+        scale = draw(st.sampled_from([1.0, 0.5, 0.25, 2.0]))
+        lo = draw(st.integers(-(levels - 1), 0))
+        spec.mt = MultiThresholdSpec(levels, draw(st.booleans()), scale, lo * scale)
+    if draw(st.booleans()):
+        spec.weights = WeightQuant(
+            draw(st.integers(2, 3)), draw(st.booleans()), draw(st.booleans())
+        )
     return spec

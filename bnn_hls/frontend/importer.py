@@ -40,7 +40,7 @@ from .loader import graph_io, static_input_shape
 from .normalisation import NormalisationOps
 from .qonnx_ops import QONNX_DOMAINS
 from .quantisers import QuantiserOps
-from .refuse import refuse
+from .refuse import SUPPORTED_QONNX, refuse
 from .relu import drop_relus_before_unsigned_quants
 from .staircase import DOMAIN as STAIRCASE_DOMAIN
 from .staircase import rewrite_staircases
@@ -189,9 +189,7 @@ class Importer(QuantiserOps, LinearOps, NormalisationOps, LayoutOps):
         if handler is not None:
             return handler(self, node, v)
         if node.domain in QONNX_DOMAINS:
-            refuse(
-                node, "this QONNX op is not supported", "supported QONNX ops: BipolarQuant, Quant"
-            )
+            refuse(node, "this QONNX op is not supported", SUPPORTED_QONNX)
         refuse(node, "operator not supported", f"supported: {SUPPORTED_OPS}")
 
     def finish(self, v: Value, name: str) -> None:
@@ -252,6 +250,7 @@ HANDLERS: dict[str, Handler] = {
 QONNX_HANDLERS: dict[str, Handler] = {
     "BipolarQuant": lambda imp, node, v: imp.activation(node, v, "bipolar"),
     "Quant": Importer.quant,
+    "MultiThreshold": Importer.multithreshold,
 }
 
 

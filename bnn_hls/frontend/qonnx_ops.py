@@ -8,12 +8,14 @@ with qmin/qmax from signed/narrow/bitwidth and round per rounding_mode.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 from ..packing import ROUNDING_MODES, round_mode
-from .attrs import attr_int, attr_str, constant_of
+from .attrs import attr_float, attr_int, attr_str, constant_of
 from .refuse import SUPPORTED_QONNX, refuse
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
@@ -50,8 +52,79 @@ def quant(
     return ((q - zeropt) * scale).astype(np.float32)
 
 
-def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Replace BipolarQuant and Quant nodes by standard ONNX ops (same float32 results)."""
+def _tensor_ranks(
+    model: onnx.ModelProto, nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto]
+) -> dict[str, int]:
+    """The rank of every tensor ONNX shape inference can tell in `model`'s graph with `nodes`
+    (the standard ops that replace the QONNX nodes so far, and what came before them)."""
+    graph = helper.make_graph(
+        nodes,
+        "ranks",
+        list(model.graph.input),
+        list(model.graph.output),
+        [*model.graph.initializer, *inits],
+    )
+    probe = helper.make_model(graph, opset_imports=list(model.opset_import))
+    probe.ir_version = model.ir_version
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe, data_prop=True)
+    except Exception:  # a graph the inference rejects: ranks from what the file declares
+        inferred = probe
+    g = inferred.graph
+    return {
+        vi.name: len(vi.type.tensor_type.shape.dim)
+        for vi in [*g.input, *g.value_info, *g.output]
+        if vi.type.tensor_type.HasField("shape")
+    }
+
+
+def _multithreshold_nodes(
+    node: onnx.NodeProto,
+    consts: dict[str, np.ndarray],
+    ranks: dict[str, int],
+    const: Callable[[np.ndarray], str],
+    tmp: Callable[[], str],
+) -> list[onnx.NodeProto]:
+    """MultiThreshold as out_scale * sum_n float(x >= T[:, n]) + out_bias, T's column n shaped
+    to broadcast along the op's channel axis (1 of a 2-D or NCHW tensor, 3 of NHWC, the last
+    otherwise)."""
+    x, out = node.input[0], node.output[0]
+    if node.input[1] not in consts:
+        refuse(node, "the thresholds must be a constant (an initializer)")
+    if x not in ranks:
+        refuse(node, "the rank of its input is unknown (ONNX shape inference could not tell)")
+    t = np.asarray(consts[node.input[1]], np.float32)
+    rank = ranks[x]
+    axis = (3 if attr_str(node, "data_layout", "NCHW") == "NHWC" else 1) if rank == 4 else 1
+    if rank not in (2, 4):
+        axis = rank - 1
+    nodes: list[onnx.NodeProto] = []
+    counts = []
+    for n in range(t.shape[1]):
+        column = t[:, n].reshape((t.shape[0],) + (1,) * (rank - 1 - axis))
+        ge, count = tmp(), tmp()
+        counts.append(count)
+        nodes += [
+            helper.make_node("GreaterOrEqual", [x, const(column)], [ge]),
+            helper.make_node("Cast", [ge], [count], to=onnx.TensorProto.FLOAT),
+        ]
+    total, scaled = tmp(), tmp()
+    scale = np.float32(attr_float(node, "out_scale", 1.0))
+    bias = np.float32(attr_float(node, "out_bias", 0.0))
+    nodes += [
+        helper.make_node("Sum", counts, [total]),
+        helper.make_node("Mul", [total, const(scale)], [scaled]),
+        helper.make_node("Add", [scaled, const(bias)], [out]),
+    ]
+    return nodes
+
+
+def to_standard_onnx(
+    model: onnx.ModelProto, known_ranks: dict[str, int] | None = None
+) -> onnx.ModelProto:
+    """Replace BipolarQuant, Quant and MultiThreshold nodes by standard ONNX ops (same
+    float32 results). known_ranks: the ranks of MultiThreshold inputs where the caller knows
+    them (the importer does: SourceInfo.tensor_ranks); others come from shape inference."""
     from ..errors import ModelError
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
@@ -91,6 +164,11 @@ def to_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
                 ),
                 helper.make_node("Mul", [sign, node.input[1]], [out]),
             ]
+        elif node.op_type == "MultiThreshold":
+            ranks = dict(known_ranks or {})
+            if x not in ranks:
+                ranks = _tensor_ranks(model, new_nodes, extra_inits)
+            new_nodes += _multithreshold_nodes(node, consts, ranks, const, tmp)
         elif node.op_type == "Quant":
             if node.input[3] not in consts:
                 refuse(node, "the bit width must be a constant")

@@ -1,5 +1,6 @@
 """Quantisers and binary activations: QONNX Quant (the input, and multi-level hidden
-activations) and BipolarQuant, Sign, Where(GreaterOrEqual(x, c), a, -a)."""
+activations), QONNX MultiThreshold (hidden activations), BipolarQuant, Sign,
+Where(GreaterOrEqual(x, c), a, -a)."""
 
 from __future__ import annotations
 
@@ -214,6 +215,98 @@ class QuantiserOps(ImportState):
         if scale != 1.0:
             out.chain = [FloatOp("mul", {"a": np.full(1, scale, np.float32)})]
         return out
+
+    def multithreshold(self, node: onnx.NodeProto, v: Value) -> Value:
+        """QONNX MultiThreshold after a linear layer: out_scale * #{n : x >= T[c, n]} +
+        out_bias. Bipolar (one threshold, scale 2, bias -1) is a binary activation, the
+        thresholds subtracted first (x >= T exactly when x - T >= 0 in float32); otherwise
+        there are at least two thresholds and out_bias / out_scale is an integer, the lowest
+        code, and the codes are multi-level like a Quant's (value = out_scale * code)."""
+        if v.kind not in (K.ACC, K.ACC_FLOAT):
+            refuse(
+                node,
+                "a MultiThreshold is supported as the activation of a linear layer (after its "
+                "BatchNorm), not on the input or on another activation",
+                "quantise the input with an 8-bit Quant or a binary activation",
+            )
+        t = np.asarray(self.const(node, 1, "thresholds"), np.float64)
+        if t.ndim != 2 or t.shape[1] < 1 or not np.all(np.isfinite(t)):
+            refuse(node, f"thresholds of shape {t.shape}: expected (channels or 1, N), finite")
+        scale = attr_float(node, "out_scale", 1.0)
+        bias = attr_float(node, "out_bias", 0.0)
+        if not (np.isfinite(scale) and np.isfinite(bias) and scale > 0):
+            refuse(node, f"out_scale {scale} / out_bias {bias}: the scale must be positive")
+        channels = v.ir_shape[-1]
+        per_channel = t.shape[0] != 1
+        axis_differs = self.multithreshold_axis(node, v) != self.channel_axis(v)
+        if per_channel and (t.shape[0] != channels or axis_differs):
+            refuse(
+                node,
+                f"{t.shape[0]} threshold rows for a tensor of shape {v.onnx_shape} "
+                f"(data_layout {attr_str(node, 'data_layout', 'NCHW')})",
+                "give one row per channel of the conv or dense layer before it, or one row for all",
+            )
+        t32 = np.broadcast_to(t.astype(np.float32), (channels, t.shape[1])).copy()
+        self.info.tensor_ranks[node.input[0]] = len(v.onnx_shape)
+        v = self.flush_chain(v, "activation")
+        if t.shape[1] == 1 and scale == 2.0 and bias == -1.0:  # bipolar: bits
+            v = replace(v, chain=[FloatOp("sub", {"a": t32[:, 0]})])
+            v = self.flush_chain(v, "activation")
+            self.emit(ir.Sign(self.name("sign"), v.ir_shape, v.ir_shape))
+            bits = Value(
+                K.BITS, v.onnx_shape, v.ir_shape, pending_flatten=v.pending_flatten, nhwc=v.nhwc
+            )
+            return self.emit_flatten(bits, "bit")
+        if t.shape[1] == 1:
+            refuse(
+                node,
+                f"one threshold with out_scale {scale}, out_bias {bias}: a two-level activation "
+                "other than bipolar (-1, +1) is not supported",
+                "make it bipolar (out_scale 2, out_bias -1), or give it at least two thresholds",
+            )
+        lo = bias / scale
+        if lo != round(lo):
+            refuse(
+                node,
+                f"out_bias {bias} is not a whole multiple of out_scale {scale}",
+                "the levels must be out_scale x integers (FINN's signed outputs: out_bias = "
+                "-2**(bits-1) x out_scale), or bipolar (one threshold, out_scale 2, out_bias -1)",
+            )
+        layer = ir.ChannelThresholds(
+            self.name("thresholds"), v.ir_shape, v.ir_shape, "multithreshold",
+            thresholds=t32, code_lo=int(lo),
+        )  # fmt: skip
+        self.emit(layer)
+        out = Value(
+            K.LEVELS,
+            v.onnx_shape,
+            v.ir_shape,
+            chain=[FloatOp("mul", {"a": np.full(1, scale, np.float32)})],
+            pending_flatten=v.pending_flatten,
+            nhwc=v.nhwc,
+            code_range=layer.out_range(),
+        )
+        return self.emit_flatten(out, "int")
+
+    @staticmethod
+    def multithreshold_axis(node: onnx.NodeProto, v: Value) -> int:
+        """The axis of the ONNX tensor a MultiThreshold takes as its channels (QONNX: axis 1
+        of a 2-D or NCHW tensor, axis 3 of NHWC, the last axis otherwise)."""
+        rank = len(v.onnx_shape)
+        if rank == 4:
+            return 3 if attr_str(node, "data_layout", "NCHW") == "NHWC" else 1
+        return 1 if rank == 2 else rank - 1
+
+    @staticmethod
+    def channel_axis(v: Value) -> int | None:
+        """The axis of the ONNX tensor that holds the IR's channels (None: a flattened
+        feature map, whose features mix channels and pixels)."""
+        rank = len(v.onnx_shape)
+        if rank == 4:
+            return 3 if v.nhwc else 1
+        if rank == 2 and not v.pending_flatten:
+            return 1
+        return None
 
     def activation(self, node: onnx.NodeProto, v: Value, how: str, src: str = "") -> Value:
         """Sign / BipolarQuant / Where(GreaterOrEqual): the value becomes bipolar bits."""

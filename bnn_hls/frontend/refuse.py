@@ -9,7 +9,7 @@ import onnx
 
 from ..errors import ModelError
 
-SUPPORTED_QONNX = "supported QONNX ops: BipolarQuant, Quant"
+SUPPORTED_QONNX = "supported QONNX ops: BipolarQuant, Quant, MultiThreshold"
 
 
 def refuse(node: onnx.NodeProto, message: str, hint: str | None = None) -> NoReturn:

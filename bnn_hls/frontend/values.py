@@ -60,3 +60,6 @@ class SourceInfo:
     )
     input_batch_fixed: bool = False
     input_dtype: str = "float32"
+    # the rank of each MultiThreshold's input (its channel axis depends on it; ONNX shape
+    # inference cannot always tell, e.g. after a Reshape to a computed shape)
+    tensor_ranks: dict[str, int] = field(default_factory=dict)

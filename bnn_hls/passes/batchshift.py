@@ -141,20 +141,27 @@ SAMPLED_PROOF_POINTS = 4096
 
 
 def _codes_function(
-    act: ir.Quantise | ir.Staircase | None,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The activation's code of float32 pre-activations (None: the sign, 0 or 1)."""
+    act: ir.Quantise | ir.Staircase | ir.ChannelThresholds | None,
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The activation's code of float32 pre-activations y (rows of the channels `ch`; None:
+    the sign, 0 or 1)."""
     from ..golden import quantise  # the golden model's quantiser: one definition
 
     if act is None:
-        return lambda y: (y >= 0).astype(np.int64)
+        return lambda y, ch: (y >= 0).astype(np.int64)
     if isinstance(act, ir.Quantise):
-        return lambda y: quantise(act, y)
-    return act.codes
+        return lambda y, ch: quantise(act, y)
+    if isinstance(act, ir.ChannelThresholds):
+        return act.codes
+    staircase = act
+    return lambda y, ch: staircase.codes(y)
 
 
 def fuse_levels(
-    layer: ir.Linear, f1: list[FloatOp], f2: list[FloatOp], act: ir.Quantise | ir.Staircase
+    layer: ir.Linear,
+    f1: list[FloatOp],
+    f2: list[FloatOp],
+    act: ir.Quantise | ir.Staircase | ir.ChannelThresholds,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The multi-level case: per channel, the thresholds (C, levels - 1) of the code on the
     possibly negated accumulator, negate?, f1 decreasing?, constant?. The code of the float
@@ -177,7 +184,7 @@ def fuse_levels(
     for start in range(0, n_ch, step):
         ch = np.arange(start, min(n_ch, start + step))
         y, f1_dec[ch] = _evaluate(layer, f1, f2, grid, ch, "quantiser")
-        codes = codes_of(y)  # (grid, channels)
+        codes = codes_of(y, ch)  # (grid, channels)
         d = np.diff(codes, axis=0)
         rising, falling = np.all(d >= 0, axis=0), np.all(d <= 0, axis=0)
         if not np.all(rising | falling):
@@ -207,7 +214,7 @@ def _fuse_levels_bisect(
     layer: ir.Linear,
     f1: list[FloatOp],
     f2: list[FloatOp],
-    act: ir.Quantise | ir.Staircase | None,
+    act: ir.Quantise | ir.Staircase | ir.ChannelThresholds | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """fuse_levels on a large grid (act None: a sign, codes 0 and 1): the float chain is
     evaluated at O(levels x log(range)) values per channel. Its float32 ops are per-channel
@@ -229,7 +236,7 @@ def _fuse_levels_bisect(
             raise ModelError(
                 f"layer {layer.name}: channel {bad} evaluates to NaN/inf before its quantiser"
             )
-        return y, codes_of(y)
+        return y, codes_of(y, ch)
 
     ends = np.array([[lo] * n_ch, [hi] * n_ch], np.int64)
     _, c_ends = evaluate(ends)
@@ -286,7 +293,9 @@ def batchshift(model: ir.Model) -> ir.Model:
         while j < len(layers) and isinstance(layers[j], (ir.Affine, ir.MaxPool)):
             run.append(layers[j])
             j += 1
-        if j >= len(layers) or not isinstance(layers[j], (ir.Sign, ir.Quantise, ir.Staircase)):
+        if j >= len(layers) or not isinstance(
+            layers[j], (ir.Sign, ir.Quantise, ir.Staircase, ir.ChannelThresholds)
+        ):
             if run:
                 raise ModelError(
                     f"layer {layer.name}: float ops after it do not end in a binary activation"
@@ -302,7 +311,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         f1 = [op for r in run[:cut] if isinstance(r, ir.Affine) for op in r.ops]
         f2 = [op for r in run[cut:] if isinstance(r, ir.Affine) for op in r.ops]
         quant = layers[j]
-        if isinstance(quant, (ir.Quantise, ir.Staircase)):
+        if isinstance(quant, (ir.Quantise, ir.Staircase, ir.ChannelThresholds)):
             t, negate, f1_dec, constant = fuse_levels(layer, f1, f2, quant)
         else:
             t, negate, f1_dec, constant = fuse_channels(layer, f1, f2)
@@ -318,7 +327,7 @@ def batchshift(model: ir.Model) -> ir.Model:
         entry_index = len(out)
         out.append(fused)
         th: ir.ThresholdLayer
-        if isinstance(quant, (ir.Quantise, ir.Staircase)):
+        if isinstance(quant, (ir.Quantise, ir.Staircase, ir.ChannelThresholds)):
             th = ir.MultiThreshold(
                 f"{layer.name}_th",
                 layer.out_shape,
