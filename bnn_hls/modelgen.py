@@ -74,6 +74,7 @@ class MultiThresholdSpec:
     per_channel: bool = True
     out_scale: float = 1.0
     out_bias: float = 0.0
+    unsorted: bool = False  # thresholds in random order, one of them repeated
 
 
 @dataclass
@@ -196,6 +197,9 @@ class Builder:
         assert mt is not None
         rows = channels if mt.per_channel else 1
         t = np.sort(self.rng.uniform(-1.5, 1.5, (rows, mt.levels - 1)), axis=1)
+        if mt.unsorted and mt.levels > 2:
+            t[:, -1] = t[:, 0]  # a repeated threshold: two codes change at once
+            t = self.rng.permuted(t, axis=1)
         bipolar = mt.levels == 2 and mt.out_scale == 2.0 and mt.out_bias == -1.0
         lo = round(mt.out_bias / mt.out_scale)
         if bipolar:

@@ -155,7 +155,8 @@ def pa_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
 def multithreshold_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
     """A random model (QONNX style) whose hidden activations are QONNX MultiThreshold nodes:
     3..5 levels, a row per channel or one for all, out_scale a power of two, out_bias a whole
-    multiple of it (the lowest code 0 or negative), or bipolar; multi-bit weights or not."""
+    multiple of it (the lowest code 0 or negative), thresholds sorted or not (with a repeat),
+    or bipolar; multi-bit weights or not."""
     spec = draw(model_specs(conv=conv).filter(lambda s: s.style == "qonnx"))
     if draw(st.booleans()):
         spec.mt = MultiThresholdSpec(2, draw(st.booleans()), 2.0, -1.0)  # bipolar
@@ -163,7 +164,9 @@ def multithreshold_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec
         levels = draw(st.integers(3, 5))  # two levels: only bipolar
         scale = draw(st.sampled_from([1.0, 0.5, 0.25, 2.0]))
         lo = draw(st.integers(-(levels - 1), 0))
-        spec.mt = MultiThresholdSpec(levels, draw(st.booleans()), scale, lo * scale)
+        spec.mt = MultiThresholdSpec(
+            levels, draw(st.booleans()), scale, lo * scale, unsorted=draw(st.booleans())
+        )
     if draw(st.booleans()):
         spec.weights = WeightQuant(
             draw(st.integers(2, 3)), draw(st.booleans()), draw(st.booleans())

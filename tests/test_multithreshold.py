@@ -7,6 +7,7 @@ node."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -89,9 +90,9 @@ def test_random_multithreshold_models(spec: ModelSpec, tmp_path: Path) -> None:
                   folder, spec.seed)  # fmt: skip
     assert spec.mt is not None
     fused = [la for la in model.layers if isinstance(la, ir.ThresholdLayer)]
+    assert fused
     bipolar = spec.mt.out_scale == 2.0 and spec.mt.out_bias == -1.0
-    hidden = fused[1:] if spec.input_mode.endswith("bipolar") else fused
-    for th in hidden:  # the MultiThresholds became bits or codes of their levels
+    for th in fused:  # every hidden MultiThreshold became bits or codes of its levels
         if bipolar:
             assert isinstance(th, ir.Threshold)
         else:
@@ -221,3 +222,118 @@ def test_a_good_single_layer_model_verifies(
     onnx.save(_single_layer_model({"out_dtype": "UINT2"}, 4), path)
     code, out, err = run_cli(["verify", path, "--random", "64"], capsys)
     assert code == 0, out + err
+
+
+def _conv_model(tail: str, rng_seed: int = 0) -> onnx.ModelProto:
+    """input (1, 2, 6, 6) -> 8-bit Quant -> Conv 4x3x3 (pad 1) -> BatchNorm -> `tail` -> Gemm:
+    "flatten_then_<act>": Flatten before the activation (Sign, BipolarQuant, a 2-bit Quant or
+    a shared-row MultiThreshold); "nhwc": Transpose to NHWC, a per-channel MultiThreshold
+    with data_layout NHWC, Flatten (channels-last order)."""
+    rng = np.random.default_rng(rng_seed)
+    f32 = np.float32
+
+    def init(a: object, name: str) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(a, f32), name)
+
+    inits = [
+        init(2.0**-7, "s"), init(0, "z"), init(8, "b"), init(2, "b2"), init(0.5, "s2"),
+        init(np.where(rng.random((4, 2, 3, 3)) < 0.5, -1, 1), "wc"),
+        init(rng.uniform(0.5, 1.5, 4) * np.array([1, -1, 1, 1]), "g"),
+        init(rng.uniform(-1, 1, 4), "be"), init(rng.uniform(-3, 3, 4), "mu"),
+        init(rng.uniform(4, 20, 4), "var"), init(1.0, "one"),
+        init(np.sort(rng.uniform(-2, 2, (1, 3)), 1), "t_shared"),
+        init(np.sort(rng.uniform(-2, 2, (4, 3)), 1), "t_channels"),
+        init(np.where(rng.random((3, 144)) < 0.5, -1, 1), "w2"),
+    ]  # fmt: skip
+    n = helper.make_node
+    nodes = [
+        n("Quant", ["x", "s", "z", "b"], ["q"], domain=QONNX, signed=1, narrow=0,
+          rounding_mode="ROUND"),
+        n("Conv", ["q", "wc"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        n("BatchNormalization", ["c", "g", "be", "mu", "var"], ["bn"]),
+    ]  # fmt: skip
+    mt_args = {"domain": QONNX, "name": "act1", "out_dtype": "INT2", "out_scale": 1.0}
+    if tail == "nhwc":
+        nodes += [
+            n("Transpose", ["bn"], ["t"], perm=[0, 2, 3, 1]),
+            n("MultiThreshold", ["t", "t_channels"], ["a"], **mt_args, out_bias=-2.0,
+              data_layout="NHWC"),
+            n("Flatten", ["a"], ["f"]),
+        ]  # fmt: skip
+        last = "f"
+    else:
+        nodes.append(n("Flatten", ["bn"], ["f"]))
+        act = tail.removeprefix("flatten_then_")
+        if act == "sign":
+            nodes.append(n("Sign", ["f"], ["a"]))
+        elif act == "bipolarquant":
+            nodes.append(n("BipolarQuant", ["f", "one"], ["a"], domain=QONNX))
+        elif act == "quant":
+            nodes.append(n("Quant", ["f", "s2", "z", "b2"], ["a"], domain=QONNX, signed=1,
+                           narrow=0, rounding_mode="ROUND"))  # fmt: skip
+        else:
+            nodes.append(n("MultiThreshold", ["f", "t_shared"], ["a"], **mt_args, out_bias=-1.0))
+        last = "a"
+    nodes.append(n("Gemm", [last, "w2"], ["y"], transB=1))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        inits,
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
+    )
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["flatten_then_sign", "flatten_then_bipolarquant", "flatten_then_quant",
+     "flatten_then_multithreshold", "nhwc"],
+)  # fmt: skip
+def test_activation_after_a_flatten_and_channels_last_multithreshold(
+    tail: str, tmp_path: Path
+) -> None:
+    """A Flatten of an NCHW map before the activation: the dense layer after it still takes
+    the stream's (H, W, C) order (the activation once emitted the flatten itself and the
+    dense weights kept ONNX's order: wrong scores, found by a review); and a MultiThreshold
+    with data_layout NHWC on a transposed map. Golden = onnxruntime, fused = un-fused."""
+    check(_conv_model(tail), tmp_path, seed=1)
+
+
+def test_multithreshold_input_ranks_come_from_the_importer(tmp_path: Path) -> None:
+    """After a Reshape to a computed shape (the Shape/Gather/Concat flatten) ONNX shape
+    inference loses the rank, and with it the MultiThreshold's channel axis: the rewrite
+    takes the ranks the importer recorded; without them it refuses, naming the node."""
+    from bnn_hls.compiler import compile_file
+    from bnn_hls.errors import ModelError
+
+    model = build_bnn(
+        (2, 5, 5), [ConvSpec(4, 3, 1, 1), DenseSpec(6)], 3, input_mode="quant8", seed=2,
+        flatten="shape_chain", mt=MultiThresholdSpec(4, True, 0.5, -1.0),
+    )  # fmt: skip
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    c = compile_file(path)
+    assert len(c.info.tensor_ranks) == 2
+    with pytest.raises(ModelError, match="rank of its input is unknown"):
+        to_standard_onnx(c.onnx_model)
+    check(model, tmp_path / "check", seed=2)
+
+
+def test_ties_at_multithreshold_thresholds_are_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Integer pre-activations (a dense layer on bits, no BatchNorm) and thresholds at
+    integers: many inputs put an element exactly on a threshold, and verify counts them."""
+    model = _single_layer_model({"out_dtype": "UINT2"}, 4)
+    for t in model.graph.initializer:
+        if t.name == "t":
+            t.CopyFrom(numpy_helper.from_array(np.tile(np.float32([-1, 0, 1]), (4, 1)), "t"))
+    path = tmp_path / "ties.onnx"
+    onnx.save(model, path)
+    code, out, err = run_cli(["verify", path, "--random", "64"], capsys)
+    assert code == 0, out + err
+    on = re.search(r"exactly on a threshold: (\d+)", out)
+    assert on is not None and int(on.group(1)) > 0, out

@@ -50,7 +50,7 @@ from .values import ValueKind as K
 log = logging.getLogger(__name__)
 
 SUPPORTED_OPS = (
-    "Quant, BipolarQuant (QONNX); Conv, MatMul, Gemm, BatchNormalization, Sign, "
+    "Quant, BipolarQuant, MultiThreshold (QONNX); Conv, MatMul, Gemm, BatchNormalization, Sign, "
     "Where(GreaterOrEqual), MaxPool, Flatten, Reshape, Mul/Add/Sub/Div by constants, "
     "a final Softmax/LogSoftmax, Relu directly before an unsigned Quant (QuantReLU), "
     "Identity, Dropout, Cast, Pad, Shape/Gather/Unsqueeze/Concat/Transpose on constants"

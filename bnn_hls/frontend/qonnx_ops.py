@@ -78,6 +78,23 @@ def _tensor_ranks(
     }
 
 
+def tie_distance_tensor(node: onnx.NodeProto) -> str:
+    """The tensor the rewrite adds for a MultiThreshold: each element's distance to the
+    nearest of its channel's thresholds (where the source's output changes; verify counts
+    the inputs that put an element on a threshold as ties)."""
+    return f"{node.output[0]}__bnnhls_tie_distance"
+
+
+def _at_least(x: str, t: str, tmp: Callable[[], str]) -> tuple[list[onnx.NodeProto], str]:
+    """x >= t as Not(Less(x, t)): the same for every float, NaN aside, and in every opset
+    from 9 (GreaterOrEqual needs 12)."""
+    less, ge = tmp(), tmp()
+    return [
+        helper.make_node("Less", [x, t], [less]),
+        helper.make_node("Not", [less], [ge]),
+    ], ge
+
+
 def _multithreshold_nodes(
     node: onnx.NodeProto,
     consts: dict[str, np.ndarray],
@@ -87,7 +104,7 @@ def _multithreshold_nodes(
 ) -> list[onnx.NodeProto]:
     """MultiThreshold as out_scale * sum_n float(x >= T[:, n]) + out_bias, T's column n shaped
     to broadcast along the op's channel axis (1 of a 2-D or NCHW tensor, 3 of NHWC, the last
-    otherwise)."""
+    otherwise), and the tie-distance tensor min_n |x - T[:, n]|."""
     x, out = node.input[0], node.output[0]
     if node.input[1] not in consts:
         refuse(node, "the thresholds must be a constant (an initializer)")
@@ -99,15 +116,20 @@ def _multithreshold_nodes(
     if rank not in (2, 4):
         axis = rank - 1
     nodes: list[onnx.NodeProto] = []
-    counts = []
+    counts, distances = [], []
     for n in range(t.shape[1]):
-        column = t[:, n].reshape((t.shape[0],) + (1,) * (rank - 1 - axis))
-        ge, count = tmp(), tmp()
+        column = const(t[:, n].reshape((t.shape[0],) + (1,) * (rank - 1 - axis)))
+        ge_nodes, ge = _at_least(x, column, tmp)
+        count, diff, dist = tmp(), tmp(), tmp()
         counts.append(count)
+        distances.append(dist)
         nodes += [
-            helper.make_node("GreaterOrEqual", [x, const(column)], [ge]),
+            *ge_nodes,
             helper.make_node("Cast", [ge], [count], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Sub", [x, column], [diff]),
+            helper.make_node("Abs", [diff], [dist]),
         ]
+    nodes.append(helper.make_node("Min", distances, [tie_distance_tensor(node)]))
     total, scaled = tmp(), tmp()
     scale = np.float32(attr_float(node, "out_scale", 1.0))
     bias = np.float32(attr_float(node, "out_bias", 0.0))
@@ -156,9 +178,10 @@ def to_standard_onnx(
             continue
         x, out = node.input[0], node.output[0]
         if node.op_type == "BipolarQuant":
-            ge, sign = tmp(), tmp()
+            ge_nodes, ge = _at_least(x, const(np.float32(0)), tmp)
+            sign = tmp()
             new_nodes += [
-                helper.make_node("GreaterOrEqual", [x, const(np.float32(0))], [ge]),
+                *ge_nodes,
                 helper.make_node(
                     "Where", [ge, const(np.float32(1)), const(np.float32(-1))], [sign]
                 ),

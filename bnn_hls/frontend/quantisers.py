@@ -10,9 +10,10 @@ import numpy as np
 import onnx
 
 from .. import ir
+from ..errors import printable
 from ..floatops import FloatOp, compose_affine64
 from .attrs import attr_float, attr_floats, attr_int, attr_str, attr_strs
-from .qonnx_ops import ROUNDING_MODES
+from .qonnx_ops import ROUNDING_MODES, tie_distance_tensor
 from .refuse import refuse
 from .state import ImportState
 from .values import Value
@@ -131,7 +132,7 @@ class QuantiserOps(ImportState):
             nhwc=v.nhwc,
             code_range=(lo, hi),
         )
-        return self.emit_flatten(out, "int")
+        return out  # a pending flatten stays pending: the dense layer permutes for it
 
     def staircase(self, node: onnx.NodeProto, v: Value) -> Value:
         """A piecewise-approximation activation (staircase.py found it and made it one node):
@@ -179,7 +180,7 @@ class QuantiserOps(ImportState):
             code_range=(0, n),
             level_values=tuple(float(x) for x in values),
         )
-        return self.emit_flatten(out, "int")
+        return out  # a pending flatten stays pending: the dense layer permutes for it
 
     def greater_or_equal(self, node: onnx.NodeProto, v: Value) -> Value:
         """x >= c: half of the Where(GreaterOrEqual(x, c), a, -a) activation."""
@@ -218,10 +219,11 @@ class QuantiserOps(ImportState):
 
     def multithreshold(self, node: onnx.NodeProto, v: Value) -> Value:
         """QONNX MultiThreshold after a linear layer: out_scale * #{n : x >= T[c, n]} +
-        out_bias. Bipolar (one threshold, scale 2, bias -1) is a binary activation, the
-        thresholds subtracted first (x >= T exactly when x - T >= 0 in float32); otherwise
-        there are at least two thresholds and out_bias / out_scale is an integer, the lowest
-        code, and the codes are multi-level like a Quant's (value = out_scale * code)."""
+        out_bias. Bipolar (one threshold, out_bias = -out_scale / 2: values +-s) is a binary
+        activation, the thresholds subtracted first (x >= T exactly when x - T >= 0 in
+        float32), s into the next layer's float ops; otherwise there are at least two
+        thresholds and out_bias / out_scale is an integer, the lowest code, and the codes are
+        multi-level like a Quant's (value = out_scale * code), at most MAX_ACT_BITS wide."""
         if v.kind not in (K.ACC, K.ACC_FLOAT):
             refuse(
                 node,
@@ -234,8 +236,15 @@ class QuantiserOps(ImportState):
             refuse(node, f"thresholds of shape {t.shape}: expected (channels or 1, N), finite")
         scale = attr_float(node, "out_scale", 1.0)
         bias = attr_float(node, "out_bias", 0.0)
-        if not (np.isfinite(scale) and np.isfinite(bias) and scale > 0):
-            refuse(node, f"out_scale {scale} / out_bias {bias}: the scale must be positive")
+        if not (np.isfinite(scale) and np.isfinite(bias) and 1e-30 < scale < 1e30):
+            refuse(
+                node,
+                f"out_scale {scale} / out_bias {bias}: the scale must be positive and finite, "
+                "between 1e-30 and 1e30",
+            )
+        layout = attr_str(node, "data_layout", "NCHW")
+        if layout not in ("NCHW", "NHWC"):
+            refuse(node, f"data_layout {printable(layout, 20)!r} (NCHW or NHWC)")
         channels = v.ir_shape[-1]
         per_channel = t.shape[0] != 1
         axis_differs = self.multithreshold_axis(node, v) != self.channel_axis(v)
@@ -248,33 +257,50 @@ class QuantiserOps(ImportState):
             )
         t32 = np.broadcast_to(t.astype(np.float32), (channels, t.shape[1])).copy()
         self.info.tensor_ranks[node.input[0]] = len(v.onnx_shape)
+        # where the source's output changes: inputs that put an element on a threshold are ties
+        self.info.pre_activations.append((tie_distance_tensor(node), "sign", None))
         v = self.flush_chain(v, "activation")
-        if t.shape[1] == 1 and scale == 2.0 and bias == -1.0:  # bipolar: bits
+        if t.shape[1] == 1 and 2 * bias == -scale:  # bipolar, +-scale/2: bits
             v = replace(v, chain=[FloatOp("sub", {"a": t32[:, 0]})])
             v = self.flush_chain(v, "activation")
             self.emit(ir.Sign(self.name("sign"), v.ir_shape, v.ir_shape))
-            bits = Value(
-                K.BITS, v.onnx_shape, v.ir_shape, pending_flatten=v.pending_flatten, nhwc=v.nhwc
+            half = scale / 2
+            chain = [FloatOp("mul", {"a": np.full(1, half, np.float32)})] if half != 1 else []
+            return Value(
+                K.BITS,
+                v.onnx_shape,
+                v.ir_shape,
+                chain=chain,
+                pending_flatten=v.pending_flatten,
+                nhwc=v.nhwc,
             )
-            return self.emit_flatten(bits, "bit")
         if t.shape[1] == 1:
             refuse(
                 node,
                 f"one threshold with out_scale {scale}, out_bias {bias}: a two-level activation "
-                "other than bipolar (-1, +1) is not supported",
-                "make it bipolar (out_scale 2, out_bias -1), or give it at least two thresholds",
+                "other than bipolar (out_bias = -out_scale / 2) is not supported",
+                "make it bipolar (e.g. out_scale 2, out_bias -1), or give it two thresholds",
             )
-        lo = bias / scale
-        if lo != round(lo):
+        ratio = float(np.float32(bias) / np.float32(scale))  # as the source computes it
+        lo = round(ratio)
+        if abs(ratio - lo) > 1e-6 * max(1.0, abs(ratio)):
             refuse(
                 node,
                 f"out_bias {bias} is not a whole multiple of out_scale {scale}",
                 "the levels must be out_scale x integers (FINN's signed outputs: out_bias = "
-                "-2**(bits-1) x out_scale), or bipolar (one threshold, out_scale 2, out_bias -1)",
+                "-2**(bits-1) x out_scale), or bipolar (one threshold, out_bias = -out_scale/2)",
+            )
+        limit = 1 << MAX_ACT_BITS
+        if t.shape[1] >= limit or not -limit <= lo <= lo + t.shape[1] < limit:
+            refuse(
+                node,
+                f"{t.shape[1]} thresholds with the lowest code {lo}: codes beyond "
+                f"{MAX_ACT_BITS} bits",
+                f"at most {limit - 1} thresholds, codes within -{limit} .. {limit - 1}",
             )
         layer = ir.ChannelThresholds(
             self.name("thresholds"), v.ir_shape, v.ir_shape, "multithreshold",
-            thresholds=t32, code_lo=int(lo),
+            thresholds=t32, code_lo=lo,
         )  # fmt: skip
         self.emit(layer)
         out = Value(
@@ -286,7 +312,7 @@ class QuantiserOps(ImportState):
             nhwc=v.nhwc,
             code_range=layer.out_range(),
         )
-        return self.emit_flatten(out, "int")
+        return out  # a pending flatten stays pending: the dense layer permutes for it
 
     @staticmethod
     def multithreshold_axis(node: onnx.NodeProto, v: Value) -> int:
@@ -360,4 +386,4 @@ class QuantiserOps(ImportState):
             pending_flatten=v.pending_flatten,
             nhwc=v.nhwc,
         )
-        return self.emit_flatten(out, "bit")
+        return out
