@@ -154,14 +154,14 @@ def pa_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
 @st.composite
 def multithreshold_specs(draw: st.DrawFn, conv: bool | None = None) -> ModelSpec:
     """A random model (QONNX style) whose hidden activations are QONNX MultiThreshold nodes:
-    3..5 levels, a row per channel or one for all, out_scale a power of two, out_bias a whole
+    2..5 levels, a row per channel or one for all, out_scale a power of two, out_bias a whole
     multiple of it (the lowest code 0 or negative), thresholds sorted or not (with a repeat),
     or bipolar; multi-bit weights or not."""
     spec = draw(model_specs(conv=conv).filter(lambda s: s.style == "qonnx"))
     if draw(st.booleans()):
         spec.mt = MultiThresholdSpec(2, draw(st.booleans()), 2.0, -1.0)  # bipolar
     else:
-        levels = draw(st.integers(3, 5))  # two levels: only bipolar
+        levels = draw(st.integers(2, 5))
         scale = draw(st.sampled_from([1.0, 0.5, 0.25, 2.0]))
         lo = draw(st.integers(-(levels - 1), 0))
         spec.mt = MultiThresholdSpec(

@@ -117,10 +117,16 @@ def test_random_multithreshold_csim(spec: ModelSpec, fold_seed: int, tmp_path: P
     assert np.array_equal(scores, golden.run(model, x).acc)
 
 
+@pytest.mark.parametrize(
+    "mt",
+    [MultiThresholdSpec(4, True, 0.5, -1.0), MultiThresholdSpec(2, False, 1.0, 0.0)],
+    ids=["per_channel_int2", "heaviside_0_1"],
+)
 def test_multithreshold_model_through_the_cli_in_rtl(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mt: MultiThresholdSpec, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A conv + dense model with per-channel MultiThresholds (2-bit signed codes) and 2-bit
+    """A conv + dense model with MultiThresholds (per-channel 2-bit signed codes, or one
+    shared threshold making {0, 1} codes: two bits on the stream, not a bit) and 2-bit
     weights: `bnn-hls verify --level rtlsim` passes (source = golden = RTL, cycles = model)."""
     model = build_bnn(
         (2, 6, 6),
@@ -129,7 +135,7 @@ def test_multithreshold_model_through_the_cli_in_rtl(
         input_mode="quant8",
         seed=3,
         weights=WeightQuant(2, True, True),
-        mt=MultiThresholdSpec(4, True, 0.5, -1.0),
+        mt=mt,
     )
     path = tmp_path / "mt.onnx"
     onnx.save(model, path)
@@ -192,7 +198,6 @@ def _single_layer_model(
         ({"out_dtype": "UINT2", "out_scale": -1.0}, 4, False, "the scale must be positive"),
         ({"out_dtype": "UINT2"}, 3, False, "3 threshold rows"),
         ({"out_dtype": "UINT2"}, 5, True, "activation of a linear layer"),
-        ({"out_dtype": "UINT1", "thresholds": 1}, 4, False, "other than bipolar"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_taken_is_refused(

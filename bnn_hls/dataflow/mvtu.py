@@ -190,10 +190,12 @@ class MvtuStage(LinearStage):
 
     @property
     def out_bits(self) -> int:
-        """Bits of an output code: 1 for bits, the codes' two's-complement width otherwise."""
-        if self.levels == 1:
-            return 1
-        return ir.signed_bits(self.out_lo, self.out_lo + self.levels)
+        """Bits of an output code: 1 for bits, the codes' two's-complement width otherwise
+        (the output stream's element width: also for two-level codes, whose one threshold
+        makes a code of two bits, not a bit)."""
+        if self.thresholds is None:
+            return 1  # scores: SCORE_BITS lanes, OUT_BITS unused
+        return self.dst.bits
 
     @property
     def acc_bits(self) -> int:

@@ -221,9 +221,9 @@ class QuantiserOps(ImportState):
         """QONNX MultiThreshold after a linear layer: out_scale * #{n : x >= T[c, n]} +
         out_bias. Bipolar (one threshold, out_bias = -out_scale / 2: values +-s) is a binary
         activation, the thresholds subtracted first (x >= T exactly when x - T >= 0 in
-        float32), s into the next layer's float ops; otherwise there are at least two
-        thresholds and out_bias / out_scale is an integer, the lowest code, and the codes are
-        multi-level like a Quant's (value = out_scale * code), at most MAX_ACT_BITS wide."""
+        float32), s into the next layer's float ops; otherwise out_bias / out_scale is an
+        integer, the lowest code, and the codes are multi-level like a Quant's (value =
+        out_scale * code; two levels too, e.g. {0, s}), at most MAX_ACT_BITS wide."""
         if v.kind not in (K.ACC, K.ACC_FLOAT):
             refuse(
                 node,
@@ -273,13 +273,6 @@ class QuantiserOps(ImportState):
                 chain=chain,
                 pending_flatten=v.pending_flatten,
                 nhwc=v.nhwc,
-            )
-        if t.shape[1] == 1:
-            refuse(
-                node,
-                f"one threshold with out_scale {scale}, out_bias {bias}: a two-level activation "
-                "other than bipolar (out_bias = -out_scale / 2) is not supported",
-                "make it bipolar (e.g. out_scale 2, out_bias -1), or give it two thresholds",
             )
         ratio = float(np.float32(bias) / np.float32(scale))  # as the source computes it
         lo = round(ratio)
