@@ -9,11 +9,13 @@ it and comparing the two byte for byte:
     python tools/output_tree.py compare before/ after/
 
 Cases: every shipped example model (examples/**/*.onnx), the reference topologies (TFC, SFC,
-LFC, CNV) and `--random N` seeded random models (modelgen; every third one multi-bit or
-piecewise-approximated), each at the optimiser's default folding, at a
-target rate (a quarter of the default design's images/s) and from a folding file (the default
-folding with every ROM style flipped); models with a binary conv also with --sharing exact and
-auto. Only the CLI is used, so the script runs unchanged on any version.
+LFC, CNV) and `--random N` seeded random models (modelgen; every third one multi-bit, with
+QONNX Quant or MultiThreshold activations, or piecewise-approximated), each at the
+optimiser's default folding, at a target rate (a quarter of the default design's images/s)
+and from a folding file (the default folding with every ROM style flipped); models with a
+binary conv also with --sharing exact and auto. The outputs come from the CLI only; the
+random models come from the tree's own modelgen, so an older tree must have the spec classes
+imported below (MultiThresholdSpec: commit 5f412f7 and later) for the trees to match.
 
 Two kinds of content are compared by meaning instead of bytes, because they hold no design
 data and differ between any two runs: .npz archives (zip timestamps; compared array by array)
@@ -41,6 +43,7 @@ from bnn_hls.modelgen import (
     BnStats,
     ConvSpec,
     DenseSpec,
+    MultiThresholdSpec,
     PaSpec,
     WeightQuant,
     build_bnn,
@@ -80,9 +83,13 @@ def random_model(seed: int) -> tuple[onnx.ModelProto, bool]:
     bn = BnStats(r.choice([0.0, 0.3, 0.6]), r.choice([0.0, 0.1]), r.choice([0.0, 0.1, 0.3]))
     # every third model has more than two levels somewhere: multi-bit weights and activations
     # (QONNX only) or a piecewise approximation (plain ONNX)
-    act, weights, pa = None, None, None
+    act, weights, pa, mt = None, None, None, None
     if seed % 3 == 2:
-        if style == "qonnx":
+        if style == "qonnx" and r.random() < 0.5:
+            levels = r.randint(2, 5)
+            mt = MultiThresholdSpec(levels, r.random() < 0.5, 0.5, -0.5 * r.randint(0, levels - 1))
+            weights = WeightQuant(bits=r.randint(2, 3), per_channel=r.random() < 0.5)
+        elif style == "qonnx":
             act = ActQuant(bits=r.randint(2, 3), signed=r.random() < 0.5, narrow=r.random() < 0.5)
             weights = WeightQuant(bits=r.randint(2, 3), per_channel=r.random() < 0.5)
         else:
@@ -102,6 +109,7 @@ def random_model(seed: int) -> tuple[onnx.ModelProto, bool]:
         act=act,
         weights=weights,
         pa=pa,
+        mt=mt,
     )
     convs = [la for la in layers if isinstance(la, ConvSpec)]
     binary_conv = len(convs) >= 2 or (len(convs) == 1 and mode == "bipolar")
