@@ -194,7 +194,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         f"{budget['bram36']:>7} {budget['dsp']:>4} {'':>6} {'':>6} {budget['bram36']:>8}"
     )
     print(
-        f"\ncycles per image (analytic, = slowest stage): {ii:,}; at 100 MHz: "
+        f"\ncycles per image (analytic, = slowest stage): {ii:,}; at {CLOCK_MHZ} MHz: "
         f"{doc['images_per_second_at_100MHz']:,.0f} images/s"
     )
     print(

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from .csim import CSim
+from .dataflow.cycles import CLOCK_MHZ
 from .errors import ToolFailure
 from .packing import scores_to_bytes
 
 
 class CsimDevice:
-    fclk_mhz = 100.0
+    fclk_mhz = float(CLOCK_MHZ)
 
     def __init__(self, hls_dir: Path) -> None:
         self.sim = CSim(Path(hls_dir), Path(tempfile.mkdtemp(prefix="bnn-csim-dev-")))
@@ -36,7 +37,7 @@ class CsimDevice:
 
 
 class RtlsimDevice:
-    fclk_mhz = 100.0
+    fclk_mhz = float(CLOCK_MHZ)
 
     def __init__(self, rtl_dir: Path) -> None:
         from .rtlsim.runner import RtlSim

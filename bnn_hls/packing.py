@@ -219,6 +219,11 @@ def bit_planes(values: np.ndarray, bits: int) -> np.ndarray:
     return ((np.asarray(values, np.int64)[..., None] >> np.arange(bits)) & 1).astype(np.uint8)
 
 
+def u64_chunks(value: int, width: int) -> list[int]:
+    """A `width`-bit word as little-endian 64-bit chunks (bit k in chunk k // 64)."""
+    return [(value >> lo) & ((1 << 64) - 1) for lo in range(0, width, 64)]
+
+
 def bits_to_words(bits: np.ndarray) -> list[int]:
     """(depth, width) 0/1 -> one integer word per row, bit i of the row at bit i."""
     packed = np.packbits(np.asarray(bits, np.uint8), axis=-1, bitorder="little")

@@ -8,7 +8,7 @@ from typing import Any
 from . import ir
 from .compiler import ChosenFolding, Compiled, FoldingRequest, choose_folding
 from .dataflow import resource_model as rm
-from .dataflow.cycles import cycle_model, images_per_second, initiation_interval
+from .dataflow.cycles import CLOCK_MHZ, cycle_model, images_per_second, initiation_interval
 from .dataflow.folding import Folding
 from .dataflow.kernels import KERNELS
 from .dataflow.lowering import build_plan
@@ -293,7 +293,7 @@ def format_folding(rep: dict[str, Any]) -> str:
     lines += [
         "",
         f"cycles per image: {rep['cycles_per_image']:,} (slowest stage: {rep['slowest_stage']}); "
-        f"at 100 MHz: {rep['images_per_second_at_100MHz']:,.0f} images/s",
+        f"at {CLOCK_MHZ} MHz: {rep['images_per_second_at_100MHz']:,.0f} images/s",
         f"efficiency (total MACs / MACs per cycle / cycles per image): {rep['efficiency']:.1%}",
         f"resource model: ~{m['lut']:,} LUT ({m['lut_fraction']:.0%}), ~{m['ff']:,} FF, "
         f"~{m['bram36']:.1f} BRAM36 ({m['bram_fraction']:.0%}) of the xc7z020 "

@@ -11,6 +11,7 @@ import numpy as np
 
 from bnn_hls.csim import CXXFLAGS, ap_types_dir, compiler
 from bnn_hls.package_data import resource_dir
+from bnn_hls.packing import lanes_to_words, u64_chunks
 
 PRELUDE = r"""
 #include <cstdio>
@@ -63,20 +64,13 @@ class Case:
 
 
 def words_to_chunks(words: list[int], width: int) -> np.ndarray:
-    chunks = -(-width // 64)
-    out = []
-    for w in words:
-        for c in range(chunks):
-            out.append((w >> (64 * c)) & ((1 << 64) - 1))
-    return np.array(out, dtype=np.uint64)
+    """The harness's input file: each word as its little-endian 64-bit chunks."""
+    return np.array([c for w in words for c in u64_chunks(w, width)], dtype=np.uint64)
 
 
 def chunks_to_words(data: np.ndarray, width: int) -> list[int]:
-    chunks = -(-width // 64)
-    vals = [int(x) for x in data]
-    return [
-        sum(vals[i + c] << (64 * c) for c in range(chunks)) for i in range(0, len(vals), chunks)
-    ]
+    """The harness's output file back to words (lanes of 64 bits: packing's lane order)."""
+    return lanes_to_words(data.astype(object).reshape(-1, -(-width // 64)), 64)
 
 
 def run_cases(

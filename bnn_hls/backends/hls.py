@@ -23,7 +23,7 @@ from ..dataflow.stage import Stage
 from ..dataflow.streams import SCORE_BITS
 from ..dataflow.tables import load_tables
 from ..package_data import resource_dir, template_env
-from ..packing import bits_to_words, load_word_count
+from ..packing import bits_to_words, load_word_count, scores_to_bytes, u64_chunks
 from .hls_arrays import array_name, stage_arrays
 from .hls_check import check_project
 
@@ -98,7 +98,7 @@ def word_literal(width: int, value: int) -> str:
     for C simulation."""
     if width <= 64:
         return f"0x{value:x}ULL"
-    chunks = ", ".join(f"0x{(value >> lo) & (2**64 - 1):x}ULL" for lo in range(0, width, 64))
+    chunks = ", ".join(f"0x{c:x}ULL" for c in u64_chunks(value, width))
     return f'BNN_WIDE({width}, "{value:x}", {chunks})'
 
 
@@ -281,5 +281,4 @@ def write_csim_data(
 ) -> None:
     words = plan.pack_inputs(golden.input_quant(model.input, x))
     input_file.write_bytes(words.tobytes())
-    expected = golden.run(model, x).acc.astype("<i4")
-    expected_file.write_bytes(expected.tobytes())
+    expected_file.write_bytes(scores_to_bytes(golden.run(model, x).acc))

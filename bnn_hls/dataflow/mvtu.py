@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from .. import ir
-from ..packing import LOAD_VALUE_BYTES, bit_planes
+from ..packing import LOAD_VALUE_BYTES, bit_planes, lanes_to_words
 from . import resource_model as rm
 from .bases import X_STEPS, Bases, decompose
 from .border import BorderTables, border_tables
@@ -179,8 +179,8 @@ class MvtuStage(LinearStage):
     def rtl_parameters(self) -> list[tuple[str, int | str]]:
         """The RTL parameters, and the coefficients as one packed vector of 64-bit lanes
         (lane m * (XB + 1) + n is C[m][n])."""
-        flat = [c & ((1 << 64) - 1) for row in self.coeff_rows() for c in row]
-        packed = sum(c << (64 * i) for i, c in enumerate(flat))
+        flat = [c for row in self.coeff_rows() for c in row]
+        (packed,) = lanes_to_words(np.array([flat], dtype=object), 64)
         return [*super().rtl_parameters(), ("COEFFS", f"{64 * len(flat)}'h{packed:x}")]
 
     @property

@@ -27,7 +27,7 @@ import numpy as np
 from .. import ir
 from ..errors import ModelError
 from . import resource_model as rm
-from .cycles import CLOCK_HZ, initiation_interval
+from .cycles import CLOCK_HZ, images_per_second, initiation_interval
 from .folding import (
     ROM_STYLES,
     Fold,
@@ -355,7 +355,7 @@ def _optimise(
             raise ModelError(
                 f"{target_fps:,.0f} images/s needs {target_ii} cycles per image at "
                 f"{clock_hz / 1e6:g} MHz; no folding of this model is faster than {fastest} "
-                f"cycles ({clock_hz / fastest:,.0f} images/s)",
+                f"cycles ({images_per_second(fastest, clock_hz):,.0f} images/s)",
                 hint="lower --target-fps",
             )
         res = design_at(model, cands, target_ii, limits)
@@ -364,7 +364,8 @@ def _optimise(
             raise ModelError(
                 f"{target_fps:,.0f} images/s does not fit {budget:.0%} of the xc7z020 by the "
                 f"resource model; the fastest design that fits runs at "
-                f"{clock_hz / best.ii:,.0f} images/s ({best.ii} cycles per image)",
+                f"{images_per_second(best.ii, clock_hz):,.0f} images/s ({best.ii} cycles per "
+                "image)",
                 hint="lower --target-fps or raise --budget",
             )
         res.target_ii = target_ii
@@ -374,7 +375,7 @@ def _optimise(
     log.info(
         "folding: %d cycles per image (%s images/s at %g MHz), model estimate %d LUT, %.1f BRAM36",
         res.ii,
-        f"{clock_hz / res.ii:,.0f}",
+        f"{images_per_second(res.ii, clock_hz):,.0f}",
         clock_hz / 1e6,
         res.estimate.lut,
         res.estimate.bram36,

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import ModelError
+from ..packing import bits_to_u64
 from . import resource_model as rm
 from .border import BorderTables, border_tables
 from .hls_rules import Access, KernelRule, border_arrays
@@ -204,9 +205,8 @@ class SharedStage(LinearStage):
     def unit_pattern_words(self) -> np.ndarray:
         """(NF, U) uint64: the filter each unit compares with at each step, tap t at bit t."""
         sched = self.schedule
-        patterns = sched.unit_patterns(self.layer.share_filters)  # (NF, U, T)
-        shifts = np.arange(sched.taps, dtype=np.uint64)
-        return (patterns.astype(np.uint64) << shifts).sum(-1, dtype=np.uint64)
+        patterns = sched.unit_patterns(self.layer.share_filters)  # (NF, U, T), T <= 64
+        return bits_to_u64(patterns)[..., 0]
 
     def resource_features(self) -> dict[str, float]:
         """What the unit costs (hw/rtl/bnn_share_ctrl.sv + the generated units and lanes): the

@@ -14,17 +14,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..ir import quant_range
 from ..packing import ROUNDING_MODES, round_mode
 from .attrs import attr_float, attr_int, attr_str, constant_of
 from .refuse import SUPPORTED_QONNX, refuse
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
-
-
-def quant_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
-    if signed:
-        return -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1 - int(narrow)
 
 
 def bipolar_quant(x: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -58,10 +58,10 @@ QCDQ_OPS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
 def check_initializer_types(model: onnx.ModelProto) -> None:
     qcdq = next((n for n in model.graph.node if n.op_type in QCDQ_OPS), None)
     if qcdq is not None:  # the QCDQ form's int8 constants would be refused below, less clearly
-        raise ModelError(
-            f"node {quote_name(qcdq.name or qcdq.op_type)} ({qcdq.op_type}): "
+        refuse(
+            qcdq,
             "QuantizeLinear/DequantizeLinear (QCDQ) models are not supported",
-            hint="export with brevitas.export.export_qonnx (QONNX Quant / BipolarQuant nodes)",
+            "export with brevitas.export.export_qonnx (QONNX Quant / BipolarQuant nodes)",
         )
     for t in model.graph.initializer:
         if t.data_type not in ACCEPTED_TYPES:
@@ -77,9 +77,10 @@ def check_node_names(model: onnx.ModelProto) -> None:
     seen: set[str] = set()
     for node in model.graph.node:
         if node.name and node.name in seen:
-            raise ModelError(
-                f"two nodes are named {quote_name(node.name)}",
-                hint="node names must be unique (onnxruntime refuses the model too)",
+            refuse(
+                node,
+                "two nodes have this name",
+                "node names must be unique (onnxruntime refuses the model too)",
             )
         seen.add(node.name)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, ToolFailure
 from ..package_data import cache_dir, resource_dir
+from ..packing import unpack_scores
 from ..progress import progress
 from ..subproc import run_following
 from .results import RtlSimResult, batch_result, stall_message
@@ -218,8 +219,7 @@ def simulate(
         results: list[dict[str, Any]] = []
         scores = None
         for i, run in enumerate(raw):
-            got = np.fromfile(f"{out}.run{i}.scores", dtype="<i4").astype(np.int64)
-            stalled = run.get("stalled")
+            stalled = run.get("stalled")  # then the scores file holds fewer scores
             if stalled:
                 results.append(
                     {
@@ -236,7 +236,7 @@ def simulate(
                     }
                 )
                 break
-            got = got.reshape(images, classes)
+            got = unpack_scores(Path(f"{out}.run{i}.scores").read_bytes(), images, classes)
             if i == 0:
                 scores = got
             results.append(

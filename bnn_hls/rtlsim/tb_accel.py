@@ -21,6 +21,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
+from bnn_hls.dataflow.cycles import CLOCK_PERIOD_NS
 from bnn_hls.packing import unpack_scores
 from bnn_hls.rtlsim.results import batch_result, stall_message
 
@@ -202,7 +203,7 @@ class Harness:
 @cocotb.test()
 async def accelerator(dut) -> None:  # type: ignore[no-untyped-def]
     ports = Ports(dut)
-    cocotb.start_soon(Clock(ports.clk, 10, unit="ns").start())  # type: ignore[arg-type]
+    cocotb.start_soon(Clock(ports.clk, CLOCK_PERIOD_NS, unit="ns").start())  # type: ignore[arg-type]
     seed = int(os.environ.get("BNN_TB_SEED", "0"))
     await _reset(dut, ports)
     harness = Harness(dut, ports)
