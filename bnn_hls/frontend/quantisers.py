@@ -49,6 +49,20 @@ def uniform_quantiser(
     return int(bits), s, z, mode
 
 
+def uniform_codes(v: Value, scale: float, code_range: tuple[int, int]) -> Value:
+    """A multi-level activation's output: integer codes in code_range standing for
+    scale * code, the scale pending for the next layer's float ops."""
+    return Value(
+        K.LEVELS,
+        v.onnx_shape,
+        v.ir_shape,
+        chain=[FloatOp("mul", {"a": np.full(1, scale, np.float32)})],
+        pending_flatten=v.pending_flatten,
+        nhwc=v.nhwc,
+        code_range=code_range,
+    )
+
+
 class QuantiserOps(ImportState):
     """Quant, BipolarQuant, Sign, GreaterOrEqual, Where."""
 
@@ -123,15 +137,7 @@ class QuantiserOps(ImportState):
         if lo == hi:
             refuse(node, "the quantiser has a single level")
         self.emit(layer)
-        out = Value(
-            K.LEVELS,
-            v.onnx_shape,
-            v.ir_shape,
-            chain=[FloatOp("mul", {"a": np.full(1, s, np.float32)})],
-            pending_flatten=v.pending_flatten,
-            nhwc=v.nhwc,
-            code_range=(lo, hi),
-        )
+        out = uniform_codes(v, s, (lo, hi))
         return out  # a pending flatten stays pending: the dense layer permutes for it
 
     def staircase(self, node: onnx.NodeProto, v: Value) -> Value:
@@ -296,15 +302,7 @@ class QuantiserOps(ImportState):
             thresholds=t32, code_lo=lo,
         )  # fmt: skip
         self.emit(layer)
-        out = Value(
-            K.LEVELS,
-            v.onnx_shape,
-            v.ir_shape,
-            chain=[FloatOp("mul", {"a": np.full(1, scale, np.float32)})],
-            pending_flatten=v.pending_flatten,
-            nhwc=v.nhwc,
-            code_range=layer.out_range(),
-        )
+        out = uniform_codes(v, scale, layer.out_range())
         return out  # a pending flatten stays pending: the dense layer permutes for it
 
     @staticmethod
