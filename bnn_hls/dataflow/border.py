@@ -21,7 +21,7 @@ from .layer_cache import LayerCache
 class BorderTables:
     row_class: np.ndarray  # (OH,) uint8
     col_class: np.ndarray  # (OW,) uint8
-    correction: np.ndarray  # (row classes, col classes, O) int32
+    correction: np.ndarray  # (row classes, col classes, O) int64
 
     @property
     def classes(self) -> int:
@@ -58,7 +58,7 @@ def _border_tables(layer: ir.Conv) -> BorderTables | None:
     t, left, _, _ = layer.pads
     rows = _classes(oh, layer.stride[0], t, kh, h)
     cols = _classes(ow, layer.stride[1], left, kw, w)
-    table = np.zeros((rows.max() + 1, cols.max() + 1, layer.out_channels), np.int32)
+    table = np.zeros((rows.max() + 1, cols.max() + 1, layer.out_channels), np.int64)
     for oy in range(oh):
         for ox in range(ow):
             table[rows[oy], cols[ox]] = full[oy, ox]

@@ -5,7 +5,9 @@ the streams are named in order once the chain is complete."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,6 +23,8 @@ from .pool import PoolStage, WindowMaxStage, pool_refusal
 from .stage import Stage
 from .streams import MAX_AXI_BITS, MAX_WORD_BITS, SCORE_BITS, Stream, axi_width
 from .window import WindowStage
+
+log = logging.getLogger(__name__)
 
 
 def linear_layer_stages(
@@ -95,8 +99,56 @@ LOWERINGS: dict[type[ir.Layer], Callable[[Step, Folding, Stream], list[Stage]]] 
 }
 
 
+# the widest sums a hidden layer may have: its thresholds and border corrections are computed
+# as 64-bit integers (stored at the sum's width + 2)
+MAX_HIDDEN_ACC_BITS = 62
+
+
+@lru_cache(maxsize=64)
+def warn_wide_scores(layer: str, bits: int) -> None:
+    """Once per layer and width (the optimiser builds many plans)."""
+    log.warning(
+        "layer %s: its fixed-point sums could need %d bits (a bound), the score words carry "
+        "%d: a larger sum would wrap; lower --coeff-bits to be sure",
+        layer,
+        bits,
+        SCORE_BITS,
+    )
+
+
+def check_accumulators(model: ir.Model) -> None:
+    """Every linear layer has a nonzero weight and its sums fit what carries them: the score
+    words for the last layer, 64-bit arithmetic for the others."""
+    layers = model.linear_layers()
+    for layer in layers:
+        if not layer.int_weights().any():
+            raise ModelError(
+                f"layer {layer.name} ({layer.source or layer.kind}): every weight is 0, so its "
+                "output does not depend on its input (a quantiser's scale that rounds every "
+                "weight to 0?)",
+                hint="check this layer's weight quantiser, or retrain; the hardware needs a "
+                "nonzero weight",
+            )
+        bits = layer.acc_bits()
+        limit = SCORE_BITS if layer is layers[-1] else MAX_HIDDEN_ACC_BITS
+        if bits > limit and limit == SCORE_BITS and layer.fixed_point:
+            # a piecewise approximation's bound (every fixed-point level at its extreme) is
+            # far above what its inputs reach: the shipped examples bound 33 bits and stay
+            # within 32 on their data; verify compares C-sim and RTL-sim with the golden model
+            warn_wide_scores(layer.name, bits)
+        elif bits > limit:
+            what = f"{SCORE_BITS}-bit score words" if limit == SCORE_BITS else "64-bit arithmetic"
+            raise ModelError(
+                f"layer {layer.name} ({layer.source or layer.kind}): its integer sums need "
+                f"{bits} bits; the hardware carries them in {what}",
+                hint="quantise this layer's input or weights to fewer bits, or lower "
+                "--coeff-bits (a piecewise approximation, docs/pa.md)",
+            )
+
+
 def build_plan(model: ir.Model, folding: Folding) -> Plan:
     """The pipeline of a model (after BatchShift) at a folding."""
+    check_accumulators(model)
     inq = model.input
     simd0 = folding[model.linear_layers()[0].name].simd
     elements = int(np.prod(inq.out_shape))

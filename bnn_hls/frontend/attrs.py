@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -10,6 +11,8 @@ from onnx import helper, numpy_helper
 
 from ..errors import ModelError
 from .refuse import refuse
+
+T = TypeVar("T")
 
 
 def _get(node: onnx.NodeProto, name: str) -> object | None:
@@ -20,38 +23,68 @@ def _get(node: onnx.NodeProto, name: str) -> object | None:
     return None
 
 
+def _typed(
+    node: onnx.NodeProto, name: str, value: object, kind: str, convert: Callable[[Any], T]
+) -> T:
+    """`convert(value)`, or the node's refusal when the attribute is not of that kind."""
+    try:
+        return convert(value)
+    except (TypeError, ValueError):
+        refuse(
+            node,
+            f"attribute '{name}' is not {kind}",
+            hint="the exporter wrote an attribute of the wrong type; re-export the model",
+        )
+
+
 def attr_int(node: onnx.NodeProto, name: str, default: int) -> int:
     value = _get(node, name)
-    return default if value is None else int(value)  # type: ignore[call-overload]
+    return default if value is None else _typed(node, name, value, "an integer", int)
 
 
 def attr_float(node: onnx.NodeProto, name: str, default: float) -> float:
     value = _get(node, name)
-    return default if value is None else float(value)  # type: ignore[arg-type]
+    return default if value is None else _typed(node, name, value, "a number", float)
 
 
 def attr_str(node: onnx.NodeProto, name: str, default: str) -> str:
     value = _get(node, name)
-    return default if value is None else str(value)
+    if value is None:
+        return default
+    return _typed(node, name, value, "a string", _string)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _items(value: Any, convert: Callable[[Any], T]) -> list[T]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(value)
+    return [convert(v.decode() if isinstance(v, bytes) else v) for v in value]
 
 
 def attr_ints(node: onnx.NodeProto, name: str, default: Sequence[int]) -> list[int]:
     value = _get(node, name)
     if value is None:
         return list(default)
-    return [int(v) for v in value]  # type: ignore[attr-defined]
+    return _typed(node, name, value, "a list of integers", lambda v: _items(v, int))
 
 
 def attr_floats(node: onnx.NodeProto, name: str) -> list[float]:
     value = _get(node, name)
-    return [] if value is None else [float(v) for v in value]  # type: ignore[attr-defined]
+    if value is None:
+        return []
+    return _typed(node, name, value, "a list of numbers", lambda v: _items(v, float))
 
 
 def attr_strs(node: onnx.NodeProto, name: str) -> list[str]:
     value = _get(node, name)
     if value is None:
         return []
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in value]  # type: ignore[attr-defined]
+    return _typed(node, name, value, "a list of strings", lambda v: _items(v, str))
 
 
 def has_attr(node: onnx.NodeProto, name: str) -> bool:

@@ -80,6 +80,27 @@ def tie_distance_tensor(node: onnx.NodeProto) -> str:
     return f"{node.output[0]}__bnnhls_tie_distance"
 
 
+def _round_half_even_nodes(
+    x: str, out: str, const: Callable[[np.ndarray], str], tmp: Callable[[], str]
+) -> list[onnx.NodeProto]:
+    """Round half to even from ops older than opset 11's Round: r = floor(x + 1/2), less 1
+    where x + 1/2 is a whole number and r is odd."""
+    half, r, frac, up, whole, r2, fl2, twice, odd, fix = (tmp() for _ in range(10))
+    return [
+        helper.make_node("Add", [x, const(np.float32(0.5))], [half]),
+        helper.make_node("Floor", [half], [r]),
+        helper.make_node("Sub", [half, r], [frac]),
+        helper.make_node("Ceil", [frac], [up]),  # 0 where x + 1/2 is whole, else 1
+        helper.make_node("Sub", [const(np.float32(1)), up], [whole]),
+        helper.make_node("Div", [r, const(np.float32(2))], [r2]),
+        helper.make_node("Floor", [r2], [fl2]),
+        helper.make_node("Mul", [fl2, const(np.float32(2))], [twice]),
+        helper.make_node("Sub", [r, twice], [odd]),  # 1 where r is odd
+        helper.make_node("Mul", [odd, whole], [fix]),
+        helper.make_node("Sub", [r, fix], [out]),
+    ]
+
+
 def _at_least(x: str, t: str, tmp: Callable[[], str]) -> tuple[list[onnx.NodeProto], str]:
     """x >= t as Not(Less(x, t)): the same for every float, NaN aside, and in every opset
     from 9 (GreaterOrEqual needs 12)."""
@@ -167,6 +188,7 @@ def to_standard_onnx(
         counter[0] += 1
         return f"bnnhls_tmp_{counter[0]}"
 
+    onnx_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     for node in model.graph.node:
         if node.domain not in QONNX_DOMAINS:
             new_nodes.append(node)
@@ -200,7 +222,9 @@ def to_standard_onnx(
                 helper.make_node("Div", [x, node.input[1]], [div]),
                 helper.make_node("Add", [div, node.input[2]], [add]),
             ]
-            if rop is not None:
+            if rop == "Round" and onnx_opset < 11:
+                new_nodes += _round_half_even_nodes(add, rnd, const, tmp)
+            elif rop is not None:
                 new_nodes.append(helper.make_node(rop, [add], [rnd]))
             elif mode == "ROUND_TO_ZERO":
                 s_, a_, f_ = tmp(), tmp(), tmp()
@@ -216,10 +240,20 @@ def to_standard_onnx(
                     f"rounding mode {mode!r} is not supported",
                     f"use one of {', '.join(ROUNDING_MODES)}",
                 )
+            if onnx_opset >= 11:
+                clip_nodes = [
+                    helper.make_node(
+                        "Clip", [rnd, const(np.float32(lo)), const(np.float32(hi))], [clip]
+                    )
+                ]
+            else:  # Clip took its bounds as attributes before opset 11
+                low = tmp()
+                clip_nodes = [
+                    helper.make_node("Max", [rnd, const(np.float32(lo))], [low]),
+                    helper.make_node("Min", [low, const(np.float32(hi))], [clip]),
+                ]
             new_nodes += [
-                helper.make_node(
-                    "Clip", [rnd, const(np.float32(lo)), const(np.float32(hi))], [clip]
-                ),
+                *clip_nodes,
                 helper.make_node("Sub", [clip, node.input[2]], [sub]),
                 helper.make_node("Mul", [sub, node.input[1]], [out]),
             ]

@@ -1,0 +1,174 @@
+"""Models the golden model computes but the hardware cannot carry are refused (exit 2, the
+layer named) where a design is made; attributes of the wrong type are refused naming the
+node; a tie in the source's own scores is not a top-1 disagreement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bnn_hls.verify import compare
+
+from .conftest import run_cli
+
+QONNX = "qonnx.custom_op.general"
+
+
+def quant(
+    name: str, src: str, out: str, bits: int, scale: float, signed: int, **attrs: object
+) -> tuple[onnx.NodeProto, dict[str, np.ndarray]]:
+    consts = {
+        f"{name}_s": np.array(scale, np.float32),
+        f"{name}_z": np.array(0.0, np.float32),
+        f"{name}_b": np.array(float(bits), np.float32),
+    }
+    node = helper.make_node(
+        "Quant",
+        [src, *consts],
+        [out],
+        name=name,
+        domain=QONNX,
+        signed=attrs.pop("signed_attr", signed),
+        narrow=0,
+        rounding_mode="ROUND",
+    )
+    return node, consts
+
+
+def dense_model(
+    in_bits: int,
+    weights: np.ndarray,
+    w_quant: tuple[int, float] | None = None,
+    signed_attr: object = 0,
+) -> onnx.ModelProto:
+    """x (N, K) -> Quant (in_bits, unsigned) -> MatMul(weights, optionally through a weight
+    Quant of (bits, scale)) -> y."""
+    k, o = weights.shape
+    q_in, inits = quant("q_in", "x", "xq", in_bits, 2.0**-in_bits, 0, signed_attr=signed_attr)
+    nodes = [q_in]
+    w_name = "w"
+    if w_quant is not None:
+        q_w, more = quant("q_w", "w", "wq", w_quant[0], w_quant[1], 1)
+        nodes.append(q_w)
+        inits.update(more)
+        w_name = "wq"
+    nodes.append(helper.make_node("MatMul", ["xq", w_name], ["y"], name="fc"))
+    inits["w"] = weights.astype(np.float32)
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", o])],
+        [numpy_helper.from_array(v, n) for n, v in inits.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
+    )
+    model.ir_version = 8
+    return model
+
+
+def cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model: onnx.ModelProto, *args: str
+) -> tuple[int, str, str]:
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    return run_cli([*args, path], capsys)
+
+
+def test_scores_wider_than_the_score_words_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 16-bit inputs x weights up to 127 x 2048 terms: sums of 35 bits, score words of 32
+    w = np.random.default_rng(0).integers(1, 128, (2048, 4)) * 0.5
+    w[:, 1] *= -1
+    model = dense_model(16, w)
+    code, _, err = cli(tmp_path, capsys, model, "verify", "--level", "golden")
+    assert code == 0, err  # the golden model computes it
+    # inspect shows the layers and logs why there is no folding; a design is refused
+    for command in (
+        ["verify", "--level", "csim"],
+        ["build", "-o", str(tmp_path / "o")],
+    ):
+        code, out, err = cli(tmp_path, capsys, model, *command)
+        assert code == 2, (command, out, err)
+        assert "layer l1_dense" in err and "35 bits" in err and "32-bit score words" in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_layer_whose_weights_are_all_zero_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a 3-bit weight quantiser of scale 10 rounds weights of magnitude < 5 to 0
+    w = np.random.default_rng(1).uniform(-1, 1, (16, 3))
+    model = dense_model(8, w, w_quant=(3, 10.0))
+    code, out, err = cli(tmp_path, capsys, model, "verify", "--level", "csim")
+    assert code == 2, (out, err)
+    assert "every weight is 0" in err and "layer l1_dense" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["yes", [1, 0]])
+def test_an_attribute_of_the_wrong_type_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: object
+) -> None:
+    w = np.where(np.random.default_rng(2).random((16, 3)) < 0.5, -1.0, 1.0)
+    model = dense_model(8, w, signed_attr=value)
+    code, out, err = cli(tmp_path, capsys, model, "inspect")
+    assert code == 2, (out, err)
+    assert "node 'q_in' (Quant): attribute 'signed' is not an integer" in err
+    assert "Traceback" not in err
+
+
+def test_a_tie_in_the_source_scores_is_not_a_disagreement() -> None:
+    src = np.array([[1.0, 5.0, 5.0], [1.0, 5.0, 4.0]])
+    # the device picks class 2 in both: the first input's source ties 1 and 2, the second's not
+    dev = np.array([[0.9, 4.9, 5.1], [0.9, 4.0, 5.0]])
+    report = compare(dev, np.array([2, 2]), src, np.full(2, 1.0))
+    assert report.label_agreement == 1
+    assert report.first_label_mismatches == [1]
+
+
+@pytest.mark.parametrize("opset", [9, 10, 13])
+@pytest.mark.parametrize("mode", ["ROUND", "FLOOR", "ROUND_TO_ZERO"])
+def test_the_quant_rewrite_runs_at_every_opset(opset: int, mode: str) -> None:
+    """The Quant rewrite that runs the source in onnxruntime uses only its opset's ops (Round
+    and Clip with tensor bounds came in opset 11): the same values as the reference quantiser,
+    halves included (ROUND is half to even)."""
+    import onnxruntime as ort
+
+    from bnn_hls.frontend.qonnx_ops import quant as reference
+    from bnn_hls.frontend.qonnx_ops import to_standard_onnx
+
+    node, consts = quant("q", "x", "y", 3, 0.5, 1)
+    del node.attribute[:]
+    node.attribute.extend(
+        [
+            helper.make_attribute("signed", 1),
+            helper.make_attribute("narrow", 0),
+            helper.make_attribute("rounding_mode", mode),
+        ]
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 40])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 40])],
+        [numpy_helper.from_array(v, n) for n, v in consts.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(QONNX, 1)]
+    )
+    model.ir_version = 7
+    std = to_standard_onnx(model)
+    assert all(o.version == opset for o in std.opset_import if o.domain == "")
+    # every quarter step from -5 to 5 (halves of the 0.5 scale: ties of ROUND), clipped ends
+    x = (np.arange(40, dtype=np.float32) - 20) * 0.25
+    sess = ort.InferenceSession(std.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"x": x[None]})[0][0]
+    want = reference(x, np.float32(0.5), np.float32(0), 3, True, False, mode)
+    assert np.array_equal(got, want), (got, want)
