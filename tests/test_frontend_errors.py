@@ -9,6 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from bnn_hls.frontend.linear import integer_levels
 from bnn_hls.modelgen import DenseSpec, build_bnn
 
 from .conftest import run_cli
@@ -333,3 +334,31 @@ def test_hostile_names_never_reach_outputs(
         if file.is_file() and file.suffix in (".json", ".txt"):
             text = file.read_text()
             assert "system(" not in text and "#include" not in text
+
+
+def test_uniform_levels_however_the_exporter_rounded() -> None:
+    """s * n stored as float32 after a float64 product (0.3 * 3 -> 0.9, one ulp from the
+    float32 product), and channels whose codes are all large (100..127 x 0.5): the levels are
+    found; two distinct weights that one step cannot both round from are not levels."""
+    rng = np.random.default_rng(3)
+    n = rng.integers(-3, 4, (4, 25))
+    n[:, 0] = 1
+    got = integer_levels((n * 0.3).astype(np.float32).astype(np.float64))
+    assert got is not None and np.array_equal(got[0], n)
+    big = rng.integers(100, 128, (4, 64))
+    big[:, :2] = (100, 101)
+    got = integer_levels((big * 0.5).astype(np.float64))
+    assert got is not None and np.array_equal(got[0], big) and np.all(got[1] == 0.5)
+    row = np.array([[1.0, -1.0, float(np.nextafter(np.float32(1), np.float32(0)))]])
+    assert integer_levels(row) is None
+
+
+def test_float64_step_weights_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 3-bit-level dense layer whose weights were computed as 0.3 * n in float64."""
+    n = np.random.default_rng(4).integers(-3, 4, (8, 4))
+    n[0] = 1
+    path = tmp_path / "f64.onnx"
+    onnx.save(dense_model((n * 0.3).astype(np.float32)), path)
+    args = ["verify", path, "--level", "csim", "--random", "20", "--allow-ties"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and "equal to the golden model: 20/20" in out, out + err

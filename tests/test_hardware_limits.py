@@ -172,3 +172,14 @@ def test_the_quant_rewrite_runs_at_every_opset(opset: int, mode: str) -> None:
     got = sess.run(None, {"x": x[None]})[0][0]
     want = reference(x, np.float32(0.5), np.float32(0), 3, True, False, mode)
     assert np.array_equal(got, want), (got, want)
+
+
+def test_a_staircase_of_too_many_terms_is_refused_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bnn_hls.modelgen import DenseSpec, PaSpec, build_bnn
+
+    model = build_bnn((12,), [DenseSpec(8)], 3, pa=PaSpec(2, 20, "sign"), seed=4)
+    code, out, err = cli(tmp_path, capsys, model, "inspect")
+    assert code == 2, (out, err)
+    assert "of 20 terms; at most 16" in err and "Traceback" not in err

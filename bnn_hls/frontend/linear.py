@@ -325,9 +325,13 @@ MAX_WEIGHT_BITS = 8
 
 def integer_levels(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Per output channel (rows), a step d and integers n with float32(d * n) equal to every
-    weight exactly, |n| < 2**(MAX_WEIGHT_BITS - 1): the levels of a uniform weight quantiser.
+    weight, the product taken in float32 or in exact arithmetic from one real step (exporters
+    compute s * n in float64 or float32 and store float32), |n| < 2**(MAX_WEIGHT_BITS - 1): the
+    levels of a uniform weight quantiser.
     The step is the smallest magnitude divided by 1..16 (a channel need not hold the level
-    +-1). None when a channel has no such step (full-precision or irregular weights)."""
+    +-1) or the smallest gap between two of its values divided by 1..4 (a channel whose codes
+    are all large, e.g. 100..127). None when a channel has no such step (full-precision or
+    irregular weights)."""
     limit = 1 << (MAX_WEIGHT_BITS - 1)
     levels = np.zeros(flat.shape, np.int64)
     steps = np.ones(flat.shape[0])
@@ -335,18 +339,46 @@ def integer_levels(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if not np.array_equal(w32.astype(np.float64), flat):
         return None
     for c, row in enumerate(flat):
-        nonzero = np.abs(row[row != 0])
-        if nonzero.size == 0:
-            continue  # an all-zero channel: levels 0, step 1
-        smallest = float(nonzero.min())
-        for k in range(1, 17):
-            d = smallest / k
-            n = np.round(row / d)
-            if np.abs(n).max() < limit and np.array_equal(
-                (np.float32(d) * n.astype(np.float32)).astype(np.float32), w32[c]
-            ):
-                levels[c], steps[c] = n.astype(np.int64), np.float32(d)
-                break
-        else:
+        found = channel_step(row, w32[c], limit)
+        if found is None:
             return None
+        if found[0].any():
+            levels[c], steps[c] = found
     return levels, steps
+
+
+def one_real_step(row32: np.ndarray, n: np.ndarray) -> bool:
+    """Whether one real step D rounds to every weight as float32(D * n): the intervals of D
+    that round to each weight (its float32 rounding interval over |n|) share a point. Two
+    distinct float32 weights with the same n never do (a weight one ulp off +-1 stays
+    refused); 0.3 and 0.9 = float32(0.3 * 3), computed in float64, do."""
+    mask = n != 0
+    if np.any(row32[~mask] != 0):
+        return False  # a weight rounded to level 0 must be 0
+    w = np.abs(row32[mask]).astype(np.float64)
+    k = np.abs(n[mask]).astype(np.float64)
+    w32 = np.abs(row32[mask])
+    down = w - np.nextafter(w32, np.float32(0)).astype(np.float64)
+    up = np.nextafter(w32, np.float32(np.inf)).astype(np.float64) - w
+    # strictly inside: a D on an interval's end rounds to one side only (half to even)
+    return bool(np.max((w - down / 2) / k) < np.min((w + up / 2) / k))
+
+
+def channel_step(row: np.ndarray, row32: np.ndarray, limit: int) -> tuple[np.ndarray, float] | None:
+    """(integers, step) of one output channel, or None; an all-zero channel: zeros, step 1."""
+    nonzero = np.abs(row[row != 0])
+    if nonzero.size == 0:
+        return np.zeros(row.shape, np.int64), 1.0
+    smallest = float(nonzero.min())
+    gaps = np.diff(np.unique(row))
+    candidates = [smallest / k for k in range(1, 17)]
+    if gaps.size:
+        candidates += [float(gaps.min()) / k for k in range(1, 5)]
+    for d in candidates:
+        n = np.round(row / d)
+        if np.abs(n).max() >= limit:
+            continue
+        in32 = np.float32(d) * n.astype(np.float32)
+        if np.array_equal(in32, row32) or one_real_step(row32, n):
+            return n.astype(np.int64), float(np.float32(d))
+    return None

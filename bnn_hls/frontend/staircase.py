@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 
 from .attrs import graph_constants
+from .refuse import refuse
 
 DOMAIN = "bnn_hls.pa"
 OP = "Staircase"
@@ -143,7 +144,7 @@ def rewrite_staircases(model: onnx.ModelProto) -> onnx.ModelProto:
     g = _Graph(model)
     found: list[tuple[str, str, list[Term], list[onnx.NodeProto]]] = []
     for x, users in g.users.items():
-        if len(users) < 2 or len(users) > MAX_TERMS or x in g.consts:
+        if len(users) < 2 or x in g.consts:
             continue
         maybe = [_term(g, x, u) for u in users]
         terms = [t for t in maybe if t is not None]
@@ -153,6 +154,13 @@ def rewrite_staircases(model: onnx.ModelProto) -> onnx.ModelProto:
         if summed is None:
             continue
         y, adds = summed
+        if len(terms) > MAX_TERMS:
+            refuse(
+                users[0],
+                f"a piecewise-approximation activation of {len(terms)} terms; at most "
+                f"{MAX_TERMS} are supported (codes of at most 5 bits)",
+                f"approximate with at most {MAX_TERMS} terms",
+            )
         found.append((x, y, terms, adds))
     if not found:
         return model
