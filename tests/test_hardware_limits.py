@@ -183,3 +183,17 @@ def test_a_staircase_of_too_many_terms_is_refused_as_such(
     code, out, err = cli(tmp_path, capsys, model, "inspect")
     assert code == 2, (out, err)
     assert "of 20 terms; at most 16" in err and "Traceback" not in err
+
+
+def test_a_model_over_the_budget_at_the_slowest_folding_names_what_is_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8-bit hidden activations: 255 thresholds per channel, LUTs over the budget at PE = SIMD
+    = 1 (the message named the weights' block RAM, which fits)."""
+    from bnn_hls.modelgen import ActQuant, ConvSpec, build_bnn
+
+    layers = [ConvSpec(5, kernel=3, pad=1), ConvSpec(6, kernel=3, stride=2, pad=1, pool=2)]
+    model = build_bnn((2, 9, 7), layers, 3, act=ActQuant(bits=8, scale=0.01), seed=1)
+    code, out, err = cli(tmp_path, capsys, model, "verify", "--level", "csim")
+    assert code == 2, (out, err)
+    assert "LUT (the budget allows 37,240)" in err and "RAMB36" not in err, err

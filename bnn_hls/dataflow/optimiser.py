@@ -388,6 +388,31 @@ def weight_bram(model: ir.Model) -> float:
     return sum(rm.bram18_count(1, layer.weights.size) / 2 for layer in model.linear_layers())
 
 
+def slowest_needs(
+    model: ir.Model, cands: list[list[Candidate]], ii: int, limits: rm.Estimate
+) -> str:
+    """What the cheapest design at the slowest II needs against the limits: the resource that
+    does not fit first (it was block RAM in the message before; 8-bit activations overflow the
+    LUTs)."""
+    free = design_at(model, cands, ii, rm.Estimate(math.inf, math.inf, math.inf))
+    if free is None:  # a stage the folding does not control is too slow: say the weights
+        return (
+            f"its weights alone need {weight_bram(model):.0f} of the xc7z020's "
+            f"{XC7Z020['bram36']} RAMB36 in block RAM"
+        )
+    need = free.estimate
+    parts = [
+        f"~{need.lut:,.0f} LUT (the budget allows {limits.lut:,.0f})"
+        if need.lut > limits.lut
+        else "",
+        f"~{need.bram36:.1f} RAMB36 (the budget allows {limits.bram36:.1f})"
+        if need.bram36 > limits.bram36
+        else "",
+    ]
+    shown = [p for p in parts if p] or [f"~{need.lut:,.0f} LUT, ~{need.bram36:.1f} RAMB36"]
+    return "its cheapest form needs " + " and ".join(shown)
+
+
 def fastest_possible(model: ir.Model, cands: list[list[Candidate]]) -> int:
     """No design is faster than its slowest layer at full parallelism, nor than the scores
     output, which sends one score per cycle."""
@@ -406,8 +431,7 @@ def fastest_within(model: ir.Model, cands: list[list[Candidate]], limits: rm.Est
     if best is None:
         raise ModelError(
             "even the slowest folding (PE = SIMD = 1) does not fit the budget by the resource "
-            f"model (its weights alone need {weight_bram(model):.0f} of the xc7z020's "
-            f"{XC7Z020['bram36']} RAMB36 in block RAM)",
+            f"model: {slowest_needs(model, cands, iis[hi], limits)}",
             hint="raise --budget, or give --folding FILE.json to generate it anyway",
         )
     while lo < hi:
