@@ -197,3 +197,14 @@ def test_a_model_over_the_budget_at_the_slowest_folding_names_what_is_over(
     code, out, err = cli(tmp_path, capsys, model, "verify", "--level", "csim")
     assert code == 2, (out, err)
     assert "LUT (the budget allows 37,240)" in err and "RAMB36" not in err, err
+
+
+def test_a_one_bit_quant_activation_is_pointed_to_its_forms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bnn_hls.modelgen import ActQuant, ConvSpec, build_bnn
+
+    model = build_bnn((2, 6, 6), [ConvSpec(3, pad=1, pool=2)], 3, act=ActQuant(bits=1), seed=1)
+    code, out, err = cli(tmp_path, capsys, model, "inspect")
+    assert code == 2, (out, err)
+    assert "bit width 1 is not supported" in err and "BipolarQuant" in err, err

@@ -37,7 +37,7 @@ class NormalisationOps(ImportState):
                 refuse(node, "constant / tensor is not supported")
             kind = "rsub" if op == "Sub" else kind
         if kind == "div" and np.any(vec == 0):
-            refuse(node, "division by zero")
+            refuse(node, "division by zero", "the divisor constant has a 0; check the export")
         return replace(v, chain=[*v.chain, FloatOp(kind, {"a": vec})])
 
     def host_op(self, node: onnx.NodeProto, v: Value, c: np.ndarray, const_first: bool) -> Value:

@@ -35,10 +35,22 @@ def uniform_quantiser(
     max_bits bits, a positive finite scale, an integer zero point, a known rounding mode."""
     bits = float(bits_arr.reshape(-1)[0])
     if bits != int(bits) or not 2 <= bits <= max_bits:
-        refuse(node, f"{what} bit width {bits:g} is not supported (2..{max_bits})")
+        refuse(
+            node,
+            f"{what} bit width {bits:g} is not supported (2..{max_bits})",
+            "a 1-bit quantiser is a QONNX BipolarQuant (+-s) or a MultiThreshold with one "
+            "threshold ({0, s})"
+            if bits == 1
+            else f"quantise to 2..{max_bits} bits",
+        )
     s, z = float(scale.reshape(-1)[0]), float(zeropt.reshape(-1)[0])
     if not (np.isfinite(s) and s > 0) or z != round(z):
-        refuse(node, f"the {what} scale must be positive and the zero point an integer")
+        refuse(
+            node,
+            f"the {what} scale must be positive and finite and the zero point an integer "
+            f"(scale {s:g}, zero point {z:g})",
+            "re-export the quantiser: a negative scale can be folded into the next layer's weights",
+        )
     mode = attr_str(node, "rounding_mode", "ROUND")
     if mode not in ROUNDING_MODES:
         refuse(
