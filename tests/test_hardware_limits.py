@@ -208,3 +208,42 @@ def test_a_one_bit_quant_activation_is_pointed_to_its_forms(
     code, out, err = cli(tmp_path, capsys, model, "inspect")
     assert code == 2, (out, err)
     assert "bit width 1 is not supported" in err and "BipolarQuant" in err, err
+
+
+def test_a_sum_of_terms_that_is_not_a_staircase_says_what_one_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two Sign(x - v) terms, one with a negative coefficient: not a staircase; the fan-out
+    refusal says what the frontend reads as one."""
+    nodes, inits = [], {}
+    q_in, more = quant("q_in", "x", "xq", 8, 2.0**-8, 0)
+    nodes.append(q_in)
+    inits.update(more)
+    inits["w1"] = np.where(np.random.default_rng(5).random((16, 6)) < 0.5, -1.0, 1.0)
+    nodes.append(helper.make_node("MatMul", ["xq", "w1"], ["h"], name="fc1"))
+    terms = []
+    for i, (v, beta) in enumerate(((-1.0, 0.5), (1.0, -0.5))):
+        inits[f"v{i}"], inits[f"b{i}"] = np.array(v), np.array(beta)
+        nodes += [
+            helper.make_node("Sub", ["h", f"v{i}"], [f"d{i}"], name=f"sub{i}"),
+            helper.make_node("Sign", [f"d{i}"], [f"s{i}"], name=f"sign{i}"),
+            helper.make_node("Mul", [f"s{i}", f"b{i}"], [f"t{i}"], name=f"mul{i}"),
+        ]
+        terms.append(f"t{i}")
+    nodes.append(helper.make_node("Add", terms, ["a"], name="sum"))
+    inits["w2"] = np.where(np.random.default_rng(6).random((6, 3)) < 0.5, -1.0, 1.0)
+    nodes.append(helper.make_node("MatMul", ["a", "w2"], ["y"], name="fc2"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(np.asarray(v, np.float32), n) for n, v in inits.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
+    )
+    model.ir_version = 8
+    code, out, err = cli(tmp_path, capsys, model, "inspect")
+    assert code == 2, (out, err)
+    assert "feeds 2 nodes" in err and "beta > 0" in err, err

@@ -169,6 +169,11 @@ class Importer(QuantiserOps, LinearOps, NormalisationOps, LayoutOps):
                     node,
                     f"tensor {quote_name(dyn[0])} feeds {len(users)} nodes; only "
                     "a single chain of layers is supported",
+                    "a piecewise-approximation activation (docs/pa.md) is a sum of 2 to 16 "
+                    "terms beta * Sign(x - v) or Where(Greater(x, v), a, b) of one tensor, "
+                    "with scalar v, beta > 0 and a > b"
+                    if any(u.op_type in ("Sub", "Add", "Greater", "GreaterOrEqual") for u in users)
+                    else None,
                 )
             result = self.dispatch(node, self.values[dyn[0]])
             self.values[node.output[0]] = result
