@@ -247,3 +247,38 @@ def test_a_sum_of_terms_that_is_not_a_staircase_says_what_one_is(
     code, out, err = cli(tmp_path, capsys, model, "inspect")
     assert code == 2, (out, err)
     assert "feeds 2 nodes" in err and "beta > 0" in err, err
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_an_offset_between_activation_and_layer_is_refused_for_its_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], binary: bool
+) -> None:
+    """x -> Sign or Quant -> Add(per-channel vector) -> MatMul: the refusal names what the
+    layer's input must be (+-s for bits, s times codes for levels) and what to do."""
+    inits: dict[str, np.ndarray] = {}
+    if binary:
+        nodes = [helper.make_node("Sign", ["x"], ["xq"], name="act")]
+    else:
+        q_in, inits = quant("q_in", "x", "xq", 4, 0.25, 1)
+        nodes = [q_in]
+    inits["off"] = np.linspace(0.1, 0.8, 8)
+    inits["w"] = np.where(np.random.default_rng(7).random((8, 3)) < 0.5, -1.0, 1.0)
+    nodes += [
+        helper.make_node("Add", ["xq", "off"], ["xo"], name="shift"),
+        helper.make_node("MatMul", ["xo", "w"], ["y"], name="fc"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(np.asarray(v, np.float32), n) for n, v in inits.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
+    )
+    model.ir_version = 8
+    code, out, err = cli(tmp_path, capsys, model, "inspect")
+    assert code == 2, (out, err)
+    want = "+-s with one s" if binary else "s times its codes"
+    assert "node 'fc' (MatMul)" in err and want in err and "remove the Add" in err, err

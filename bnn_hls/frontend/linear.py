@@ -156,10 +156,16 @@ class LinearOps(ImportState):
             refuse(node, "unexpected input to a linear layer")
         a, b = compose_affine64(v.chain, v.ir_shape[-1])
         if np.any(b != 0) or np.any(a != a[0]) or a[0] == 0:
+            values = (
+                "binary inputs must be +-s with one s"
+                if v.kind is K.BITS
+                else "the levels of a quantised input must be s times its codes, with one s"
+            )
             refuse(
                 node,
-                "the layer's input has a per-channel scale or an offset; binary "
-                "inputs must be +-s with one s",
+                f"the layer's input has a per-channel scale or an offset; {values}",
+                "remove the Add/Mul/Sub between the activation and this layer, or fold it "
+                "into the quantiser (its zero point) or the layer's weights",
             )
         return float(a[0]), self.input_range(v)
 
