@@ -284,6 +284,10 @@ class Linear(Layer):
     def acc_bits(self) -> int:
         return signed_bits(*self.out_range())
 
+    def has_nonzero_weight(self) -> bool:
+        """Whether any weight is nonzero (kept: asked for every plan the optimiser builds)."""
+        return self._derived("has_nonzero_weight", lambda: bool(self.int_weights().any()))
+
     def popcount_bits(self) -> int:
         return unsigned_bits(self.fan_in)
 

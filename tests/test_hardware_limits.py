@@ -39,6 +39,29 @@ def quant(
     return node, consts
 
 
+def graph_model(
+    nodes: list[onnx.NodeProto],
+    inits: dict[str, np.ndarray],
+    in_shape: list[int | str],
+    out_shape: list[int | str],
+    opset: int = 13,
+    ir_version: int = 8,
+) -> onnx.ModelProto:
+    """x -> nodes -> y, the initialisers as float32, the ONNX opset and QONNX's."""
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        [numpy_helper.from_array(np.asarray(v, np.float32), n) for n, v in inits.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(QONNX, 1)]
+    )
+    model.ir_version = ir_version
+    return model
+
+
 def dense_model(
     in_bits: int,
     weights: np.ndarray,
@@ -57,19 +80,8 @@ def dense_model(
         inits.update(more)
         w_name = "wq"
     nodes.append(helper.make_node("MatMul", ["xq", w_name], ["y"], name="fc"))
-    inits["w"] = weights.astype(np.float32)
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", o])],
-        [numpy_helper.from_array(v, n) for n, v in inits.items()],
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
-    )
-    model.ir_version = 8
-    return model
+    inits["w"] = weights
+    return graph_model(nodes, inits, ["N", k], ["N", o])
 
 
 def cli(
@@ -153,17 +165,7 @@ def test_the_quant_rewrite_runs_at_every_opset(opset: int, mode: str) -> None:
             helper.make_attribute("rounding_mode", mode),
         ]
     )
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 40])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 40])],
-        [numpy_helper.from_array(v, n) for n, v in consts.items()],
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(QONNX, 1)]
-    )
-    model.ir_version = 7
+    model = graph_model([node], consts, [1, 40], [1, 40], opset=opset, ir_version=7)
     std = to_standard_onnx(model)
     assert all(o.version == opset for o in std.opset_import if o.domain == "")
     # every quarter step from -5 to 5 (halves of the 0.5 scale: ties of ROUND), clipped ends
@@ -233,17 +235,7 @@ def test_a_sum_of_terms_that_is_not_a_staircase_says_what_one_is(
     nodes.append(helper.make_node("Add", terms, ["a"], name="sum"))
     inits["w2"] = np.where(np.random.default_rng(6).random((6, 3)) < 0.5, -1.0, 1.0)
     nodes.append(helper.make_node("MatMul", ["a", "w2"], ["y"], name="fc2"))
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-        [numpy_helper.from_array(np.asarray(v, np.float32), n) for n, v in inits.items()],
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
-    )
-    model.ir_version = 8
+    model = graph_model(nodes, inits, ["N", 16], ["N", 3])
     code, out, err = cli(tmp_path, capsys, model, "inspect")
     assert code == 2, (out, err)
     assert "feeds 2 nodes" in err and "beta > 0" in err, err
@@ -267,17 +259,7 @@ def test_an_offset_between_activation_and_layer_is_refused_for_its_kind(
         helper.make_node("Add", ["xq", "off"], ["xo"], name="shift"),
         helper.make_node("MatMul", ["xo", "w"], ["y"], name="fc"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-        [numpy_helper.from_array(np.asarray(v, np.float32), n) for n, v in inits.items()],
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
-    )
-    model.ir_version = 8
+    model = graph_model(nodes, inits, ["N", 8], ["N", 3])
     code, out, err = cli(tmp_path, capsys, model, "inspect")
     assert code == 2, (out, err)
     want = "+-s with one s" if binary else "s times its codes"

@@ -121,7 +121,7 @@ def check_accumulators(model: ir.Model) -> None:
     words for the last layer, 64-bit arithmetic for the others."""
     layers = model.linear_layers()
     for layer in layers:
-        if not layer.int_weights().any():
+        if not layer.has_nonzero_weight():
             raise ModelError(
                 f"layer {layer.name} ({layer.source or layer.kind}): every weight is 0, so its "
                 "output does not depend on its input (a quantiser's scale that rounds every "
