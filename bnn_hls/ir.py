@@ -273,13 +273,16 @@ class Linear(Layer):
         return self._derived("out_range", self._out_range)
 
     def _out_range(self) -> tuple[int, int]:
+        acc_lo, acc_hi = self.channel_ranges()
+        return int(acc_lo.min()), int(acc_hi.max())
+
+    def channel_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """(O,) lowest and highest integer dot product of each output channel."""
         lo, hi = (-1, 1) if self.input_kind == "bit" else self.input_range
         w = self.int_weights().reshape(self.out_channels, -1)
         # each term's range is widened to include 0: a padded tap contributes nothing
         t_lo, t_hi = min(lo, 0), max(hi, 0)
-        acc_lo = np.minimum(w * t_lo, w * t_hi).sum(1)
-        acc_hi = np.maximum(w * t_lo, w * t_hi).sum(1)
-        return int(acc_lo.min()), int(acc_hi.max())
+        return np.minimum(w * t_lo, w * t_hi).sum(1), np.maximum(w * t_lo, w * t_hi).sum(1)
 
     def acc_bits(self) -> int:
         return signed_bits(*self.out_range())

@@ -97,21 +97,26 @@ def approximation_rows(model: ir.Model) -> list[dict[str, Any]]:
     """Per layer on the MVTU over bases (docs/pa.md): its bases and their coefficients, and
     what the frontend rounded to fixed point (precision, step, largest relative error)."""
     from .dataflow.bases import X_STEPS, decompose
+    from .dataflow.pairing import device_steps
 
     rows = []
-    for layer in model.linear_layers():
-        if not (layer.mapped_input or layer.fixed_point):
+    for step in device_steps(model):
+        layer = step.layer
+        if not isinstance(layer, ir.Linear) or not (layer.mapped_input or layer.fixed_point):
             continue
-        bases = decompose(layer, layer.input_element_bits())
+        # as the stage decomposes it: sign-magnitude only where a threshold takes the offset
+        bases = decompose(layer, layer.input_element_bits(), offsets=step.threshold is not None)
+        form = "steps" if bases.weight_steps else "bit-planes"
         rows.append(
             {
                 "layer": layer.name,
                 "weight_bases": bases.weight_bases,
-                "weight_form": "steps" if bases.weight_steps else "bit-planes",
+                "weight_form": f"sign x magnitude {form}" if bases.weight_sign else form,
                 "weight_coeffs": list(bases.weight_coeffs),
                 "input_bases": bases.input_bases,
                 "input_form": "steps" if bases.input_form == X_STEPS else "bits",
                 "input_coeffs": list(bases.input_coeffs),
+                "popcounts": bases.per_pe_pairs(),
                 "fixed_point": layer.fixed_point,
             }
         )
@@ -134,9 +139,11 @@ def format_approximation(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"  {r['layer']}: {r['weight_bases']} weight bases ({r['weight_form']}), "
             f"{r['input_bases']} input bases ({r['input_form']}), "
-            f"{(r['weight_bases'] + 1) * (r['input_bases'] + 1)} popcounts per PE and cycle"
+            f"{r['popcounts']} popcounts per PE and cycle"
         )
-        lines.append(f"    w = {_combination(r['weight_coeffs'], 'b')}")
+        w = _combination(r["weight_coeffs"], "b")
+        signed = r["weight_form"].startswith("sign")
+        lines.append(f"    w = sign * ({w})" if signed else f"    w = {w}")
         lines.append(f"    x = {_combination(r['input_coeffs'], 'h')}")
         for part, fp in r["fixed_point"].items():
             real = fp["real_levels"]

@@ -146,3 +146,45 @@ def mvtu_data(
         in_bits,
         Words(inputs, expected, simd * in_bits, out_w),
     )
+
+
+def bases_identity(layer: ir.Linear, in_bits: int, rng: np.random.Generator, n: int = 8) -> None:
+    """The MVTU over bases, modelled pair by pair as the kernels compute it (popcounts of
+    w_m & (x_n ^ sign)), plus the channel offsets, equals the layer's integer dot product on
+    random input codes, in both the plain and the sign-magnitude decomposition."""
+    from bnn_hls.dataflow.bases import X_STEPS, decompose
+
+    w = layer.int_weights().reshape(layer.out_channels, -1)
+    k = w.shape[1]
+    if layer.input_kind == "bit":
+        codes = rng.integers(0, 2, (n, k))
+        values = codes * 2 - 1
+    else:
+        if layer.mapped_input:
+            lo, hi = layer.input_code_lo, layer.input_code_lo + layer.input_levels.size - 1
+        else:
+            lo, hi = layer.input_range
+        codes = rng.integers(lo, hi + 1, (n, k))
+        values = layer.input_values(codes)
+    want = values.astype(np.int64) @ w.T
+    for offsets in (False, True):
+        bases = decompose(layer, in_bits, offsets=offsets)
+        wbits = bases.weight_bits(w).astype(np.int64)  # (O, K, stored)
+        m_count = bases.weight_bases
+        sign = wbits[..., m_count] if bases.weight_sign else np.zeros_like(w)
+        w_bases = [np.ones_like(w)] + [wbits[..., m] for m in range(m_count)]
+        x_bases = [np.ones_like(codes)]
+        for b in range(bases.input_bases):
+            if bases.input_form == X_STEPS:
+                x_bases.append((codes >= bases.input_lo + b + 1).astype(np.int64))
+            else:
+                x_bases.append((codes >> b) & 1)
+        coeffs = bases.pair_coeffs()
+        got = np.zeros_like(want)
+        for m, wb in enumerate(w_bases):
+            for j, xb in enumerate(x_bases):
+                if coeffs[m, j]:
+                    bits = wb[None, :, :] & (xb[:, None, :] ^ sign[None, :, :])
+                    got += coeffs[m, j] * bits.sum(-1)
+        offs = bases.channel_offsets(layer)
+        assert np.array_equal(got + offs[None, :], want), (offsets, bases)

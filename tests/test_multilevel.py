@@ -24,6 +24,7 @@ from bnn_hls.verify import random_inputs, verify_golden
 
 from .conftest import run_cli
 from .hls_helpers import csim_scores, random_folding
+from .kernel_models import bases_identity
 from .strategies import ModelSpec, multilevel_specs
 from .test_rtl import check_model as check_rtl
 
@@ -40,6 +41,9 @@ def check(model: onnx.ModelProto, folder: Path, seed: int, n: int = 64) -> ir.Mo
     # the golden model equals onnxruntime on the file
     rep = verify_golden(c.model, SourceModel(c.onnx_model, c.info), x)
     assert rep.all_agree, rep
+    # the MVTU over bases' sum (plain and sign-magnitude weights) is each layer's dot product
+    for layer in c.model.linear_layers():
+        bases_identity(layer, layer.input_element_bits(), np.random.default_rng(seed))
     return c.model
 
 

@@ -28,6 +28,7 @@ from bnn_hls.verify import random_inputs, verify_golden
 
 from .conftest import EXAMPLES, run_cli
 from .hls_helpers import csim_scores, random_folding
+from .kernel_models import bases_identity
 from .strategies import ModelSpec, pa_specs
 from .test_rtl import check_model as check_rtl
 from .test_rtl_lint import lint
@@ -64,10 +65,13 @@ def test_random_pa_models(spec: ModelSpec, tmp_path: Path) -> None:
     assert rep.label_disagreements_off_ties == 0, rep
     # the MVTU's base decomposition reproduces every weight and input value
     for layer in c.model.linear_layers():
-        bases = decompose(layer, layer.input_element_bits())
-        if bases.input_form == X_STEPS:
-            lo = layer.input_code_lo
-            bases.check(layer, np.arange(lo, lo + layer.input_levels.size))
+        for offsets in (False, True):
+            bases = decompose(layer, layer.input_element_bits(), offsets=offsets)
+            if bases.input_form == X_STEPS:
+                lo = layer.input_code_lo
+                bases.check(layer, np.arange(lo, lo + layer.input_levels.size))
+        # and the kernels' sum over base pairs (plain and sign-magnitude) is the dot product
+        bases_identity(layer, layer.input_element_bits(), np.random.default_rng(spec.seed))
 
 
 @settings(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import onnx
 import pytest
 
+from bnn_hls.modelgen import DenseSpec, build_bnn
 from bnn_hls.package_data import resource_dir
 from bnn_hls.rtlsim.native import tool_env
 
@@ -96,6 +98,11 @@ def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Pat
             },
         ),
         ("bnn_mvtu", {"BASES": 1, "WB": 2, "W_BITS": 2, "XB": 1, "SCORES": 1, "OUT_W": 128}),
+        # sign-magnitude weights: one magnitude base and the sign (ternary)
+        (
+            "bnn_mvtu",
+            {"BASES": 1, "WB": 1, "WSIGN": 1, "W_BITS": 2, "INT_IN": 1, "IN_BITS": 2, "IN_W": 16},
+        ),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 3, "LANES": 5, "LANE_BITS": 11}),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 1, "LANES": 1, "LANE_BITS": 32}),
         ("bnn_thr_loader", {"AXI_W": 64, "TOTAL": 5}),
@@ -123,6 +130,21 @@ def test_generated_top_lint_clean(
     assert lint(files, "bnn_top", rtl) == ""
 
 
+def test_top_with_one_writable_table_lint_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One hidden layer: its table takes every load value, so no value index is compared."""
+    path = tmp_path / "m.onnx"
+    onnx.save(build_bnn((1, 4, 4), [DenseSpec(8)], 4, seed=3), path)
+    out = tmp_path / "out"
+    code, _, err = run_cli(["compile", path, "-o", out], capsys)
+    assert code == 0, err
+    rtl = out / "rtl"
+    assert "unused_tw_index" in (rtl / "bnn_top.sv").read_text()
+    files = [rtl / name for name in (rtl / "files.f").read_text().split()]
+    assert lint(files, "bnn_top", rtl) == ""
+
+
 @pytest.mark.parametrize(
     "module,params,message",
     [
@@ -132,6 +154,7 @@ def test_generated_top_lint_clean(
         ("bnn_gather", {"IN_W": 3, "OUT_W": 8}, "IN_W (3) must divide OUT_W (8)"),
         ("bnn_mvtu", {"BASES": 1, "XFORM": 2}, "XFORM (2) must be 0 (bit-planes) or 1"),
         ("bnn_mvtu", {"BASES": 1, "XB": 3}, "XB at most IN_BITS as bit-planes"),
+        ("bnn_mvtu", {"BASES": 1, "WSIGN": 1}, "holds its WB (1) base bits and WSIGN"),
         ("bnn_thr_loader", {"AXI_W": 24}, "AXI_W (24) must be a power of two from 8"),
     ],
 )

@@ -12,7 +12,18 @@ levels, the piecewise approximation's form) or by their two's-complement bit-pla
 2 b), the bit-planes of integer codes, or the steps of a staircase activation's codes
 (bx_n = code >= lo + n, dx_n = v_n - v_(n-1), cx = v_0). Every decomposition is exact for
 every code, so the sum equals the golden model's integer dot product (padded taps aside:
-border.py corrects them with pad_input_value)."""
+border.py corrects them with pad_input_value).
+
+Sign-magnitude weights (`weight_sign`, chosen where it needs fewer per-PE popcounts: ternary
+weights need one magnitude base instead of two): w = (1 - 2 s) |w|, |w| = cw + sum_m dw_m
+bw_m, and since (1 - 2 s) b = (b XOR s) - s for a bit b, the dot product is
+
+    sum_{m, n>=1} C[m][n] * popcount(bw_m AND (bx_n XOR s))  +  offset
+
+per output channel, offset = cx * sum(w) - (sum_n dx_n) * sum over negative w of |w|. The
+offset depends on the weights only: the stage takes it off the thresholds
+(`channel_offsets`), so the kernel computes no constant-input pairs at all. Layers that output
+scores keep the other forms (their sum is the output)."""
 
 from __future__ import annotations
 
@@ -36,6 +47,8 @@ class Bases:
     input_form: int  # X_BITS or X_STEPS
     input_coeffs: tuple[int, ...]  # (cx, dx_1, ..., dx_N)
     input_lo: int  # steps form: the lowest code
+    # sign-magnitude weights: the weight_* fields describe |w|, the sign is one more bit
+    weight_sign: bool = False
 
     @property
     def weight_bases(self) -> int:
@@ -47,19 +60,46 @@ class Bases:
         """N: the inputs' bases (without the constant)."""
         return len(self.input_coeffs) - 1
 
+    @property
+    def stored_bits(self) -> int:
+        """Bits of a stored weight element: its M base bits, then the sign if signed."""
+        return self.weight_bases + int(self.weight_sign)
+
     def pair_coeffs(self) -> np.ndarray:
-        """(M + 1, N + 1) int64: C[m][n] = (weight coefficient m) * (input coefficient n)."""
-        return np.outer(
-            np.array(self.weight_coeffs, np.int64), np.array(self.input_coeffs, np.int64)
-        )
+        """(M + 1, N + 1) int64: C[m][n] = (weight coefficient m) * (input coefficient n);
+        sign-magnitude: column 0 (the constant input base) is in the offset instead."""
+        c = np.outer(np.array(self.weight_coeffs, np.int64), np.array(self.input_coeffs, np.int64))
+        if self.weight_sign:
+            c[:, 0] = 0
+        return c
+
+    def per_pe_pairs(self) -> int:
+        """Base pairs with a popcount of each PE's own (the others count inputs only, once)."""
+        c = self.pair_coeffs()
+        return int(np.count_nonzero(c if self.weight_sign else c[1:]))
 
     def weight_bits(self, w: np.ndarray) -> np.ndarray:
-        """(..., M) uint8: the base bits of integer weights w (bit m - 1 is base m)."""
+        """(..., stored_bits) uint8: the base bits of integer weights w (bit m - 1 is base m;
+        sign-magnitude: of |w|, and the last bit is w < 0)."""
         w = np.asarray(w, np.int64)
+        mag = np.abs(w) if self.weight_sign else w
         if self.weight_steps:
-            steps = np.array(self.weight_steps, np.int64)
-            return (w[..., None] >= steps).astype(np.uint8)
-        return bit_planes(w, self.weight_plane_bits)
+            bits = (mag[..., None] >= np.array(self.weight_steps, np.int64)).astype(np.uint8)
+        else:
+            bits = bit_planes(mag, self.weight_plane_bits)
+        if self.weight_sign:
+            bits = np.concatenate([bits, (w < 0).astype(np.uint8)[..., None]], axis=-1)
+        return bits
+
+    def channel_offsets(self, layer: ir.Linear) -> np.ndarray:
+        """(O,) int64: the layer's dot product less the kernel's sum, per output channel (0
+        unless sign-magnitude)."""
+        w = layer.int_weights().reshape(layer.out_channels, -1)
+        if not self.weight_sign:
+            return np.zeros(layer.out_channels, np.int64)
+        cx, *dx = self.input_coeffs
+        negative = np.where(w < 0, -w, 0).sum(1)
+        return cx * w.sum(1) - sum(dx) * negative
 
     def input_value(self, code: int) -> int:
         """The value the kernel gives input element `code` (a padded tap's, for border.py)."""
@@ -72,7 +112,10 @@ class Bases:
         """The decompositions reproduce every weight and the value of every input code."""
         w = layer.int_weights()
         bits = self.weight_bits(w)
-        back = self.weight_coeffs[0] + (bits * np.array(self.weight_coeffs[1:])).sum(-1)
+        m = self.weight_bases
+        back = self.weight_coeffs[0] + (bits[..., :m] * np.array(self.weight_coeffs[1:])).sum(-1)
+        if self.weight_sign:
+            back = back * (1 - 2 * bits[..., m].astype(np.int64))
         assert np.array_equal(back, w), "weight bases do not reproduce the weights"
         values = layer.input_values(codes) if layer.input_kind == "int" else codes * 2 - 1
         got = np.array([self.input_value(int(c)) for c in codes])
@@ -104,8 +147,27 @@ def _input_decomposition(layer: ir.Linear, in_bits: int) -> tuple[int, tuple[int
     return X_BITS, (0, *_planes(in_bits)), 0
 
 
-def decompose(layer: ir.Linear, in_bits: int) -> Bases:
-    """The layer's weights and inputs (elements of in_bits bits) as binary bases."""
+def _magnitude_decomposition(layer: ir.Linear) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """|w| by its steps or its (unsigned) bit-planes, whichever needs fewer bases."""
+    mags = np.unique(np.abs(layer.weight_level_set()))
+    plane_bits = int(mags[-1]).bit_length()
+    if mags.size - 1 <= plane_bits:
+        steps = tuple(int(v) for v in mags[1:])
+        return (int(mags[0]), *(int(d) for d in np.diff(mags))), steps, 0
+    return (0, *[1 << j for j in range(plane_bits)]), (), plane_bits
+
+
+def decompose(layer: ir.Linear, in_bits: int, offsets: bool = False) -> Bases:
+    """The layer's weights and inputs (elements of in_bits bits) as binary bases; with
+    `offsets` (the stage can take a per-channel constant off its thresholds), sign-magnitude
+    weights where they need fewer per-PE popcounts."""
     weight_coeffs, steps, plane_bits = _weight_decomposition(layer)
     form, input_coeffs, lo = _input_decomposition(layer, in_bits)
-    return Bases(weight_coeffs, steps, plane_bits, form, input_coeffs, lo)
+    plain = Bases(weight_coeffs, steps, plane_bits, form, input_coeffs, lo)
+    if not offsets or layer.binary_weights:
+        return plain
+    mag_coeffs, mag_steps, mag_planes = _magnitude_decomposition(layer)
+    if len(mag_coeffs) < 2:  # one magnitude (+-a): the plain form's one base is as cheap
+        return plain
+    signed = Bases(mag_coeffs, mag_steps, mag_planes, form, input_coeffs, lo, weight_sign=True)
+    return signed if signed.per_pe_pairs() < plain.per_pe_pairs() else plain

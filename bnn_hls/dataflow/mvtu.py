@@ -18,6 +18,7 @@ from . import resource_model as rm
 from .bases import X_STEPS, Bases, decompose
 from .border import BorderTables, border_tables
 from .hls_rules import Access, KernelRule, border_arrays
+from .layer_cache import LayerCache
 from .memory import Buffer, Memory
 from .signgen import STATE_BITS, sign_generator
 from .stage import LinearStage
@@ -46,7 +47,20 @@ _MVTU_ARGS = (
     "correction", "coeffs", "vec",
 )  # fmt: skip
 _MVTU_HEAD = ("K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS")
-_MVTU_TAIL = ("OH", "OW", "BORDER", "RC", "CC", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO")
+_MVTU_TAIL = (
+    "OH",
+    "OW",
+    "BORDER",
+    "RC",
+    "CC",
+    "WGEN",
+    "BASES",
+    "WB",
+    "WSIGN",
+    "XB",
+    "XFORM",
+    "XLO",
+)
 # coeffs (the MVTU over bases) is read at constant indices only (unrolled loops): no rule
 
 
@@ -77,12 +91,13 @@ class MvtuStage(LinearStage):
     hls_template: ClassVar[str] = "mvtu.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "PE", "SIMD", "NF", "SF", "ACC_BITS", "IN_BITS", "W_BITS", "LEVELS",
-        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO",
+        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN", "BASES", "WB", "WSIGN", "XB",
+        "XFORM", "XLO",
     )  # fmt: skip
     rtl_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS", "SCORES",
         "SCORE_BITS", "LEVELS", "OUT_BITS", "OUT_LO", "OH", "OW", "BORDER", "RC", "CC", "IN_W",
-        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN", "BASES", "WB", "XB", "XFORM", "XLO",
+        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN", "BASES", "WB", "WSIGN", "XB", "XFORM", "XLO",
     )  # fmt: skip
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
@@ -118,9 +133,13 @@ class MvtuStage(LinearStage):
         if threshold is not None:
             thresholds = threshold.thresholds.reshape(layer.out_channels, -1)
             out_lo = threshold.out_range()[0] if isinstance(threshold, ir.MultiThreshold) else 0
+        # sign-magnitude bases move a per-channel offset into the thresholds: scores keep none
+        bases = (
+            decompose(layer, in_bits, offsets=thresholds is not None) if cls.over_bases else None
+        )
         # the load stream carries 32-bit values: wider thresholds (fixed-point layers of a
         # piecewise approximation) stay constant
-        fits = ir.signed_bits(*layer.out_range()) + 2 <= 8 * LOAD_VALUE_BYTES
+        fits = ir.signed_bits(*acc_range(layer, bases)) + 2 <= 8 * LOAD_VALUE_BYTES
         writable = fold.writable and thresholds is not None and fits
         return cls(
             src,
@@ -134,7 +153,7 @@ class MvtuStage(LinearStage):
             out_lo,
             border_tables(layer),
             writable,
-            decompose(layer, in_bits) if cls.over_bases else None,
+            bases,
         )
 
     @classmethod
@@ -198,8 +217,14 @@ class MvtuStage(LinearStage):
         return self.dst.bits
 
     @property
+    def offsets(self) -> np.ndarray | None:
+        """(O,): the layer's dot product less the kernel's sum (sign-magnitude bases: taken
+        off the thresholds), else None."""
+        return channel_offsets(self.layer, self.bases)
+
+    @property
     def acc_bits(self) -> int:
-        return ir.signed_bits(*self.layer.out_range())
+        return ir.signed_bits(*acc_range(self.layer, self.bases))
 
     @property
     def table_bits(self) -> int:
@@ -253,7 +278,7 @@ class MvtuStage(LinearStage):
 
     def _bases_params(self) -> dict[str, int]:
         """The kernel's base parameters: off (the MVTU's own products)."""
-        return {"BASES": 0, "WB": 1, "XB": 1, "XFORM": 0, "XLO": 0}
+        return {"BASES": 0, "WB": 1, "WSIGN": 0, "XB": 1, "XFORM": 0, "XLO": 0}
 
     def cycles(self) -> int:
         return self.pixels * self.nf * self.sf
@@ -274,7 +299,10 @@ class MvtuStage(LinearStage):
     def _threshold_lanes(self) -> np.ndarray:
         if self.thresholds is None:  # a scores layer compares nothing: a zero table
             return np.zeros((self.nf, self.pe), np.int64)
-        return self.thresholds.astype(np.int64).reshape(self.nf, self.pe * self.levels)
+        thresholds = self.thresholds.astype(np.int64)
+        if self.offsets is not None:
+            thresholds = thresholds - self.offsets[:, None]
+        return thresholds.reshape(self.nf, self.pe * self.levels)
 
     def _generator_lanes(self, field: str) -> np.ndarray:
         """(NF, PE): a generator table (each channel's starting state, or its invert bit)."""
@@ -398,6 +426,32 @@ class MvtuStage(LinearStage):
         )
 
 
+def _kernel_range(layer: ir.Linear, bases: Bases) -> tuple[np.ndarray, int, int]:
+    offsets = bases.channel_offsets(layer)
+    lo, hi = layer.channel_ranges()
+    return offsets, int((lo - offsets).min()), int((hi - offsets).max())
+
+
+_KERNEL_RANGE: LayerCache[tuple[np.ndarray, int, int]] = LayerCache(_kernel_range)
+
+
+def channel_offsets(layer: ir.Linear, bases: Bases | None) -> np.ndarray | None:
+    """Per output channel, the dot product less what the kernel sums (sign-magnitude bases),
+    else None (the kernel sums the dot product itself)."""
+    if bases is None or not bases.weight_sign:
+        return None
+    return _KERNEL_RANGE(layer, bases)[0]
+
+
+def acc_range(layer: ir.Linear, bases: Bases | None) -> tuple[int, int]:
+    """The range of the kernel's accumulator: the layer's, or with sign-magnitude bases each
+    channel's less its offset."""
+    if bases is None or not bases.weight_sign:
+        return layer.out_range()
+    _, lo, hi = _KERNEL_RANGE(layer, bases)
+    return lo, hi
+
+
 def border_memories(border: BorderTables | None, pe: int, bits: int) -> list[Memory]:
     """A conv's zero-padding correction (word (row class, column class, nf): PE lanes of
     `bits`) and its row and column classes; none without a correction."""
@@ -447,8 +501,8 @@ class BasesStage(MvtuStage):
 
     @property
     def w_bits(self) -> int:
-        """Bits per stored weight element: one per weight base."""
-        return self._bases.weight_bases
+        """Bits per stored weight element: one per weight base, and its sign if signed."""
+        return self._bases.stored_bits
 
     def coeff_rows(self) -> list[list[int]]:
         """The base pairs' coefficients, (WB + 1) x (XB + 1)."""
@@ -459,14 +513,15 @@ class BasesStage(MvtuStage):
         return {
             "BASES": 1,
             "WB": b.weight_bases,
+            "WSIGN": int(b.weight_sign),
             "XB": b.input_bases,
             "XFORM": b.input_form,
             "XLO": b.input_lo,
         }
 
     def _weight_bits(self) -> np.ndarray:
-        """(NF * SF, PE, SIMD * WB): element s of a lane holds its WB base bits at
-        [s * WB, ...)."""
+        """(NF * SF, PE, SIMD * W_BITS): element s of a lane holds its WB base bits (and its
+        sign) at [s * W_BITS, ...)."""
         wb = self.w_bits
         base_bits = self._bases.weight_bits(self.layer.int_weights())
         planes = base_bits.reshape(self.nf, self.pe, self.sf, self.simd * wb)

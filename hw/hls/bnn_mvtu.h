@@ -30,6 +30,9 @@
 // the steps code >= XLO + n for n = 1..XB, XFORM = 1); per PE the sum over base pairs
 // (m, n), base 0 the constant 1, of coeffs[m][n] * popcount(w_m & x_n). The input bases are
 // computed once for all PEs; coeffs are constants read at unrolled indices (no table port).
+// WSIGN = 1 (sign-magnitude weights): the element's bit WB is its sign, its WB bases are of
+// the magnitude, and the pair's bits are w_m & (x_n ^ sign): the sum is the dot product less
+// a per-channel constant, which the stage has taken off the thresholds (bases.py).
 // Sums wrap in ACC_BITS + 2 bits like every accumulator here; the exact result fits, so the
 // wrapped sum is exact.
 //
@@ -62,7 +65,8 @@ namespace bnn {
 // OH, OW    output pixels per image (1 x 1 for a dense layer)
 // WGEN      weights from the fixed-sign generator (seeds, invert) instead of `weights`
 // BASES     the MVTU over binary bases (coeffs): WB weight bases, XB input bases
-// WB        weight bases per element (= W_BITS over bases; 1 otherwise, unused)
+// WB        weight bases per element (W_BITS = WB + WSIGN over bases; 1 otherwise, unused)
+// WSIGN     over bases: the element's top bit is its sign (sign-magnitude weights)
 // XB        input bases per element (at most IN_BITS as bit-planes; 1 otherwise, unused)
 // XFORM     input bases: 0 the element's bits, 1 its steps code >= XLO + n (n = 1..XB)
 // XLO       the steps' lowest code (XFORM 1)
@@ -71,7 +75,7 @@ namespace bnn {
 // RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           bool SCORES, int LEVELS, int OUT_BITS, int OUT_LO, int OUT_W, int OH, int OW,
-          bool BORDER, int RC, int CC, bool WGEN, bool BASES, int WB, int XB, int XFORM, int XLO>
+          bool BORDER, int RC, int CC, bool WGEN, bool BASES, int WB, int WSIGN, int XB, int XFORM, int XLO>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
                const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
                const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
@@ -83,7 +87,8 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
                unsigned reps) {
 #pragma HLS INLINE
   static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
-  static_assert(!BASES || W_BITS == WB, "a weight element holds its WB base bits");
+  static_assert(!BASES || W_BITS == WB + WSIGN, "a weight element holds its WB base bits and sign");
+  static_assert(WSIGN == 0 || WSIGN == 1, "WSIGN: 0 or 1");
   static_assert(XFORM == 0 || XFORM == 1, "XFORM: 0 bit-planes, 1 steps");
   static_assert(XB >= 1 && WB >= 1, "at least one weight and one input base");
   static_assert(!BASES || XFORM == 1 || XB <= IN_BITS, "bit-plane bases: at most IN_BITS");
@@ -163,14 +168,20 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 #pragma HLS UNROLL
           for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-            wb[m + 1][s] = w[s * WB + m];
+            wb[m + 1][s] = w[s * W_BITS + m];
           }
+        }
+        ap_uint<SIMD> sign = 0;  // WSIGN: the weights' sign bits, which flip the input bases
+        for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+          if (WSIGN) sign[s] = w[s * W_BITS + WB];
         }
         for (int m = 0; m <= WB; m++) {
 #pragma HLS UNROLL
           for (int n = 0; n <= XB; n++) {
 #pragma HLS UNROLL
-            if (coeffs[m][n] != 0) partial += acc_t(coeffs[m][n]) * acc_t(popcount<SIMD>(wb[m] & xb[n]));
+            if (coeffs[m][n] != 0)
+              partial += acc_t(coeffs[m][n]) * acc_t(popcount<SIMD>(wb[m] & (xb[n] ^ sign)));
           }
         }
       } else if (W_BITS > 1) {  // multi-bit weights: one small product per input
@@ -233,7 +244,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 // with one threshold).
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           int LEVELS, int OUT_BITS, int OUT_LO, int OH, int OW, bool BORDER, int RC, int CC,
-          bool WGEN, bool BASES, int WB, int XB, int XFORM, int XLO>
+          bool WGEN, bool BASES, int WB, int WSIGN, int XB, int XFORM, int XLO>
 void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     hls::stream<ap_uint<PE * OUT_BITS> >& out,
                     const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
@@ -246,7 +257,7 @@ void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, false, LEVELS, OUT_BITS, OUT_LO,
-            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN, BASES, WB, XB, XFORM, XLO>(
+            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN, BASES, WB, WSIGN, XB, XFORM, XLO>(
       in, out, weights, seeds, invert, thresholds, row_class, col_class, correction, coeffs, vec,
       reps);
 }
@@ -254,7 +265,7 @@ void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
 // Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC, bool WGEN, bool BASES,
-          int WB, int XB, int XFORM, int XLO>
+          int WB, int WSIGN, int XB, int XFORM, int XLO>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
                  const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
@@ -267,7 +278,7 @@ void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, true, 1, 1, 0, PE * SCORE_BITS, OH,
-            OW, BORDER, RC, CC, WGEN, BASES, WB, XB, XFORM, XLO>(
+            OW, BORDER, RC, CC, WGEN, BASES, WB, WSIGN, XB, XFORM, XLO>(
       in, out, weights, seeds, invert, thresholds, row_class, col_class, correction, coeffs, vec,
       reps);
 }

@@ -38,12 +38,15 @@ module bnn_mvtu #(
     parameter int ROM_BLOCK = 0,
     parameter int THR_WRITABLE = 0,  // the thresholds take the load port (bnn_thr_table.sv)
     parameter int WGEN = 0,  // weights from the fixed-sign generator (docs/fsb.md), not a ROM
-    // the MVTU over binary bases (docs/pa.md): WB weight bases per element (W_BITS = WB), XB
-    // input bases (XFORM 0: the element's bits; 1: its steps code >= XLO + n, n = 1..XB),
-    // COEFFS: (WB + 1) x (XB + 1) signed 64-bit lanes, lane m * (XB + 1) + n the coefficient
-    // of base pair (m, n), base 0 the constant 1
+    // the MVTU over binary bases (docs/pa.md): WB weight bases per element (W_BITS = WB +
+    // WSIGN), XB input bases (XFORM 0: the element's bits; 1: its steps code >= XLO + n,
+    // n = 1..XB), COEFFS: (WB + 1) x (XB + 1) signed 64-bit lanes, lane m * (XB + 1) + n the
+    // coefficient of base pair (m, n), base 0 the constant 1; WSIGN 1: sign-magnitude weights,
+    // bit WB of an element its sign, which flips the input bases it meets (the sum is the dot
+    // product less a per-channel constant, taken off the thresholds: bases.py)
     parameter int BASES = 0,
     parameter int WB = 1,
+    parameter int WSIGN = 0,
     parameter int XB = 1,
     parameter int XFORM = 0,
     parameter int XLO = 0,
@@ -83,8 +86,9 @@ module bnn_mvtu #(
   if (W_BITS < 1 || LEVELS < 1 || OUT_BITS < 1) begin : g_check_bits
     $fatal(1, "bnn_mvtu: W_BITS, LEVELS and OUT_BITS must be at least 1");
   end
-  if (BASES != 0 && W_BITS != WB) begin : g_check_bases
-    $fatal(1, "bnn_mvtu: over bases a weight element holds its WB (%0d) base bits", WB);
+  if (BASES != 0 && (W_BITS != WB + WSIGN || (WSIGN != 0 && WSIGN != 1))) begin : g_check_bases
+    $fatal(1, "bnn_mvtu: over bases a weight element holds its WB (%0d) base bits and WSIGN",
+           WB);
   end
   if (XFORM != 0 && XFORM != 1) begin : g_check_xform
     $fatal(1, "bnn_mvtu: XFORM (%0d) must be 0 (bit-planes) or 1 (steps)", XFORM);
@@ -305,12 +309,15 @@ module bnn_mvtu #(
     product_sum = terms[0];
   endfunction
 
-  // Binary bases: per base pair (m, n) the coefficient times the popcount of w_m & x_n, base 0
-  // the constant 1 (sums wrap in A_W bits; the exact result fits, so it is exact)
+  // Binary bases: per base pair (m, n) the coefficient times the popcount of w_m & x_n (x_n ^
+  // the weight's sign with WSIGN), base 0 the constant 1 (sums wrap in A_W bits; the exact
+  // result fits, so it is exact)
   function automatic logic signed [A_W-1:0] bases_sum(input logic [IN_W-1:0] x,
                                                      input logic [WW-1:0] w);
     logic [SIMD-1:0] xb[XB+1];
     logic [SIMD-1:0] wb[WB+1];
+    logic [SIMD-1:0] sign;
+    logic [SIMD-1:0] flipped;
     logic signed [A_W-1:0] total;
     logic [CW-1:0] count;
     xb[0] = '1;
@@ -322,13 +329,15 @@ module bnn_mvtu #(
       end
     end
     for (int m = 0; m < WB; m++) begin
-      for (int s = 0; s < SIMD; s++) wb[m+1][s] = w[s*WB+m];
+      for (int s = 0; s < SIMD; s++) wb[m+1][s] = w[s*W_BITS+m];
     end
+    for (int s = 0; s < SIMD; s++) sign[s] = WSIGN != 0 ? w[s*W_BITS+W_BITS-1] : 1'b0;
     total = '0;
     for (int m = 0; m <= WB; m++) begin
       for (int n = 0; n <= XB; n++) begin
         count = '0;
-        for (int s = 0; s < SIMD; s++) count = count + CW'(wb[m][s] & xb[n][s]);
+        flipped = xb[n] ^ sign;
+        for (int s = 0; s < SIMD; s++) count = count + CW'(wb[m][s] & flipped[s]);
         total = total + A_W'($signed(COEFFS[(m*(XB+1)+n)*64+:64])) * A_W'(count);
       end
     end
