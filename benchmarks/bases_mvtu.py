@@ -7,8 +7,10 @@ of the resource model's three bases features to them.
 Each shape is a two-layer model plus a 10-class classifier (binary input, so the first layer
 reads bits and makes multi-bit codes); the second layer, the one that reads the codes, is the
 layer measured, its stage alone synthesised by Yosys (synth_xilinx -family xc7, the
-`bnn-hls estimate` flow, cached per stage) with its weights in a LUT ROM and constant
-thresholds (no block RAM, no writable table: LUTs and FFs only). Shapes: uniform W2A2
+`bnn-hls estimate` flow, cached per stage) with its weights in block RAM and constant
+thresholds (no writable table). Block RAM, not a LUT ROM: a LUT ROM's LUTs grow with the
+same PE x SIMD as the products, and a fit on such stages could not tell them apart (it gave
+the base pairs no LUTs at all; measured). Shapes: uniform W2A2
 and W1A2 (QONNX Quant weights and activations; both kernels), and piecewise approximations
 PaSpec(M, N, "sign") at the default --coeff-bits (staircase codes in: "bases" only).
 
@@ -111,7 +113,7 @@ def measure(shape: Shape, tmp: Path, jobs: int) -> list[dict[str, Any]]:
     for kernel in shape.kernels:
         folding = with_thresholds(default_folding(c.model), "const")
         folding[layer.name] = replace(
-            folding[layer.name], pe=shape.pe, simd=shape.simd, rom="lut", kernel=kernel
+            folding[layer.name], pe=shape.pe, simd=shape.simd, rom="block", kernel=kernel
         )
         check_folding(c.model, folding)
         rtl = tmp / f"rtl_{kernel}"
@@ -247,7 +249,7 @@ def markdown(
         "",
         f"Command: `{COMMAND}` ({COLD_RUN}; this run {doc['seconds']:.0f} s). One stage",
         "per row: the second layer of a two-layer model plus classifier (the layer that reads",
-        "the first layer's multi-bit codes), weights in a LUT ROM, constant thresholds; both",
+        "the first layer's multi-bit codes), weights in block RAM, constant thresholds; both",
         "kernels at the same PE and SIMD, so the same cycles. Model: the resource model",
         "(bnn_hls/dataflow/resource_model.py) with the fitted coefficients; error = (model -",
         "Yosys) / Yosys, before (the provisional coefficients) -> after the fit; LOO: the error",
