@@ -219,6 +219,32 @@ def bit_planes(values: np.ndarray, bits: int) -> np.ndarray:
     return ((np.asarray(values, np.int64)[..., None] >> np.arange(bits)) & 1).astype(np.uint8)
 
 
+TRITS_PER_CODE, TRIT_CODE_BITS = 3, 5  # 27 of the 32 values of 5 bits: 1.67 bits per trit
+
+
+def pack_trits(trits: np.ndarray) -> np.ndarray:
+    """(..., n) values in {-1, 0, 1} -> (..., 5 * ceil(n / 3)) 0/1 bits: every three values
+    (the last group padded with 0) one 5-bit code t0 + 3 t1 + 9 t2, t = value + 1, LSB first
+    (the MVTU's WPACK weights; its kernels decode the code back into the three values)."""
+    t = np.asarray(trits, np.int64) + 1
+    assert t.min(initial=1) >= 0 and t.max(initial=1) <= 2, "trits are -1, 0 or 1"
+    n = t.shape[-1]
+    groups = -(-n // TRITS_PER_CODE)
+    padded = np.ones((*t.shape[:-1], groups * TRITS_PER_CODE), np.int64)
+    padded[..., :n] = t
+    g = padded.reshape(*t.shape[:-1], groups, TRITS_PER_CODE)
+    codes = g[..., 0] + 3 * g[..., 1] + 9 * g[..., 2]
+    return bit_planes(codes, TRIT_CODE_BITS).reshape(*t.shape[:-1], groups * TRIT_CODE_BITS)
+
+
+def unpack_trits(bits: np.ndarray, n: int) -> np.ndarray:
+    """The inverse of pack_trits: (..., 5 * groups) bits -> (..., n) values in {-1, 0, 1}."""
+    b = np.asarray(bits, np.int64)
+    codes = (b.reshape(*b.shape[:-1], -1, TRIT_CODE_BITS) << np.arange(TRIT_CODE_BITS)).sum(-1)
+    t = np.stack([codes % 3, codes // 3 % 3, codes // 9], axis=-1)
+    return (t.reshape(*b.shape[:-1], -1)[..., :n] - 1).astype(np.int64)
+
+
 def u64_chunks(value: int, width: int) -> list[int]:
     """A `width`-bit word as little-endian 64-bit chunks (bit k in chunk k // 64)."""
     return [(value >> lo) & ((1 << 64) - 1) for lo in range(0, width, 64)]

@@ -85,7 +85,7 @@ def mvtu_case(
     call = (
         f"ap_uint<{d.words.in_width}> vec[{sf}];\n"
         f"bnn::{fn}<{k}, {o}, {simd}, {pe}, {'true' if int_in else 'false'}, {d.in_bits}, 1, "
-        f"{d.acc_bits}, {tail}1, 1, false, 1, 1, false, false, 1, 0, 1, 0, 0>"
+        f"{d.acc_bits}, {tail}1, 1, false, 1, 1, false, false, 1, 0, 0, 1, 0, 0>"
         "(in, out, W, SEEDS, INV, T, RCLS, CCLS, CORR, COEFFS, vec, reps);"
     )
     return (

@@ -18,11 +18,14 @@ from hypothesis import strategies as st
 
 from bnn_hls import golden, ir
 from bnn_hls.compiler import compile_file
+from bnn_hls.dataflow.folding import Fold, check_folding
+from bnn_hls.dataflow.lowering import build_plan
 from bnn_hls.modelgen import ActQuant, BnStats, ConvSpec, DenseSpec, WeightQuant, build_bnn
+from bnn_hls.packing import pack_trits, unpack_trits
 from bnn_hls.reference import SourceModel
-from bnn_hls.verify import random_inputs, verify_golden
+from bnn_hls.verify import random_inputs, verify, verify_golden
 
-from .conftest import run_cli
+from .conftest import EXAMPLES, run_cli
 from .hls_helpers import csim_scores, random_folding
 from .kernel_models import bases_identity
 from .strategies import ModelSpec, multilevel_specs
@@ -190,3 +193,32 @@ def test_multilevel_rtlsim(name: str, tmp_path: Path) -> None:
     onnx.save(model, path)
     rng = np.random.default_rng(len(name))
     check_rtl(path, tmp_path, 6, lambda m: random_folding(m, rng))
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(st.integers(1, 40), st.integers(0, 2**31))
+def test_trit_packing_round_trip(n: int, seed: int) -> None:
+    """Three ternary values per 5-bit code (1.67 bits per weight): every value comes back,
+    every code is one of the 27 that three trits make."""
+    trits = np.random.default_rng(seed).integers(-1, 2, (3, n))
+    bits = pack_trits(trits)
+    assert bits.shape == (3, 5 * -(-n // 3))
+    codes = (bits.reshape(3, -1, 5) << np.arange(5)).sum(-1)
+    assert codes.max() < 27
+    assert np.array_equal(unpack_trits(bits, n), trits)
+
+
+@pytest.mark.parametrize("level", ["csim", "rtlsim"])
+def test_packed_ternary_weights(level: str) -> None:
+    """The trained W2A2 digits CNN with every layer's weights in block RAM: the ternary
+    layers store their weights three to a 5-bit code (SIMD 1, 4 and 8: codes padded), and the
+    generated C++ and RTL equal the golden model."""
+    c = compile_file(EXAMPLES / "multibit" / "digits_cnn_w2a2.onnx")
+    simd = {"l1_conv": 1, "l3_conv": 4, "l6_conv": 8, "l9_dense": 8}
+    folding = {name: Fold(2, simd[name], "block", "bases", "writable") for name in simd}
+    check_folding(c.model, folding)
+    plan = build_plan(c.model, folding)
+    packed = [s.name for s in plan.linear_stages() if s.params()["WPACK"]]
+    assert packed == ["l1_conv_bases", "l3_conv_bases", "l6_conv_bases"]  # not the scores
+    summary = verify(c, level=level, random=12, folding=folding)
+    assert summary.passed, summary.to_json()

@@ -103,6 +103,21 @@ def test_composed_module_lint_clean(module: str, files: list[str], tmp_path: Pat
             "bnn_mvtu",
             {"BASES": 1, "WB": 1, "WSIGN": 1, "W_BITS": 2, "INT_IN": 1, "IN_BITS": 2, "IN_W": 16},
         ),
+        # ... stored three to a 5-bit code (SIMD 8: the last code holds two)
+        (
+            "bnn_mvtu",
+            {
+                "BASES": 1,
+                "WB": 1,
+                "WSIGN": 1,
+                "WPACK": 1,
+                "W_BITS": 2,
+                "ROM_BLOCK": 1,
+                "INT_IN": 1,
+                "IN_BITS": 2,
+                "IN_W": 16,
+            },
+        ),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 3, "LANES": 5, "LANE_BITS": 11}),
         ("bnn_thr_table", {"WRITABLE": 1, "DEPTH": 1, "LANES": 1, "LANE_BITS": 32}),
         ("bnn_thr_loader", {"AXI_W": 64, "TOTAL": 5}),
@@ -155,6 +170,7 @@ def test_top_with_one_writable_table_lint_clean(
         ("bnn_mvtu", {"BASES": 1, "XFORM": 2}, "XFORM (2) must be 0 (bit-planes) or 1"),
         ("bnn_mvtu", {"BASES": 1, "XB": 3}, "XB at most IN_BITS as bit-planes"),
         ("bnn_mvtu", {"BASES": 1, "WSIGN": 1}, "holds its WB (1) base bits and WSIGN"),
+        ("bnn_mvtu", {"WPACK": 1}, "WPACK packs ternary weights over bases"),
         ("bnn_thr_loader", {"AXI_W": 24}, "AXI_W (24) must be a power of two from 8"),
     ],
 )

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from .. import ir
-from ..packing import LOAD_VALUE_BYTES, bit_planes, lanes_to_words
+from ..packing import (
+    LOAD_VALUE_BYTES,
+    TRIT_CODE_BITS,
+    TRITS_PER_CODE,
+    bit_planes,
+    lanes_to_words,
+    pack_trits,
+)
 from . import resource_model as rm
 from .bases import X_STEPS, Bases, decompose
 from .border import BorderTables, border_tables
@@ -57,6 +64,7 @@ _MVTU_TAIL = (
     "BASES",
     "WB",
     "WSIGN",
+    "WPACK",
     "XB",
     "XFORM",
     "XLO",
@@ -91,13 +99,14 @@ class MvtuStage(LinearStage):
     hls_template: ClassVar[str] = "mvtu.h.j2"
     hls_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "PE", "SIMD", "NF", "SF", "ACC_BITS", "IN_BITS", "W_BITS", "LEVELS",
-        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN", "BASES", "WB", "WSIGN", "XB",
-        "XFORM", "XLO",
+        "OUT_BITS", "OUT_LO", "OH", "OW", "RC", "CC", "WGEN", "BASES", "WB", "WSIGN", "WPACK",
+        "XB", "XFORM", "XLO",
     )  # fmt: skip
     rtl_params: ClassVar[tuple[str, ...]] = (
         "K", "O", "SIMD", "PE", "INT_IN", "IN_BITS", "W_BITS", "ACC_BITS", "SCORES",
         "SCORE_BITS", "LEVELS", "OUT_BITS", "OUT_LO", "OH", "OW", "BORDER", "RC", "CC", "IN_W",
-        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN", "BASES", "WB", "WSIGN", "XB", "XFORM", "XLO",
+        "OUT_W", "ROM_BLOCK", "THR_WRITABLE", "WGEN", "BASES", "WB", "WSIGN", "WPACK", "XB",
+        "XFORM", "XLO",
     )  # fmt: skip
     cost_kind: ClassVar[str] = "mvtu"
     uses_rom: ClassVar[bool] = True
@@ -191,6 +200,11 @@ class MvtuStage(LinearStage):
         """Bits per stored weight element (the weight's two's-complement width)."""
         return self.layer.weight_bits()
 
+    @property
+    def weight_word_bits(self) -> int:
+        """Bits of one PE's weight word: SIMD elements of W_BITS bits."""
+        return self.simd * self.w_bits
+
     def coeff_rows(self) -> list[list[int]]:
         """The base pairs' coefficients, (WB + 1) x (XB + 1): 2 x 2 zeros, unused (BASES 0)."""
         return [[0, 0], [0, 0]]
@@ -278,7 +292,7 @@ class MvtuStage(LinearStage):
 
     def _bases_params(self) -> dict[str, int]:
         """The kernel's base parameters: off (the MVTU's own products)."""
-        return {"BASES": 0, "WB": 1, "WSIGN": 0, "XB": 1, "XFORM": 0, "XLO": 0}
+        return {"BASES": 0, "WB": 1, "WSIGN": 0, "WPACK": 0, "XB": 1, "XFORM": 0, "XLO": 0}
 
     def cycles(self) -> int:
         return self.pixels * self.nf * self.sf
@@ -324,7 +338,7 @@ class MvtuStage(LinearStage):
                 "weights",
                 self.nf * self.sf,
                 self.pe,
-                self.simd * self.w_bits,
+                self.weight_word_bits,
                 self._weight_bits,
                 "bits",
                 storage=self.rom,
@@ -395,7 +409,7 @@ class MvtuStage(LinearStage):
     def block_ram(self) -> float:
         if self.rom != "block":
             return 0.0
-        return rm.bram18_count(self.pe * self.simd * self.w_bits, self.nf * self.sf) / 2
+        return rm.bram18_count(self.pe * self.weight_word_bits, self.nf * self.sf) / 2
 
     def fifo_depths(self) -> dict[str, int]:
         """It takes an input vector's SF words in a burst (its first output fold), then
@@ -514,14 +528,34 @@ class BasesStage(MvtuStage):
             "BASES": 1,
             "WB": b.weight_bases,
             "WSIGN": int(b.weight_sign),
+            "WPACK": int(self.packed),
             "XB": b.input_bases,
             "XFORM": b.input_form,
             "XLO": b.input_lo,
         }
 
+    @property
+    def packed(self) -> bool:
+        """Ternary weights in block RAM are stored three to a 5-bit code (packing.pack_trits):
+        block RAM holds 1.67 bits per weight instead of 2, for a 5-input decoder per weight
+        base bit. A LUT ROM stays unpacked: its LUTs are per stored bit and depth, and the
+        decoders would cost as many LUTs again."""
+        b = self._bases
+        return self.rom == "block" and b.weight_sign and b.weight_coeffs == (0, b.weight_coeffs[1])
+
+    @property
+    def weight_word_bits(self) -> int:
+        if self.packed:
+            return TRIT_CODE_BITS * -(-self.simd // TRITS_PER_CODE)
+        return self.simd * self.w_bits
+
     def _weight_bits(self) -> np.ndarray:
-        """(NF * SF, PE, SIMD * W_BITS): element s of a lane holds its WB base bits (and its
-        sign) at [s * W_BITS, ...)."""
+        """(NF * SF, PE, word bits): element s of a lane holds its WB base bits (and its
+        sign) at [s * W_BITS, ...); packed: the trits' 5-bit codes."""
+        if self.packed:
+            w = self.layer.int_weights() // self._bases.weight_coeffs[1]  # -1, 0, 1
+            tiles = w.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
+            return pack_trits(tiles.reshape(self.nf * self.sf, self.pe, self.simd))
         wb = self.w_bits
         base_bits = self._bases.weight_bits(self.layer.int_weights())
         planes = base_bits.reshape(self.nf, self.pe, self.sf, self.simd * wb)
@@ -542,6 +576,9 @@ class BasesStage(MvtuStage):
         return {
             "base_pair_bits": float(self.pe * self.simd * pairs),
             "base_coeff_adders": float(self.pe * pairs * acc_bits),
+            "trit_decoders": float(self.pe * -(-self.simd // TRITS_PER_CODE))
+            if self.packed
+            else 0.0,
             "input_base_bits": float(self.simd * self._bases.input_bases * self.in_bits)
             if steps
             else 0.0,

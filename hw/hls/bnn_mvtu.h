@@ -49,6 +49,12 @@
 
 namespace bnn {
 
+// bits of one PE's weight word: SIMD elements of W_BITS bits, or (WPACK) a 5-bit code per
+// three ternary weights
+constexpr int mvtu_weight_word(int simd, int w_bits, int wpack) {
+  return wpack ? 5 * ((simd + 2) / 3) : simd * w_bits;
+}
+
 // K         fan-in (inputs summed per output; taps x channels for a conv)
 // O         outputs (a multiple of PE)
 // SIMD      inputs per cycle (divides K)
@@ -67,6 +73,8 @@ namespace bnn {
 // BASES     the MVTU over binary bases (coeffs): WB weight bases, XB input bases
 // WB        weight bases per element (W_BITS = WB + WSIGN over bases; 1 otherwise, unused)
 // WSIGN     over bases: the element's top bit is its sign (sign-magnitude weights)
+// WPACK     over bases: ternary weights (WB = 1, WSIGN = 1) stored three per 5-bit code
+//           t0 + 3 t1 + 9 t2, t = w + 1 (packing.pack_trits): (SIMD + 2) / 3 codes per word
 // XB        input bases per element (at most IN_BITS as bit-planes; 1 otherwise, unused)
 // XFORM     input bases: 0 the element's bits, 1 its steps code >= XLO + n (n = 1..XB)
 // XLO       the steps' lowest code (XFORM 1)
@@ -75,9 +83,9 @@ namespace bnn {
 // RC, CC    row and column classes of that correction
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           bool SCORES, int LEVELS, int OUT_BITS, int OUT_LO, int OUT_W, int OH, int OW,
-          bool BORDER, int RC, int CC, bool WGEN, bool BASES, int WB, int WSIGN, int XB, int XFORM, int XLO>
+          bool BORDER, int RC, int CC, bool WGEN, bool BASES, int WB, int WSIGN, int WPACK, int XB, int XFORM, int XLO>
 void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_W> >& out,
-               const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
+               const typename rom_u<mvtu_weight_word(SIMD, W_BITS, WPACK)>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
                const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
                const typename rom_u<1>::type invert[PE][WGEN ? O / PE : 1],
                const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
@@ -89,6 +97,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
   static_assert(K % SIMD == 0, "SIMD must divide the fan-in");
   static_assert(!BASES || W_BITS == WB + WSIGN, "a weight element holds its WB base bits and sign");
   static_assert(WSIGN == 0 || WSIGN == 1, "WSIGN: 0 or 1");
+  static_assert(!WPACK || (BASES && WB == 1 && WSIGN == 1), "WPACK: ternary weights over bases");
   static_assert(XFORM == 0 || XFORM == 1, "XFORM: 0 bit-planes, 1 steps");
   static_assert(XB >= 1 && WB >= 1, "at least one weight and one input base");
   static_assert(!BASES || XFORM == 1 || XB <= IN_BITS, "bit-plane bases: at most IN_BITS");
@@ -146,7 +155,7 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
     ap_uint<OUT_W> word = 0;
     for (int p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-      ap_uint<SIMD * W_BITS> w;
+      ap_uint<mvtu_weight_word(SIMD, W_BITS, WPACK)> w;
       if (WGEN) {
         ap_uint<32> st = sf == 0 ? ap_uint<32>(seeds[p][nf]) : lfsr[p];
         for (int s = 0; s < SIMD; s++) {
@@ -164,17 +173,36 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
         ap_uint<SIMD> wb[WB + 1];
 #pragma HLS ARRAY_PARTITION variable = wb complete
         wb[0] = ~ap_uint<SIMD>(0);
-        for (int m = 0; m < WB; m++) {
+        ap_uint<SIMD> sign = 0;  // WSIGN: the weights' sign bits, which flip the input bases
+        if (WPACK) {  // each 5-bit code is three trits t = w + 1 (logic on 5 bits, no table)
+          for (int g = 0; g < (SIMD + 2) / 3; g++) {
 #pragma HLS UNROLL
+            const int code = int(w.range(g * 5 + 4, g * 5));
+            const int t2 = code >= 18 ? 2 : code >= 9 ? 1 : 0;
+            const int rest = code - 9 * t2;
+            const int t1 = rest >= 6 ? 2 : rest >= 3 ? 1 : 0;
+            const int t0 = rest - 3 * t1;
+            for (int j = 0; j < 3; j++) {
+#pragma HLS UNROLL
+              const int t = j == 0 ? t0 : j == 1 ? t1 : t2;
+              if (g * 3 + j < SIMD) {
+                wb[1][g * 3 + j] = t != 1;
+                sign[g * 3 + j] = t == 0;
+              }
+            }
+          }
+        } else {
+          for (int m = 0; m < WB; m++) {
+#pragma HLS UNROLL
+            for (int s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+              wb[m + 1][s] = w[s * W_BITS + m];
+            }
+          }
           for (int s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-            wb[m + 1][s] = w[s * W_BITS + m];
+            if (WSIGN) sign[s] = w[s * W_BITS + WB];
           }
-        }
-        ap_uint<SIMD> sign = 0;  // WSIGN: the weights' sign bits, which flip the input bases
-        for (int s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-          if (WSIGN) sign[s] = w[s * W_BITS + WB];
         }
         for (int m = 0; m <= WB; m++) {
 #pragma HLS UNROLL
@@ -244,10 +272,10 @@ void mvtu_core(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OU
 // with one threshold).
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           int LEVELS, int OUT_BITS, int OUT_LO, int OH, int OW, bool BORDER, int RC, int CC,
-          bool WGEN, bool BASES, int WB, int WSIGN, int XB, int XFORM, int XLO>
+          bool WGEN, bool BASES, int WB, int WSIGN, int WPACK, int XB, int XFORM, int XLO>
 void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     hls::stream<ap_uint<PE * OUT_BITS> >& out,
-                    const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
+                    const typename rom_u<mvtu_weight_word(SIMD, W_BITS, WPACK)>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
                     const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
                     const typename rom_u<1>::type invert[PE][WGEN ? O / PE : 1],
                     const typename rom_s<ACC_BITS + 2>::type thresholds[PE * LEVELS][O / PE],
@@ -257,7 +285,7 @@ void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                     unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, false, LEVELS, OUT_BITS, OUT_LO,
-            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN, BASES, WB, WSIGN, XB, XFORM, XLO>(
+            PE * OUT_BITS, OH, OW, BORDER, RC, CC, WGEN, BASES, WB, WSIGN, WPACK, XB, XFORM, XLO>(
       in, out, weights, seeds, invert, thresholds, row_class, col_class, correction, coeffs, vec,
       reps);
 }
@@ -265,10 +293,10 @@ void mvtu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
 // Integer outputs (the last layer): PE signed SCORE_BITS-bit scores per word.
 template <int K, int O, int SIMD, int PE, bool INT_IN, int IN_BITS, int W_BITS, int ACC_BITS,
           int SCORE_BITS, int OH, int OW, bool BORDER, int RC, int CC, bool WGEN, bool BASES,
-          int WB, int WSIGN, int XB, int XFORM, int XLO>
+          int WB, int WSIGN, int WPACK, int XB, int XFORM, int XLO>
 void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  hls::stream<ap_uint<PE * SCORE_BITS> >& out,
-                 const typename rom_u<SIMD * W_BITS>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
+                 const typename rom_u<mvtu_weight_word(SIMD, W_BITS, WPACK)>::type weights[PE][WGEN ? 1 : (O / PE) * (K / SIMD)],
                  const typename rom_u<32>::type seeds[PE][WGEN ? O / PE : 1],
                  const typename rom_u<1>::type invert[PE][WGEN ? O / PE : 1],
                  const typename rom_s<ACC_BITS + 2>::type thresholds[PE][O / PE],
@@ -278,7 +306,7 @@ void mvtu_scores(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                  unsigned reps) {
 #pragma HLS INLINE
   mvtu_core<K, O, SIMD, PE, INT_IN, IN_BITS, W_BITS, ACC_BITS, true, 1, 1, 0, PE * SCORE_BITS, OH,
-            OW, BORDER, RC, CC, WGEN, BASES, WB, WSIGN, XB, XFORM, XLO>(
+            OW, BORDER, RC, CC, WGEN, BASES, WB, WSIGN, WPACK, XB, XFORM, XLO>(
       in, out, weights, seeds, invert, thresholds, row_class, col_class, correction, coeffs, vec,
       reps);
 }

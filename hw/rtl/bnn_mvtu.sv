@@ -47,6 +47,9 @@ module bnn_mvtu #(
     parameter int BASES = 0,
     parameter int WB = 1,
     parameter int WSIGN = 0,
+    // WPACK 1: ternary weights (one magnitude base and the sign) stored three to 5 bits, code
+    // t0 + 3 t1 + 9 t2 with t = w + 1 (packing.pack_trits): (SIMD + 2) / 3 codes per PE word
+    parameter int WPACK = 0,
     parameter int XB = 1,
     parameter int XFORM = 0,
     parameter int XLO = 0,
@@ -90,6 +93,9 @@ module bnn_mvtu #(
     $fatal(1, "bnn_mvtu: over bases a weight element holds its WB (%0d) base bits and WSIGN",
            WB);
   end
+  if (WPACK != 0 && (BASES == 0 || WB != 1 || WSIGN != 1)) begin : g_check_wpack
+    $fatal(1, "bnn_mvtu: WPACK packs ternary weights over bases (WB = 1, WSIGN = 1)");
+  end
   if (XFORM != 0 && XFORM != 1) begin : g_check_xform
     $fatal(1, "bnn_mvtu: XFORM (%0d) must be 0 (bit-planes) or 1 (steps)", XFORM);
   end
@@ -100,7 +106,8 @@ module bnn_mvtu #(
   localparam int NF = O / PE;
   localparam int SF = K / SIMD;
   localparam int A_W = ACC_BITS + 2;
-  localparam int WW = SIMD * W_BITS;  // bits of one PE's weight word
+  localparam int GROUPS = (SIMD + 2) / 3;  // WPACK: codes of three trits per PE word
+  localparam int WW = WPACK != 0 ? 5 * GROUPS : SIMD * W_BITS;  // bits of one PE's weight word
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int OYW = (OH > 1) ? $clog2(OH) : 1;
@@ -318,6 +325,9 @@ module bnn_mvtu #(
     logic [SIMD-1:0] wb[WB+1];
     logic [SIMD-1:0] sign;
     logic [SIMD-1:0] flipped;
+    logic [5*GROUPS-1:0] codes;  // WPACK: the word's codes of three trits (padded if not)
+    logic [4:0] code, rest;
+    logic [1:0] t[3];
     logic signed [A_W-1:0] total;
     logic [CW-1:0] count;
     xb[0] = '1;
@@ -328,10 +338,28 @@ module bnn_mvtu #(
         else xb[n+1][s] = x[s*IN_BITS+(n%IN_BITS)];
       end
     end
-    for (int m = 0; m < WB; m++) begin
-      for (int s = 0; s < SIMD; s++) wb[m+1][s] = w[s*W_BITS+m];
+    if (WPACK != 0) begin  // each 5-bit code is three trits (every output bit a function of
+      // the code's 5 bits); trit t = w + 1: magnitude bit t != 1, sign bit t == 0
+      codes = (5 * GROUPS)'(w);
+      for (int g = 0; g < GROUPS; g++) begin
+        code = codes[g*5+:5];
+        t[2] = code >= 5'd18 ? 2'd2 : code >= 5'd9 ? 2'd1 : 2'd0;
+        rest = code - 5'd9 * 5'(t[2]);
+        t[1] = rest >= 5'd6 ? 2'd2 : rest >= 5'd3 ? 2'd1 : 2'd0;
+        t[0] = 2'(rest - 5'd3 * 5'(t[1]));
+        for (int j = 0; j < 3; j++) begin
+          if (g * 3 + j < SIMD) begin
+            wb[1][g*3+j] = t[j] != 2'd1;
+            sign[g*3+j] = t[j] == 2'd0;
+          end
+        end
+      end
+    end else begin
+      for (int m = 0; m < WB; m++) begin
+        for (int s = 0; s < SIMD; s++) wb[m+1][s] = w[s*W_BITS+m];
+      end
+      for (int s = 0; s < SIMD; s++) sign[s] = WSIGN != 0 ? w[s*W_BITS+W_BITS-1] : 1'b0;
     end
-    for (int s = 0; s < SIMD; s++) sign[s] = WSIGN != 0 ? w[s*W_BITS+W_BITS-1] : 1'b0;
     total = '0;
     for (int m = 0; m <= WB; m++) begin
       for (int n = 0; n <= XB; n++) begin
