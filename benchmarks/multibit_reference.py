@@ -42,6 +42,9 @@ CASES: list[tuple[str, str, WeightQuant | None, float | None, float | None]] = [
     ("CNV-W1A2", "cnv", None, None, None),
     ("CNV-W2A2", "cnv", W2, None, None),
     ("CNV-W2A2 @ 3,000 images/s, whole device", "cnv", W2, 3000.0, 1.0),
+    # the resource model over-counts these designs' LUTs (Yosys): the cheapest 3,000 images/s
+    # design that the model puts within 75 % is checked against 70 % by Yosys
+    ("CNV-W2A2 @ 3,000 images/s, 75 % by the model", "cnv", W2, 3000.0, 0.75),
     ("TFC-W2A2", "tfc", W2, None, None),
 ]
 # FINN's figures, as the issue quotes them (not measured here)
@@ -136,19 +139,43 @@ def main() -> None:
         metavar="NAME",
         help="with --yosys: only these cases (exact names; default: all)",
     )
+    ap.add_argument(
+        "--cases",
+        nargs="*",
+        metavar="NAME",
+        help="run only these cases (exact names) and keep the other rows of the last results",
+    )
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--images", type=int, default=8, help="random images through the RTL")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    rows = [run_case(*case, args) for case in CASES]
+    command = shlex.join([".venv/bin/python", "benchmarks/multibit_reference.py", *sys.argv[1:]])
+    kept: dict[str, dict[str, Any]] = {}
+    if args.cases:
+        unknown = set(args.cases) - {case[0] for case in CASES}
+        if unknown:
+            ap.error(f"unknown cases: {sorted(unknown)}")
+        old = RESULTS / "multibit_reference.json"
+        kept = {r["case"]: r for r in json.loads(old.read_text())} if old.exists() else {}
+    rows = []
+    for case in CASES:
+        if args.cases and case[0] not in args.cases:
+            if case[0] in kept:
+                rows.append(kept[case[0]])
+            continue
+        rows.append({**run_case(*case, args), "command": command})
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "multibit_reference.json").write_text(json.dumps(rows, indent=1) + "\n")
+    yosys_rows = any("yosys_lut" in r for r in rows)
     lines = [
         "# Multi-bit reference networks on the xc7z020 at 100 MHz",
         "",
-        "Command: `"
-        + shlex.join([".venv/bin/python", "benchmarks/multibit_reference.py", *sys.argv[1:]])
-        + "`. Random weights and BatchNorm (bnn_pynq shapes: 2-bit signed activations, ternary",
+        "Commands: "
+        + ", ".join(
+            f"`{c}` ({', '.join(r['case'] for r in rows if r.get('command') == c)})"
+            for c in dict.fromkeys(r.get("command", "") for r in rows)
+        )
+        + ". Random weights and BatchNorm (bnn_pynq shapes: 2-bit signed activations, ternary",
         "2-bit weights for W2); the optimiser's folding (fastest design within 70 % of the",
         "xc7z020 by the resource model, or the cheapest at the target rate). Cycles: the native",
         "RTL simulation (Verilator), every image bit-exact against the golden model; "
@@ -156,22 +183,22 @@ def main() -> None:
         + " LUT/BRAM: the resource model"
         + (
             " and Yosys (synth_xilinx -family xc7, per stage, no place and route)"
-            if args.yosys
+            if yosys_rows
             else ""
         )
         + ". Not a board measurement.",
         "",
         "| case | kernels (mvtu / bases) | cycles/image (RTL-sim / model) | images/s | "
         "LUT (model) | BRAM36 (model) | "
-        + ("LUT (Yosys) | BRAM36 (Yosys) | " if args.yosys else "")
+        + ("LUT (Yosys) | BRAM36 (Yosys) | " if yosys_rows else "")
         + "FINN (published) |",
-        "|---|---|---|---|---|---|" + ("---|---|" if args.yosys else "") + "---|",
+        "|---|---|---|---|---|---|" + ("---|---|" if yosys_rows else "") + "---|",
     ]
     for r in rows:
         kinds = list(r["kernels"].values())
         kernels = f"{kinds.count('mvtu')} / {kinds.count('bases')}"
         yosys = ""
-        if args.yosys:
+        if yosys_rows:
             yosys = (
                 f"{r['yosys_lut']:,.0f} ({100 * r['yosys_lut'] / XC7Z020_LUT:.0f} %) | "
                 f"{r['yosys_bram36']:.1f} | "
