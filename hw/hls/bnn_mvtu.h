@@ -18,10 +18,12 @@
 // vector buffer takes one write (the first output fold) and one read (the others) per
 // iteration and is never read-modified-written; the accumulators are registers; every index
 // comes from a counter (no division of the loop index). The input elements xs / neg_xs (and,
-// over bases, the base vectors xb / wb) are computed fresh each iteration from x (no loop-carried dependence) into completely
-// partitioned arrays (registers, any number of reads); the XNOR-popcount (xnor_popcount,
-// bnn_common.h: popcount<N>(~(a ^ b)) in synthesis) is inlined logic on those registers and
-// reads no array. hls_check checks the tables passed in;
+// over bases, the base vectors xb / wb) are computed fresh each iteration from x (no
+// loop-carried dependence) into completely partitioned arrays (registers, any number of
+// reads); the weights' sign bits (WSIGN) and the decoded trits (WPACK: comparisons on each
+// 5-bit code of the word just read, no table) are logic on that word, in registers; the
+// XNOR-popcount (xnor_popcount, bnn_common.h: popcount<N>(~(a ^ b)) in synthesis) is inlined
+// logic on those registers and reads no array. hls_check checks the tables passed in;
 // these local arrays are not among them: their complete partition pragmas are what makes them
 // registers.
 //
