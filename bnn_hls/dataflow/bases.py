@@ -94,9 +94,9 @@ class Bases:
     def channel_offsets(self, layer: ir.Linear) -> np.ndarray:
         """(O,) int64: the layer's dot product less the kernel's sum, per output channel (0
         unless sign-magnitude)."""
-        w = layer.int_weights().reshape(layer.out_channels, -1)
         if not self.weight_sign:
             return np.zeros(layer.out_channels, np.int64)
+        w = layer.int_weights().reshape(layer.out_channels, -1)
         cx, *dx = self.input_coeffs
         negative = np.where(w < 0, -w, 0).sum(1)
         return cx * w.sum(1) - sum(dx) * negative

@@ -537,9 +537,9 @@ class BasesStage(MvtuStage):
     @property
     def packed(self) -> bool:
         """Ternary weights in block RAM are stored three to a 5-bit code (packing.pack_trits):
-        block RAM holds 1.67 bits per weight instead of 2, for a 5-input decoder per weight
-        base bit. A LUT ROM stays unpacked: its LUTs are per stored bit and depth, and the
-        decoders would cost as many LUTs again."""
+        block RAM holds 1.67 bits per weight instead of 2; the decoders merge into the pair
+        bits' LUTs (Yosys, resource_model.json's trit_decoders_note). LUT ROMs stay unpacked:
+        whether packing pays there was not measured."""
         b = self._bases
         return self.rom == "block" and b.weight_sign and b.weight_coeffs == (0, b.weight_coeffs[1])
 
